@@ -1,0 +1,69 @@
+# Reading Room: one command to run, one to test. Both install what is missing.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run install frontend chromium test test-fast test-scaleout lint format bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Python packages (pinned by constraints.txt), editable install of the project.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e ".[ml,dev]"
+	touch $@
+
+install: $(VENV)/.installed frontend
+
+# The viewer bundle, built from package.json + package-lock.json when the frontend exists.
+frontend:
+	@if [ -f frontend/package.json ]; then \
+	  if [ ! -d frontend/node_modules ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then \
+	    (cd frontend && npm ci --no-audit --no-fund); fi; \
+	  (cd frontend && npm run build --silent); fi
+
+# Debian's Chromium for the browser tests (never a Playwright browser download).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "Reading Room on http://$(HOST):$(PORT)/  (Ctrl-C stops the server and the worker)"
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(BIN)/python manage.py run_huey --quiet & \
+	  $(BIN)/daphne -b $(HOST) -p $(PORT) reading.asgi:application
+
+test: install chromium lint
+	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-scaleout
+
+# The same code on PostgreSQL + Redis (both must be running; CI sets REQUIRE_SCALEOUT=1).
+test-scaleout:
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null \
+	  && $(BIN)/python -c "import redis; redis.Redis.from_url('$(REDIS_TEST_URL)', socket_connect_timeout=3).ping()" 2>/dev/null; then \
+	  DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/python -m pytest -q -m scaleout -p no:cacheprovider; \
+	elif [ "$$REQUIRE_SCALEOUT" = 1 ]; then echo "PostgreSQL/Redis not reachable but REQUIRE_SCALEOUT=1" >&2; exit 1; \
+	else echo "PostgreSQL or Redis not reachable: scale-out tests not run"; fi
+
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m "not browser and not slow"
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf data staticfiles static/viewer

@@ -1,0 +1,3 @@
+"""WebSocket routes; each app contributes its own ``websocket_urlpatterns``."""
+
+websocket_urlpatterns: list = []

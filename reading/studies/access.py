@@ -1,0 +1,54 @@
+"""The one way to fetch a study (and its series/instances) on behalf of a user.
+
+Views, the REST API, DICOMweb and WebSocket consumers all call these; nothing
+else looks studies up for a user.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from reading.studies.models import Instance, Series, Study
+
+
+def can_read_images(user) -> bool:
+    """Attendings and residents read patient images; admins and outsiders do not."""
+    return bool(user and user.is_authenticated and getattr(user, "is_clinical", False))
+
+
+def studies_for_user(user) -> QuerySet[Study]:
+    if not can_read_images(user):
+        raise PermissionDenied("Your role does not give access to patient images.")
+    return Study.objects.select_related("patient")
+
+
+def get_study_for_user(user, study_instance_uid: str) -> Study:
+    study = studies_for_user(user).filter(study_instance_uid=study_instance_uid).first()
+    if study is None:
+        raise Http404("No such study.")
+    return study
+
+
+def get_series_for_user(user, study_instance_uid: str, series_instance_uid: str) -> Series:
+    study = get_study_for_user(user, study_instance_uid)
+    series = Series.objects.filter(study=study, series_instance_uid=series_instance_uid).first()
+    if series is None:
+        raise Http404("No such series in this study.")
+    return series
+
+
+def get_instance_for_user(
+    user, study_instance_uid: str, series_instance_uid: str | None, sop_instance_uid: str
+) -> Instance:
+    study = get_study_for_user(user, study_instance_uid)
+    qs = Instance.objects.select_related("series").filter(
+        series__study=study, sop_instance_uid=sop_instance_uid
+    )
+    if series_instance_uid is not None:
+        qs = qs.filter(series__series_instance_uid=series_instance_uid)
+    instance = qs.first()
+    if instance is None:
+        raise Http404("No such instance in this study.")
+    return instance

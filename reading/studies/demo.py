@@ -1,0 +1,5 @@
+"""Synthetic demo studies."""
+
+
+def seed_demo_studies(stdout=None) -> None:
+    return None

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
+from django.urls import include, path
+
+from reading.accounts.forms import LoginForm
+
+urlpatterns = [
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="accounts/login.html", authentication_form=LoginForm
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("reading.accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("audit/", include("reading.audit.urls")),
+    path("healthz", lambda request: HttpResponse("ok", content_type="text/plain")),
+    path("", include("reading.studies.urls")),
+]
