@@ -4,13 +4,17 @@ Huey's immediate mode only switches on by itself with DEBUG, so it is set here.
 ``DATABASE_URL``/``REDIS_URL`` still switch the scale-out path on when exported.
 """
 
+import os
 import tempfile
 from pathlib import Path
 
 from reading.settings import *  # noqa: F403
 from reading.settings import HUEY
 
-_TMP = Path(tempfile.mkdtemp(prefix="reading-test-"))
+# A server subprocess started by the browser tests inherits READING_TEST_DIR and so
+# shares this run's files and database.
+_TMP = Path(os.environ.get("READING_TEST_DIR") or tempfile.mkdtemp(prefix="reading-test-"))
+os.environ["READING_TEST_DIR"] = str(_TMP)
 DATA_DIR = _TMP
 STORAGE_DIR = _TMP / "storage"
 HUEY = {**HUEY, "immediate": True}

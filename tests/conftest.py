@@ -76,6 +76,14 @@ def outsider_client(client, outsider):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The audit de-duplication lives in the cache; no test sees another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test stores instance files in its own directory."""
     settings.STORAGE_DIR = tmp_path / "storage"

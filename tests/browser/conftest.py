@@ -1,0 +1,187 @@
+"""End-to-end fixtures: a real Daphne server on the test database, and Debian's Chromium.
+
+The server is a subprocess (HTTP and WebSockets, exactly as in production), so
+live changes must travel through it: its in-memory channel layer is its own.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+
+# Playwright's sync API keeps an event loop in this thread; the ORM calls the
+# tests make between page actions are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_env() -> dict:
+    """Environment for a server process that serves this run's test database."""
+    from django.db import connection
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "reading.test_settings"}
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        env["SQLITE_PATH"] = str(db["NAME"])
+        env.pop("DATABASE_URL", None)
+    else:
+        user = quote(db.get("USER") or "")
+        auth = (
+            f"{user}:{quote(db['PASSWORD'])}@"
+            if db.get("PASSWORD")
+            else (f"{user}@" if user else "")
+        )
+        env["DATABASE_URL"] = (
+            f"postgresql://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    return env
+
+
+def start_server(env: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start Daphne on a free port and wait until it answers."""
+    port = port or _free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / f"daphne-{port}.log", "wb")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "reading.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env or _server_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Daphne exited: see {log.name}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("Daphne did not start within 30 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def live_url(django_db_setup, django_db_blocker):
+    """Base URL of a Daphne server on the test database (HTTP + WebSockets)."""
+    with django_db_blocker.unblock():
+        proc, url = start_server()
+    yield url
+    stop_server(proc)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings):
+    """Browser tests store files where the server reads them."""
+    settings.STORAGE_DIR = Path(os.environ["READING_TEST_DIR"]) / "storage"
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+def session_cookie_for(user, base_url: str) -> dict:
+    """A real login session for ``user``, as the browser cookie that carries it."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+        "url": base_url,
+    }
+
+
+@pytest.fixture
+def login_page(browser, live_url, transactional_db):
+    """``login_page(user, path="/")``: a new browser context logged in as ``user``."""
+    contexts = []
+
+    def make(user, path: str = "/", **context_options):
+        context = browser.new_context(
+            viewport=context_options.pop("viewport", {"width": 1440, "height": 900}),
+            **context_options,
+        )
+        context.add_cookies([session_cookie_for(user, live_url)])
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.goto(live_url + path)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def shot():
+    """``shot(page, name)`` saves a full-page screenshot under test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=False)
+        return path
+
+    return take
