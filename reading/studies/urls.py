@@ -6,5 +6,6 @@ app_name = "studies"
 urlpatterns = [
     path("", views.home, name="home"),
     path("upload/", views.upload, name="upload"),
+    path("api/uploads/", views.upload_api, name="upload_api"),
     path("studies/<str:study_uid>/", views.study_detail, name="detail"),
 ]
