@@ -1,0 +1,429 @@
+"""MedASR streaming transcription: 16 kHz PCM chunks in, partial and final segments out.
+
+The model is a Conformer-CTC encoder that attends over its whole input, so live
+partials mean re-decoding audio. The transcriber keeps one *open segment*: the
+audio since the last final. Every ``step_s`` of audio it re-decodes that segment
+(a partial). A segment closes (a final) at a pause found by an energy detector,
+when it reaches ``window_s`` (cut at a word boundary the model has seen right
+context for), or on :meth:`StreamingTranscriber.finish`. A final is never
+revised, and memory is bounded by the window, whatever the dictation's length.
+
+All decisions are taken at fixed positions of the audio stream (10 ms blocks,
+step boundaries), never at chunk boundaries, so chunks of 10 ms or of 5 s give
+the same finals. Decoding requests are yielded by a generator, which lets
+:func:`feed_many` decode several streams' requests in one batched forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inference.commands import DEFAULT_COMMANDS, Command, Op, parse_words, render
+
+SAMPLE_RATE = 16000
+BLOCK = 160  # 10 ms: the unit of pause detection
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Window, step and pause detection of the streaming transcriber (seconds, dBFS)."""
+
+    window_s: float = 8.0
+    step_s: float = 0.5
+    pause_s: float = 0.6
+    silence_dbfs: float = -40.0
+    preroll_s: float = 0.3
+    right_context_s: float = 1.0
+
+    def __post_init__(self):
+        if not 0 < self.step_s <= self.window_s:
+            raise ValueError("step_s must be in (0, window_s]")
+        if self.right_context_s * 2 >= self.window_s:
+            raise ValueError("window_s must exceed twice right_context_s")
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+
+
+@dataclass
+class TranscriptEvent:
+    """One message of the protocol: ``partial`` (may be revised) or ``final`` (never is).
+
+    ``start``/``end`` come from the CTC frames of the first and last token (40 ms
+    each); ``audio_start``/``audio_end`` are the bounds of the decoded audio.
+    Times are seconds from the start of the stream.
+    """
+
+    type: str
+    segment: int
+    text: str
+    ops: list[Op]
+    words: list[Word]
+    start: float
+    end: float
+    audio_start: float
+    audio_end: float
+    reason: str = ""  # for finals: pause, window, finish
+
+    def as_dict(self) -> dict:
+        return {
+            "type": self.type,
+            "segment": self.segment,
+            "text": self.text,
+            "ops": [op.as_dict() for op in self.ops],
+            "words": [{"text": w.text, "start": w.start, "end": w.end} for w in self.words],
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "audio_start": round(self.audio_start, 3),
+            "audio_end": round(self.audio_end, 3),
+            "reason": self.reason,
+        }
+
+
+class AsrEngine:
+    """A loaded CTC model + processor; ``decode_batch`` is its only heavy call.
+
+    Safe to share between threads: a forward pass holds no state.
+    """
+
+    def __init__(self, processor, model, info):
+        self.processor = processor
+        self.model = model
+        self.info = info
+        feature_extractor = processor.feature_extractor
+        self.sample_rate = int(feature_extractor.sampling_rate)
+        self.hop_length = int(feature_extractor.hop_length)
+        ratio = int(getattr(model.config, "inputs_to_logits_ratio", 4))
+        self.frame_s = ratio * self.hop_length / self.sample_rate
+        self.frame_samples = ratio * self.hop_length
+        tokenizer = processor.tokenizer
+        self.blank_id = int(model.config.pad_token_id or tokenizer.pad_token_id or 0)
+        self.pieces = tokenizer.convert_ids_to_tokens(list(range(model.config.vocab_size)))
+        self.special_ids = set(tokenizer.all_special_ids)
+        encoder = getattr(model.config, "encoder_config", None)
+        self._conv = (
+            int(getattr(encoder, "subsampling_conv_kernel_size", 5)),
+            int(getattr(encoder, "subsampling_conv_stride", 2)),
+        )
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def frames_for(self, n_samples: int) -> int:
+        """Number of CTC frames the model emits for ``n_samples`` of audio."""
+        n = n_samples // self.hop_length + 1 if n_samples else 0
+        kernel, stride = self._conv
+        for _ in range(2):
+            n = max(0, (n - kernel) // stride + 1)
+        return n
+
+    def decode_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
+        """Greedy CTC ids per frame for each float32 16 kHz array, in one forward pass."""
+        import torch
+
+        if not audios:
+            return []
+        minimum = self.hop_length * 40  # the subsampling convolutions need a few frames
+        padded = [a if len(a) >= minimum else np.pad(a, (0, minimum - len(a))) for a in audios]
+        inputs = self.processor(
+            padded, sampling_rate=self.sample_rate, return_tensors="pt", padding="longest"
+        )
+        dtype = next(self.model.parameters()).dtype
+        device = self.device
+        features = inputs["input_features"].to(device=device, dtype=dtype)
+        mask = inputs.get("attention_mask")
+        with torch.inference_mode():
+            kwargs = {"attention_mask": mask.to(device)} if mask is not None else {}
+            logits = self.model(input_features=features, **kwargs).logits
+        ids = logits.argmax(-1).cpu().numpy()
+        return [ids[i, : self.frames_for(len(a))] for i, a in enumerate(audios)]
+
+    def words(self, ids: np.ndarray, offset_s: float = 0.0) -> list[Word]:
+        """Collapse CTC repeats and blanks into words timed by their frames."""
+        words: list[Word] = []
+        text, start, end = "", 0.0, 0.0
+        previous = -1
+        for frame, token in enumerate(ids.tolist()):
+            if token == previous:
+                if text and token != self.blank_id:
+                    end = (frame + 1) * self.frame_s
+                continue
+            previous = token
+            if token == self.blank_id or token in self.special_ids:
+                continue
+            piece = self.pieces[token]
+            if piece.startswith("▁") and text:
+                words.append(Word(text, offset_s + start, offset_s + end))
+                text = ""
+            if not text:
+                start = frame * self.frame_s
+            text += piece.lstrip("▁") if not text else piece
+            end = (frame + 1) * self.frame_s
+        if text:
+            words.append(Word(text, offset_s + start, offset_s + end))
+        return [w for w in words if w.text]
+
+
+@dataclass
+class _State:
+    audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    audio_start: int = 0  # absolute sample index of audio[0]
+    blocks_done: int = 0  # absolute index of the next 10 ms block to classify
+    seg_start: int | None = None  # absolute sample where the open segment starts
+    last_speech_end: int = 0
+    next_step: int = 0
+    segment: int = 0
+    peak_buffer: int = 0
+
+
+Request = Generator[np.ndarray, np.ndarray, list[TranscriptEvent]]
+
+
+class StreamingTranscriber:
+    """One live dictation stream. Not thread-safe: one owner feeds it.
+
+    >>> t = StreamingTranscriber(engine)
+    >>> events = t.feed(chunk)   # int16 or float PCM at 16 kHz, any length
+    >>> events += t.finish()
+    """
+
+    def __init__(
+        self,
+        engine: AsrEngine,
+        settings: StreamSettings | None = None,
+        commands: tuple[Command, ...] = DEFAULT_COMMANDS,
+    ):
+        self.engine = engine
+        self.settings = settings or StreamSettings()
+        self.commands = commands
+        self._s = _State()
+        rate = engine.sample_rate
+        self._step = max(BLOCK, int(round(self.settings.step_s * rate / BLOCK)) * BLOCK)
+        self._window = int(self.settings.window_s * rate)
+        self._pause_blocks = max(1, int(round(self.settings.pause_s * rate / BLOCK)))
+        self._preroll = int(self.settings.preroll_s * rate)
+        self._threshold = 10 ** (self.settings.silence_dbfs / 20)
+        self.finished = False
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def position_s(self) -> float:
+        return (self._s.audio_start + len(self._s.audio)) / self.engine.sample_rate
+
+    @property
+    def buffered_samples(self) -> int:
+        """Audio held right now (bounded by window + pre-roll + one chunk)."""
+        return len(self._s.audio)
+
+    @property
+    def peak_buffered_samples(self) -> int:
+        return self._s.peak_buffer
+
+    def feed(self, chunk) -> list[TranscriptEvent]:
+        return _drive_one(self.engine, self.feed_requests(chunk))
+
+    def finish(self) -> list[TranscriptEvent]:
+        return _drive_one(self.engine, self.finish_requests())
+
+    # -- request generators (one decode request per yield) ---------------------------------
+
+    def feed_requests(self, chunk) -> Request:
+        if self.finished:
+            raise RuntimeError("stream already finished")
+        samples = to_float32(chunk)
+        s = self._s
+        s.audio = np.concatenate([s.audio, samples]) if len(s.audio) else samples.copy()
+        s.peak_buffer = max(s.peak_buffer, len(s.audio))
+        events: list[TranscriptEvent] = []
+        end = s.audio_start + len(s.audio)
+        partial_at: int | None = None
+        while (s.blocks_done + 1) * BLOCK <= end:
+            block_start = s.blocks_done * BLOCK
+            block = s.audio[block_start - s.audio_start : block_start - s.audio_start + BLOCK]
+            s.blocks_done += 1
+            block_end = block_start + BLOCK
+            speech = float(np.sqrt(np.mean(block.astype(np.float64) ** 2))) > self._threshold
+            if speech:
+                if s.seg_start is None:
+                    s.seg_start = max(s.audio_start, block_start - self._preroll)
+                    s.next_step = s.seg_start + self._step
+                s.last_speech_end = block_end
+            if s.seg_start is None:
+                self._drop_before(block_end - self._preroll)
+                continue
+            silent_blocks = (block_end - s.last_speech_end) // BLOCK
+            if silent_blocks >= self._pause_blocks:
+                close = s.last_speech_end + (self._pause_blocks // 2) * BLOCK
+                event = yield from self._final(close, "pause")
+                events.append(event)
+                partial_at = None
+                continue
+            if block_end - s.seg_start >= self._window:
+                events.extend((yield from self._cut_window(block_end)))
+                partial_at = None
+                continue
+            if block_end >= s.next_step:
+                partial_at = block_end
+                s.next_step = block_end + self._step
+        if partial_at is not None and s.seg_start is not None:
+            # Coalesced: only the latest step boundary crossed in this chunk is decoded.
+            events.append((yield from self._decode_event("partial", s.seg_start, partial_at)))
+        return events
+
+    def finish_requests(self) -> Request:
+        s = self._s
+        events: list[TranscriptEvent] = []
+        if s.seg_start is not None:
+            end = s.audio_start + len(s.audio)
+            close = min(end, s.last_speech_end + (self._pause_blocks // 2) * BLOCK)
+            events.append((yield from self._final(close, "finish")))
+        self.finished = True
+        s.audio = np.zeros(0, np.float32)
+        return events
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _slice(self, start: int, end: int) -> np.ndarray:
+        s = self._s
+        return s.audio[start - s.audio_start : end - s.audio_start]
+
+    def _drop_before(self, sample: int) -> None:
+        s = self._s
+        if sample > s.audio_start:
+            cut = min(sample - s.audio_start, len(s.audio))
+            s.audio = s.audio[cut:]
+            s.audio_start += cut
+
+    def _decode_event(self, kind: str, start: int, end: int, reason: str = "") -> Request:
+        ids = yield self._slice(start, end)
+        return self._event(kind, ids, start, end, reason)
+
+    def _event(self, kind: str, ids: np.ndarray, start: int, end: int, reason: str = ""):
+        rate = self.engine.sample_rate
+        words = self.engine.words(ids, offset_s=start / rate)
+        ops = parse_words([w.text for w in words], self.commands)
+        if words:
+            t0, t1 = words[0].start, words[-1].end
+        else:
+            t0 = t1 = start / rate
+        return TranscriptEvent(
+            type=kind,
+            segment=self._s.segment,
+            text=render(ops),
+            ops=ops,
+            words=words,
+            start=t0,
+            end=min(t1, end / rate),
+            audio_start=start / rate,
+            audio_end=end / rate,
+            reason=reason,
+        )
+
+    def _final(self, close: int, reason: str) -> Request:
+        s = self._s
+        event = yield from self._decode_event("final", s.seg_start, close, reason)
+        s.segment += 1
+        s.seg_start = None
+        self._drop_before(close - self._preroll)
+        return event
+
+    def _cut_window(self, end: int) -> Request:
+        """The open segment filled the window: finalise the words the model heard context for."""
+        s = self._s
+        engine = self.engine
+        start = s.seg_start
+        ids = yield self._slice(start, end)
+        words = engine.words(ids)
+        limit = len(ids) * engine.frame_s - self.settings.right_context_s
+        keep = [w for w in words if w.end <= limit]
+        cut_s = limit
+        if keep and len(keep) < len(words):
+            # Cut in the gap between the last kept word and the next one.
+            cut_s = (keep[-1].end + words[len(keep)].start) / 2
+        cut = start + int(math.floor(cut_s / engine.frame_s)) * engine.frame_samples
+        cut = max(start + engine.frame_samples, min(cut, end))
+        cut_frames = (cut - start) // engine.frame_samples
+        event = self._event("final", ids[:cut_frames], start, cut, "window")
+        s.segment += 1
+        s.seg_start = cut
+        s.next_step = end + self._step
+        self._drop_before(cut)
+        return [event]
+
+
+def to_float32(chunk) -> np.ndarray:
+    """PCM as float32 in [-1, 1]: int16 is scaled, floats are kept, bytes are int16 LE."""
+    if isinstance(chunk, bytes | bytearray | memoryview):
+        chunk = np.frombuffer(chunk, dtype="<i2")
+    array = np.asarray(chunk)
+    if array.ndim != 1:
+        raise ValueError("expected mono PCM (a 1-D array)")
+    if array.dtype == np.int16:
+        return array.astype(np.float32) / 32768.0
+    if np.issubdtype(array.dtype, np.floating):
+        return array.astype(np.float32, copy=False)
+    raise TypeError(f"PCM must be int16 or float, got {array.dtype}")
+
+
+def _drive_one(engine: AsrEngine, generator: Request) -> list[TranscriptEvent]:
+    try:
+        request = next(generator)
+        while True:
+            request = generator.send(engine.decode_batch([request])[0])
+    except StopIteration as stop:
+        return stop.value
+
+
+def feed_many(
+    engine: AsrEngine, work: list[tuple[StreamingTranscriber, object]]
+) -> list[list[TranscriptEvent]]:
+    """Feed one chunk to each of several streams, batching their decodes.
+
+    Each round collects the pending request of every stream and decodes them in
+    one forward pass; results are identical to feeding the streams one by one.
+    A chunk of ``None`` means "finish this stream".
+    """
+    generators = [
+        (t.finish_requests() if chunk is None else t.feed_requests(chunk)) for t, chunk in work
+    ]
+    results: list[list[TranscriptEvent] | None] = [None] * len(work)
+    pending: dict[int, np.ndarray] = {}
+    for index, generator in enumerate(generators):
+        try:
+            pending[index] = next(generator)
+        except StopIteration as stop:
+            results[index] = stop.value
+    while pending:
+        order = list(pending)
+        decoded = engine.decode_batch([pending[i] for i in order])
+        pending = {}
+        for index, ids in zip(order, decoded, strict=True):
+            try:
+                pending[index] = generators[index].send(ids)
+            except StopIteration as stop:
+                results[index] = stop.value
+    return [r or [] for r in results]
+
+
+def transcribe(
+    engine: AsrEngine, audio, settings: StreamSettings | None = None, chunk_s: float = 5.0
+) -> list[TranscriptEvent]:
+    """Offline transcription of a whole recording through the same streaming path; finals only."""
+    samples = to_float32(audio)
+    transcriber = StreamingTranscriber(engine, settings)
+    step = int(chunk_s * engine.sample_rate)
+    events: list[TranscriptEvent] = []
+    for i in range(0, len(samples), step):
+        events.extend(transcriber.feed(samples[i : i + step]))
+    events.extend(transcriber.finish())
+    return [e for e in events if e.type == "final"]
