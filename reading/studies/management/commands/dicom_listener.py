@@ -1,0 +1,39 @@
+"""``python manage.py dicom_listener``: a C-STORE SCP a scanner or PACS can push to."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from reading.studies.dimse import start_listener
+
+
+class Command(BaseCommand):
+    help = "Receive DICOM instances over C-STORE (and answer C-ECHO) into the archive."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--port", type=int, default=settings.DICOM_PORT, help="TCP port (DICOM_PORT)"
+        )
+        parser.add_argument(
+            "--ae-title",
+            default=settings.DICOM_AE_TITLE,
+            help="this listener's AE title (DICOM_AE_TITLE)",
+        )
+        parser.add_argument("--host", default="0.0.0.0", help="address to bind")
+
+    def handle(self, *args, **options):
+        ae_title = options["ae_title"]
+        if not 0 < len(ae_title.strip()) <= 16:
+            raise CommandError("An AE title is 1 to 16 characters (PS3.5 6.2, AE).")
+        logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+        self.stdout.write(
+            f"C-STORE SCP {ae_title} listening on {options['host']}:{options['port']} "
+            "(Ctrl-C stops it)"
+        )
+        try:
+            start_listener(ae_title, options["port"], options["host"], block=True)
+        except KeyboardInterrupt:
+            self.stdout.write("Listener stopped.")
