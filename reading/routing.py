@@ -1,3 +1,5 @@
 """WebSocket routes; each app contributes its own ``websocket_urlpatterns``."""
 
-websocket_urlpatterns: list = []
+from reading.worklist.routing import websocket_urlpatterns as worklist_ws
+
+websocket_urlpatterns: list = [*worklist_ws]

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "reading.studies",
     "reading.audit",
     "reading.ai",
+    "reading.worklist",
 ]
 
 MIDDLEWARE = [

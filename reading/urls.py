@@ -18,5 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("audit/", include("reading.audit.urls")),
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain")),
+    path("api/worklist/", include("reading.worklist.api_urls")),
+    path("", include("reading.worklist.urls")),
     path("", include("reading.studies.urls")),
 ]

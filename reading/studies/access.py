@@ -24,6 +24,17 @@ def studies_for_user(user) -> QuerySet[Study]:
     return Study.objects.select_related("patient")
 
 
+def studies_for_department_admin(user) -> QuerySet[Study]:
+    """Study rows for running the workflow (assign, prioritise, break claims).
+
+    Department admins get the rows, never the images: image access stays with
+    ``can_read_images``.
+    """
+    if not (user and user.is_authenticated and getattr(user, "is_department_admin", False)):
+        raise PermissionDenied("Only department admins manage the reading workflow.")
+    return Study.objects.select_related("patient")
+
+
 def get_study_for_user(user, study_instance_uid: str) -> Study:
     study = studies_for_user(user).filter(study_instance_uid=study_instance_uid).first()
     if study is None:

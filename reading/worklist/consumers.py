@@ -1,0 +1,36 @@
+"""Live worklist: every open worklist page listens here (ws/worklist/)."""
+
+from __future__ import annotations
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from reading.worklist import events
+
+
+class WorklistConsumer(AsyncJsonWebsocketConsumer):
+    """Forwards worklist events to readers. Clients load rows over REST, then apply events."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if not (user and user.is_authenticated and user.is_clinical):
+            await self.close(code=4403)
+            return
+        self.groups_joined = [events.GROUP, events.user_group(user.pk)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def worklist_event(self, message):
+        await self.send_json(message["event"])
+
+    async def user_disconnect(self, message):
+        """The user was deactivated or lost their role: end this socket now."""
+        await self.close(code=4401)

@@ -1,0 +1,64 @@
+"""Worklist realtime events (listed in docs/realtime.md).
+
+Every event goes to the ``worklist`` group as
+``{"type": "worklist.study_claimed", "seq": <row version>, "payload": <row>}``
+where the payload is the REST serializer's output for the row, built after the
+transaction commits so it shows the committed state.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from reading.realtime import group_send
+
+GROUP = "worklist"
+
+STUDY_ARRIVED = "worklist.study_arrived"
+STUDY_UPDATED = "worklist.study_updated"
+STUDY_CLAIMED = "worklist.study_claimed"
+CLAIM_RELEASED = "worklist.claim_released"
+STATUS_CHANGED = "worklist.status_changed"
+STUDY_ASSIGNED = "worklist.study_assigned"
+PRIORITY_CHANGED = "worklist.priority_changed"
+
+EVENT_TYPES = (
+    STUDY_ARRIVED,
+    STUDY_UPDATED,
+    STUDY_CLAIMED,
+    CLAIM_RELEASED,
+    STATUS_CHANGED,
+    STUDY_ASSIGNED,
+    PRIORITY_CHANGED,
+)
+
+# Sent to ``user.<id>``: every consumer of that user closes its socket.
+USER_DISCONNECT = "user.disconnect"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def broadcast_now(event_type: str, study_ids: list[int]) -> None:
+    from reading.worklist.queries import rows_for_events
+
+    for seq, payload in rows_for_events(study_ids):
+        group_send(
+            GROUP,
+            {
+                "type": "worklist.event",
+                "event": {"type": event_type, "seq": seq, "payload": payload},
+            },
+        )
+
+
+def emit_on_commit(event_type: str, study_ids: list[int] | int) -> None:
+    """Broadcast ``event_type`` for these studies once the transaction commits."""
+    ids = [study_ids] if isinstance(study_ids, int) else list(study_ids)
+    if ids:
+        transaction.on_commit(lambda: broadcast_now(event_type, ids))
+
+
+def disconnect_user_on_commit(user_id: int) -> None:
+    transaction.on_commit(lambda: group_send(user_group(user_id), {"type": USER_DISCONNECT}))

@@ -1,0 +1,50 @@
+from django import forms
+from django.contrib.auth.models import Group
+
+from reading.accounts.models import Role, User
+from reading.worklist.models import Priority, Worklist
+
+
+class CreateUserForm(forms.Form):
+    username = forms.RegexField(regex=r"^[\w.@+-]+$", max_length=150)
+    display_name = forms.CharField(max_length=150, required=False)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.RESIDENT)
+    password = forms.CharField(widget=forms.PasswordInput, min_length=8)
+
+
+class ResetPasswordForm(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput, min_length=8)
+
+
+class WorklistForm(forms.ModelForm):
+    members = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    groups = forms.ModelMultipleChoiceField(
+        queryset=Group.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Worklist
+        fields = [
+            "name",
+            "description",
+            "modalities",
+            "body_parts",
+            "priorities",
+            "referring_location",
+            "is_active",
+        ]
+
+    def clean_priorities(self):
+        values = [
+            p.strip().lower() for p in self.cleaned_data["priorities"].split(",") if p.strip()
+        ]
+        bad = [p for p in values if p not in Priority.values]
+        if bad:
+            raise forms.ValidationError(f"Unknown priorities: {', '.join(bad)}")
+        return ",".join(values)
