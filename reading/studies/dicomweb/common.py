@@ -1,0 +1,82 @@
+"""What every DICOMweb view shares: error answers, the service root, audit."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+from django.core.exceptions import BadRequest, PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse
+from django.urls import reverse
+
+from reading.audit.services import record_access
+from reading.studies.dicomweb.media import DICOM_JSON, NotAcceptable, UnsupportedMediaType
+
+log = logging.getLogger(__name__)
+
+
+def dicomweb_view(methods: tuple[str, ...] = ("GET",)):
+    """Answer errors the way DICOMweb clients expect: a status and a short JSON reason.
+
+    Access functions raise PermissionDenied (403) and Http404 (404); the parsing
+    helpers raise BadRequest (400), NotAcceptable (406), UnsupportedMediaType (415).
+    """
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                response = error(405, f"{request.method} is not supported here")
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                return view(request, *args, **kwargs)
+            except PermissionDenied as exc:
+                return error(403, str(exc) or "Forbidden.")
+            except Http404 as exc:
+                return error(404, str(exc) or "Not found.")
+            except BadRequest as exc:
+                return error(400, str(exc))
+            except NotAcceptable as exc:
+                return error(406, str(exc))
+            except UnsupportedMediaType as exc:
+                return error(415, str(exc))
+
+        return wrapper
+
+    return decorator
+
+
+def error(status: int, detail: str) -> JsonResponse:
+    return JsonResponse({"detail": detail}, status=status)
+
+
+def dicom_json_response(payload, status: int = 200, **headers) -> HttpResponse:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    response = HttpResponse(body, status=status, content_type=f"{DICOM_JSON}; charset=utf-8")
+    for name, value in headers.items():
+        if value:
+            response[name.replace("_", "-")] = value
+    return response
+
+
+def service_root(request) -> str:
+    """Absolute URL of the DICOMweb root, e.g. ``http://host/dicomweb``."""
+    return request.build_absolute_uri(reverse("dicomweb:studies"))[: -len("/studies")]
+
+
+def study_url(root: str, study_uid: str) -> str:
+    return f"{root}/studies/{study_uid}"
+
+
+def series_url(root: str, study_uid: str, series_uid: str) -> str:
+    return f"{root}/studies/{study_uid}/series/{series_uid}"
+
+
+def instance_url(root: str, study_uid: str, series_uid: str, sop_uid: str) -> str:
+    return f"{root}/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}"
+
+
+def audit(request, action: str, study=None, detail: str = "") -> None:
+    record_access(request.user, action, study=study, request=request, detail=detail)

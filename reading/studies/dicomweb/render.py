@@ -1,0 +1,228 @@
+"""Rendered resources and thumbnails (PS3.18 8.3.5, 9.5, 10.4.1.1.3, 10.4.1.1.4).
+
+Pixels are decoded by pydicom's pixel handlers (pylibjpeg and its plugins for
+RLE, JPEG, JPEG-LS and JPEG 2000), then the Modality LUT and a VOI window
+(PS3.3 C.11.2.1.2) turn them into 8-bit greyscale or RGB for JPEG/PNG.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pydicom
+from django.core.exceptions import BadRequest
+from django.http import Http404, HttpResponse
+from PIL import Image
+
+from reading.audit.models import AuditAction
+from reading.studies import storage
+from reading.studies.access import get_instance_for_user, get_series_for_user, get_study_for_user
+from reading.studies.dicomweb.common import audit, dicomweb_view
+from reading.studies.dicomweb.media import NotAcceptable, parse_accept
+from reading.studies.dicomweb.wado import parse_frame_list
+from reading.studies.models import Instance
+
+JPEG, PNG = "image/jpeg", "image/png"
+THUMBNAIL_SIZE = 128
+WINDOW_FUNCTIONS = {"linear", "linear_exact", "sigmoid"}
+
+
+def choose_image_type(request) -> str:
+    """JPEG unless the client prefers PNG (Accept header or ``accept`` parameter)."""
+    wanted = request.GET.get("accept")
+    entries = parse_accept(wanted or request.headers.get("Accept"))
+    for entry in entries:
+        if entry.multipart:
+            continue
+        for media in (JPEG, PNG):
+            if entry.matches(media):
+                return media
+    raise NotAcceptable("rendered images are available as image/jpeg or image/png")
+
+
+def _window_param(request) -> tuple[float, float, str] | None:
+    raw = request.GET.get("window")
+    if not raw:
+        return None
+    parts = [p.strip() for p in raw.split(",")]
+    try:
+        center, width = float(parts[0]), float(parts[1])
+    except (IndexError, ValueError):
+        raise BadRequest("window must be center,width[,function]") from None
+    function = parts[2].lower() if len(parts) > 2 and parts[2] else "linear"
+    if width <= 0 or function not in WINDOW_FUNCTIONS:
+        raise BadRequest("window width must be positive; function linear, linear_exact or sigmoid")
+    return center, width, function
+
+
+def _viewport_param(request, default: int | None) -> tuple[int, int] | None:
+    raw = request.GET.get("viewport")
+    if not raw:
+        return (default, default) if default else None
+    try:
+        width, height = (int(p) for p in raw.split(",")[:2])
+    except ValueError:
+        raise BadRequest("viewport must be width,height") from None
+    if not (0 < width <= 4096 and 0 < height <= 4096):
+        raise BadRequest("viewport must be between 1 and 4096 pixels")
+    return width, height
+
+
+def _quality_param(request) -> int:
+    try:
+        quality = int(request.GET.get("quality", "90"))
+    except ValueError:
+        raise BadRequest("quality must be 1..100") from None
+    if not 1 <= quality <= 100:
+        raise BadRequest("quality must be 1..100")
+    return quality
+
+
+def _first(value, default):
+    if value is None or value == "":
+        return default
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return float(value[0]) if len(value) else default
+    return float(value)
+
+
+def apply_window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
+    """VOI LUT function (PS3.3 C.11.2.1.2) onto 0..255 as float."""
+    if function == "linear_exact":
+        out = (values - center) / width + 0.5
+    elif function == "sigmoid":
+        out = 1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
+    else:  # linear (C.11.2.1.2.1)
+        width = max(width, 1.0)
+        out = (values - (center - 0.5)) / (width - 1.0) + 0.5
+    return np.clip(out, 0.0, 1.0) * 255.0
+
+
+def render_frame(path, index: int, window: tuple[float, float, str] | None) -> Image.Image:
+    """One frame as an 8-bit PIL image: Modality LUT, VOI window, MONOCHROME1 inverted."""
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    array = pydicom.pixels.pixel_array(path, index=index)
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    if photometric == "PALETTE COLOR":
+        array = pydicom.pixels.apply_color_lut(array, ds)
+        photometric = "RGB"
+    if array.ndim == 3 and array.shape[-1] == 3:
+        rgb = array.astype(np.float64)
+        if window is not None:
+            rgb = apply_window(rgb, *window)
+        elif int(ds.get("BitsStored", 8)) > 8:
+            rgb = rgb * 255.0 / max(float(rgb.max()), 1.0)
+        return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+    values = pydicom.pixels.apply_modality_lut(array, ds).astype(np.float64)
+    if window is None:
+        center = _first(ds.get("WindowCenter"), None)
+        width = _first(ds.get("WindowWidth"), None)
+        function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").lower()
+        if center is None or not width or width <= 0:
+            low, high = float(values.min()), float(values.max())
+            center, width, function = (low + high) / 2, max(high - low, 1.0), "linear_exact"
+        window = (center, width, function if function in WINDOW_FUNCTIONS else "linear")
+    grey = apply_window(values, *window)
+    if photometric == "MONOCHROME1":
+        grey = 255.0 - grey
+    return Image.fromarray(grey.round().astype(np.uint8), "L")
+
+
+def encode(image: Image.Image, media_type: str, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    if media_type == PNG:
+        image.save(buffer, format="PNG", optimize=False)
+    else:
+        image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _fit(image: Image.Image, viewport: tuple[int, int] | None) -> Image.Image:
+    if viewport is None:
+        return image
+    fitted = image.copy()
+    fitted.thumbnail(viewport, Image.Resampling.LANCZOS)
+    return fitted
+
+
+def _render_response(request, instance: Instance, frame: int, study, thumbnail: bool):
+    media_type = choose_image_type(request)
+    window = _window_param(request)
+    viewport = _viewport_param(request, THUMBNAIL_SIZE if thumbnail else None)
+    quality = _quality_param(request)
+    if not instance.rows:
+        raise Http404("this instance has no image")
+    try:
+        image = render_frame(storage.absolute(instance.file_path), frame - 1, window)
+    except (ValueError, NotImplementedError, RuntimeError) as exc:
+        raise NotAcceptable(f"cannot render this instance: {exc}") from None
+    audit(request, AuditAction.RENDER, study=study, detail="thumbnail" if thumbnail else "rendered")
+    response = HttpResponse(
+        encode(_fit(image, viewport), media_type, quality), content_type=media_type
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _middle(instances) -> Instance:
+    rows = list(instances)
+    if not rows:
+        raise Http404("nothing to show here")
+    return rows[len(rows) // 2]
+
+
+@dicomweb_view()
+def rendered_instance(request, study_uid, series_uid, sop_uid):
+    study = get_study_for_user(request.user, study_uid)
+    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    return _render_response(request, instance, 1, study, thumbnail=False)
+
+
+@dicomweb_view()
+def rendered_frames(request, study_uid, series_uid, sop_uid, frames):
+    study = get_study_for_user(request.user, study_uid)
+    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    numbers = parse_frame_list(frames, instance.number_of_frames)
+    if len(numbers) != 1:
+        raise BadRequest("a rendered frame request names one frame")
+    return _render_response(request, instance, numbers[0], study, thumbnail=False)
+
+
+@dicomweb_view()
+def thumbnail_instance(request, study_uid, series_uid, sop_uid):
+    study = get_study_for_user(request.user, study_uid)
+    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    return _render_response(
+        request, instance, instance.number_of_frames // 2 + 1, study, thumbnail=True
+    )
+
+
+def _image_instances(**filters):
+    return (
+        Instance.objects.filter(rows__isnull=False, **filters)
+        .defer("metadata", "frame_offsets")
+        .order_by("series__series_number", "series_id", "instance_number", "pk")
+    )
+
+
+@dicomweb_view()
+def thumbnail_series(request, study_uid, series_uid):
+    study = get_study_for_user(request.user, study_uid)
+    series = get_series_for_user(request.user, study_uid, series_uid)
+    instance = _middle(_image_instances(series=series))
+    return _render_response(
+        request, instance, instance.number_of_frames // 2 + 1, study, thumbnail=True
+    )
+
+
+@dicomweb_view()
+def thumbnail_study(request, study_uid):
+    study = get_study_for_user(request.user, study_uid)
+    first = _image_instances(series__study=study).values_list("series_id", flat=True).first()
+    if first is None:
+        raise Http404("nothing to show here")
+    instance = _middle(_image_instances(series_id=first))
+    return _render_response(
+        request, instance, instance.number_of_frames // 2 + 1, study, thumbnail=True
+    )

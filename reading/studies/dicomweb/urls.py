@@ -1,0 +1,56 @@
+"""DICOMweb routes (PS3.18 Table 10.4-1, 10.5-1, 10.6-1), mounted at ``/dicomweb/``."""
+
+from django.urls import path, register_converter
+
+from reading.studies.dicomweb import qido, render, stow, wado
+
+
+class UIDConverter:
+    regex = r"[0-9]+(?:\.[0-9]+)*"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+class FrameListConverter:
+    regex = r"[0-9]+(?:,[0-9]+)*"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(UIDConverter, "uid")
+register_converter(FrameListConverter, "frames")
+
+app_name = "dicomweb"
+S = "studies/<uid:study_uid>"
+SE = S + "/series/<uid:series_uid>"
+I = SE + "/instances/<uid:sop_uid>"  # noqa: E741
+
+urlpatterns = [
+    path("studies", stow.studies_root, name="studies"),
+    path("series", qido.search_all_series, name="series"),
+    path("instances", qido.search_all_instances, name="instances"),
+    path(S, stow.study_root, name="study"),
+    path(S + "/metadata", wado.study_metadata, name="study-metadata"),
+    path(S + "/thumbnail", render.thumbnail_study, name="study-thumbnail"),
+    path(S + "/series", qido.search_study_series, name="study-series"),
+    path(S + "/instances", qido.search_study_instances, name="study-instances"),
+    path(SE, wado.retrieve_series, name="series-retrieve"),
+    path(SE + "/metadata", wado.series_metadata, name="series-metadata"),
+    path(SE + "/thumbnail", render.thumbnail_series, name="series-thumbnail"),
+    path(SE + "/instances", qido.search_series_instances, name="series-instances"),
+    path(I, wado.retrieve_instance, name="instance"),
+    path(I + "/metadata", wado.instance_metadata, name="instance-metadata"),
+    path(I + "/rendered", render.rendered_instance, name="instance-rendered"),
+    path(I + "/thumbnail", render.thumbnail_instance, name="instance-thumbnail"),
+    path(I + "/frames/<frames:frames>", wado.retrieve_frames, name="frames"),
+    path(I + "/frames/<frames:frames>/rendered", render.rendered_frames, name="frames-rendered"),
+    path(I + "/bulkdata/<path:tag_path>", wado.retrieve_bulkdata, name="bulkdata"),
+]

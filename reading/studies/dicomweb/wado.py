@@ -1,0 +1,366 @@
+"""WADO-RS retrieval (PS3.18 10.4): instances, metadata, frames and bulk data.
+
+Instances are streamed from disk exactly as received. Frames are read by seek
++ read: native frames from the stored pixel data offset, compressed frames
+from their recorded fragment positions, passed through in their own transfer
+syntax unless the client asks for uncompressed ones.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pydicom
+from django.core.exceptions import BadRequest
+from django.http import Http404, HttpResponse
+from pydicom.encaps import generate_frames
+
+from reading.audit.models import AuditAction
+from reading.studies import storage
+from reading.studies.access import get_instance_for_user, get_series_for_user, get_study_for_user
+from reading.studies.dicomweb.common import (
+    audit,
+    dicom_json_response,
+    dicomweb_view,
+    instance_url,
+    service_root,
+)
+from reading.studies.dicomweb.dicomjson import first_value, resolve_bulk
+from reading.studies.dicomweb.media import (
+    BIG_ENDIAN,
+    COMPRESSED_MEDIA_TYPES,
+    DEFLATED_EXPLICIT_VR_LE,
+    DICOM,
+    EXPLICIT_VR_LE,
+    NATIVE_SYNTAXES,
+    OCTET_STREAM,
+    NotAcceptable,
+    multipart_body,
+    multipart_content_type,
+    new_boundary,
+    parse_accept,
+)
+from reading.studies.dicomweb.streaming import file_chunks, multipart_chunks, streaming_response
+from reading.studies.models import Instance
+
+PIXEL_DATA_TAGS = {"7FE00010", "7FE00008", "7FE00009"}
+
+
+# -- instances (application/dicom) ----------------------------------------------
+
+
+def negotiate_dicom(request, syntaxes: set[str], single: bool) -> bool:
+    """Check the Accept header against ``application/dicom`` (PS3.18 8.7.3).
+
+    The archive never transcodes: stored instances go out in their own
+    transfer syntax, so an explicit ``transfer-syntax`` must be that one.
+    Returns True when a bare (single-part) ``application/dicom`` was chosen.
+    """
+    for entry in parse_accept(request.headers.get("Accept")):
+        if not entry.matches(DICOM):
+            continue
+        if not entry.multipart and entry.media_type == DICOM and not single:
+            continue
+        if entry.transfer_syntax in (None, "*") or syntaxes == {entry.transfer_syntax}:
+            return not entry.multipart and entry.media_type == DICOM
+    raise NotAcceptable(
+        "instances are served as stored, in " + ", ".join(sorted(syntaxes)) + "; use "
+        'Accept: multipart/related; type="application/dicom"; transfer-syntax=*'
+    )
+
+
+def _retrieve(request, instances: list[tuple[str, str]], study, single: bool = False):
+    if not instances:
+        raise Http404("Nothing stored here.")
+    bare = negotiate_dicom(request, {ts for _, ts in instances}, single)
+    audit(request, AuditAction.RETRIEVE, study=study, detail="instances")
+    if bare:
+        return streaming_response(request, file_chunks(instances[0][0]), DICOM)
+    boundary = new_boundary()
+    parts = [(DICOM, lambda path=path: file_chunks(path)) for path, _ in instances]
+    return streaming_response(
+        request, multipart_chunks(boundary, parts), multipart_content_type(DICOM, boundary)
+    )
+
+
+def _instance_rows(**filters) -> list[tuple[str, str]]:
+    return list(
+        Instance.objects.filter(**filters)
+        .order_by("series__series_number", "series_id", "instance_number", "pk")
+        .values_list("file_path", "transfer_syntax_uid")
+    )
+
+
+@dicomweb_view()
+def retrieve_study(request, study_uid):
+    study = get_study_for_user(request.user, study_uid)
+    return _retrieve(request, _instance_rows(series__study=study), study)
+
+
+@dicomweb_view()
+def retrieve_series(request, study_uid, series_uid):
+    study = get_study_for_user(request.user, study_uid)
+    series = get_series_for_user(request.user, study_uid, series_uid)
+    return _retrieve(request, _instance_rows(series=series), study)
+
+
+@dicomweb_view()
+def retrieve_instance(request, study_uid, series_uid, sop_uid):
+    study = get_study_for_user(request.user, study_uid)
+    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    rows = [(instance.file_path, instance.transfer_syntax_uid)]
+    return _retrieve(request, rows, study, single=True)
+
+
+# -- metadata (application/dicom+json) --------------------------------------------
+
+
+def _metadata_response(request, instances, study):
+    root = service_root(request)
+    payload = [
+        resolve_bulk(
+            inst.metadata,
+            instance_url(
+                root,
+                study.study_instance_uid,
+                inst.series.series_instance_uid,
+                inst.sop_instance_uid,
+            ),
+        )
+        for inst in instances
+    ]
+    if not payload:
+        raise Http404("Nothing stored here.")
+    audit(request, AuditAction.METADATA, study=study, detail="metadata")
+    return dicom_json_response(payload)
+
+
+def _metadata_rows(**filters):
+    return (
+        Instance.objects.filter(**filters)
+        .select_related("series")
+        .only("sop_instance_uid", "metadata", "series__series_instance_uid")
+        .order_by("series__series_number", "series_id", "instance_number", "pk")
+    )
+
+
+@dicomweb_view()
+def study_metadata(request, study_uid):
+    study = get_study_for_user(request.user, study_uid)
+    return _metadata_response(request, _metadata_rows(series__study=study), study)
+
+
+@dicomweb_view()
+def series_metadata(request, study_uid, series_uid):
+    study = get_study_for_user(request.user, study_uid)
+    series = get_series_for_user(request.user, study_uid, series_uid)
+    return _metadata_response(request, _metadata_rows(series=series), study)
+
+
+@dicomweb_view()
+def instance_metadata(request, study_uid, series_uid, sop_uid):
+    study = get_study_for_user(request.user, study_uid)
+    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    return _metadata_response(request, [instance], study)
+
+
+# -- frames (application/octet-stream and compressed media types) ----------------
+
+
+@dataclass
+class FramePlan:
+    """How frames of one instance go out: the part media type and syntax, decoded or not."""
+
+    media_type: str
+    transfer_syntax: str
+    decode: bool
+    multipart: bool = True
+
+    @property
+    def content_type(self) -> str:
+        return f"{self.media_type}; transfer-syntax={self.transfer_syntax}"
+
+
+def _native_readable(instance: Instance) -> bool:
+    """Native frames can be read straight from the file (little endian, byte aligned)."""
+    return (
+        instance.transfer_syntax_uid in NATIVE_SYNTAXES - {BIG_ENDIAN, DEFLATED_EXPLICIT_VR_LE}
+        and instance.pixel_data_offset is not None
+        and (instance.bits_allocated or 8) % 8 == 0
+    )
+
+
+def negotiate_frames(accept: str | None, instance: Instance, count: int) -> FramePlan:
+    """Pick the representation of frames from the Accept header (PS3.18 8.7.3.5, 8.7.4).
+
+    ``transfer-syntax=*`` (or ``*/*``) passes frames through in the stored
+    syntax; ``application/octet-stream`` without a syntax means explicit VR
+    little endian (the standard's default), decoded when stored compressed.
+    """
+    stored = instance.transfer_syntax_uid
+    compressed = stored not in NATIVE_SYNTAXES
+    passthrough_syntax = stored if compressed else EXPLICIT_VR_LE
+    native_from_file = _native_readable(instance)
+    for entry in parse_accept(accept):
+        if not entry.multipart and count > 1 and entry.media_type not in ("*/*", "*"):
+            continue
+        multipart = entry.multipart or entry.media_type in ("*/*", "*")
+        wanted = entry.transfer_syntax
+        if entry.media_type in ("*/*", "*", OCTET_STREAM, "application/*"):
+            if wanted is None and entry.media_type == OCTET_STREAM:
+                wanted = EXPLICIT_VR_LE
+            if wanted in (None, "*") or wanted == passthrough_syntax:
+                decode = not compressed and not native_from_file
+                return FramePlan(OCTET_STREAM, passthrough_syntax, decode, multipart)
+            if wanted == EXPLICIT_VR_LE:
+                return FramePlan(OCTET_STREAM, EXPLICIT_VR_LE, True, multipart)
+            continue
+        media_types = COMPRESSED_MEDIA_TYPES.get(stored, ())
+        matching = [m for m in media_types if entry.matches(m)]
+        if compressed and matching and wanted in (None, "*", stored):
+            return FramePlan(matching[0], stored, False, entry.multipart)
+    raise NotAcceptable(
+        f"frames of this instance are available as {OCTET_STREAM} in {passthrough_syntax}"
+        + (f" or {EXPLICIT_VR_LE}" if compressed else "")
+    )
+
+
+def parse_frame_list(text: str, number_of_frames: int) -> list[int]:
+    try:
+        frames = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise BadRequest(f"bad frame list {text!r}") from None
+    if not frames:
+        raise BadRequest("empty frame list")
+    bad = [n for n in frames if n < 1 or n > number_of_frames]
+    if bad:
+        raise Http404(f"no frame {bad[0]}: the instance has {number_of_frames} frames")
+    return frames
+
+
+def samples_per_pixel(instance: Instance) -> int:
+    return int(first_value(instance.metadata, "SamplesPerPixel", 1) or 1)
+
+
+class FrameReader:
+    """Reads frames of one stored instance without parsing the whole file."""
+
+    def __init__(self, instance: Instance):
+        self.instance = instance
+        self._encapsulated: list[bytes] | None = None
+
+    def native(self, numbers: list[int]) -> list[bytes]:
+        inst = self.instance
+        size = inst.rows * inst.columns * samples_per_pixel(inst) * inst.bits_allocated // 8
+        with open(storage.absolute(inst.file_path), "rb") as fh:
+            out = []
+            for n in numbers:
+                fh.seek(inst.pixel_data_offset + (n - 1) * size)
+                out.append(fh.read(size))
+        return out
+
+    def compressed(self, numbers: list[int]) -> list[bytes]:
+        inst = self.instance
+        if inst.frame_offsets:
+            with open(storage.absolute(inst.file_path), "rb") as fh:
+                out = []
+                for n in numbers:
+                    pieces = []
+                    for offset, length in inst.frame_offsets[n - 1]:
+                        fh.seek(offset)
+                        pieces.append(fh.read(length))
+                    out.append(b"".join(pieces))
+            return out
+        # No recorded fragment layout: let pydicom split the encapsulated value.
+        buffer = storage.read_range(inst.file_path, inst.pixel_data_offset, inst.pixel_data_length)
+        frames = list(generate_frames(buffer, number_of_frames=inst.number_of_frames))
+        return [frames[n - 1] for n in numbers]
+
+    def decoded(self, numbers: list[int]) -> list[bytes]:
+        """Frames decoded by pydicom's pixel handlers, as little-endian native bytes."""
+        path = storage.absolute(self.instance.file_path)
+        out = []
+        for n in numbers:
+            array = pydicom.pixels.pixel_array(path, index=n - 1)
+            out.append(array.astype(array.dtype.newbyteorder("<")).tobytes())
+        return out
+
+    def read(self, numbers: list[int], plan: FramePlan) -> list[bytes]:
+        if plan.decode:
+            return self.decoded(numbers)
+        if self.instance.transfer_syntax_uid in NATIVE_SYNTAXES:
+            return self.native(numbers)
+        return self.compressed(numbers)
+
+
+def frames_response(request, instance: Instance, numbers: list[int]) -> HttpResponse:
+    plan = negotiate_frames(request.headers.get("Accept"), instance, len(numbers))
+    if instance.pixel_data_offset is None and not plan.decode:
+        raise Http404("this instance has no pixel data")
+    frames = FrameReader(instance).read(numbers, plan)
+    if not plan.multipart:
+        return HttpResponse(frames[0], content_type=plan.content_type)
+    boundary = new_boundary()
+    body = multipart_body(boundary, [(plan.content_type, frame) for frame in frames])
+    return HttpResponse(body, content_type=multipart_content_type(plan.media_type, boundary))
+
+
+@dicomweb_view()
+def retrieve_frames(request, study_uid, series_uid, sop_uid, frames):
+    study = get_study_for_user(request.user, study_uid)
+    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    if not instance.rows:
+        raise Http404("this instance has no frames")
+    numbers = parse_frame_list(frames, instance.number_of_frames)
+    audit(request, AuditAction.RETRIEVE, study=study, detail="frames")
+    return frames_response(request, instance, numbers)
+
+
+# -- bulk data ------------------------------------------------------------------
+
+
+def _bulk_element_bytes(instance: Instance, path: list[str]) -> bytes:
+    """Raw value bytes of a (possibly nested) element, read by pydicom from the file."""
+    ds = pydicom.dcmread(io.BytesIO(storage.read_all(instance.file_path)))
+    try:
+        for seq_tag, index in zip(path[:-1:2], path[1:-1:2], strict=True):
+            ds = ds[int(seq_tag, 16)].value[int(index)]
+        elem = ds.get_item(int(path[-1], 16))
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise Http404("no such bulk data element") from None
+    if elem is None:
+        raise Http404("no such bulk data element")
+    value = elem.value
+    if isinstance(value, bytes):
+        return value
+    raise Http404("this element is not bulk data")
+
+
+@dicomweb_view()
+def retrieve_bulkdata(request, study_uid, series_uid, sop_uid, tag_path):
+    study = get_study_for_user(request.user, study_uid)
+    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    path = [p.upper() for p in tag_path.strip("/").split("/")]
+    audit(request, AuditAction.RETRIEVE, study=study, detail="bulkdata")
+    if len(path) == 1 and path[0] in PIXEL_DATA_TAGS:
+        if instance.pixel_data_offset is None:
+            raise Http404("this instance has no pixel data")
+        numbers = list(range(1, instance.number_of_frames + 1))
+        if instance.transfer_syntax_uid not in NATIVE_SYNTAXES:
+            return frames_response(request, instance, numbers)
+        payload = storage.read_range(
+            instance.file_path, instance.pixel_data_offset, instance.pixel_data_length
+        )
+        content_type = f"{OCTET_STREAM}; transfer-syntax={EXPLICIT_VR_LE}"
+    else:
+        payload = _bulk_element_bytes(instance, path)
+        content_type = OCTET_STREAM
+    accept = parse_accept(request.headers.get("Accept"))
+    if accept and not accept[0].multipart and accept[0].media_type == OCTET_STREAM:
+        return HttpResponse(payload, content_type=content_type)
+    boundary = new_boundary()
+    return HttpResponse(
+        multipart_body(boundary, [(content_type, payload)]),
+        content_type=multipart_content_type(OCTET_STREAM, boundary),
+    )
