@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("reading.accounts.urls")),
     path("admin/", admin.site.urls),
     path("audit/", include("reading.audit.urls")),
+    path("dicomweb/", include("reading.studies.dicomweb.urls")),
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain")),
     path("api/worklist/", include("reading.worklist.api_urls")),
     path("", include("reading.worklist.urls")),
