@@ -25,6 +25,7 @@ def _require_admin(actor) -> None:
 
 
 def _audit(actor, detail: str) -> None:
+    # Compact details (no spaces): the audit service uses them in a cache key.
     record_access(actor, AuditAction.ADMIN, detail=detail)
 
 
@@ -43,7 +44,7 @@ def create_user(actor, username: str, password: str, role: str, display_name: st
     _validate_password(password)
     with transaction.atomic():
         user = accounts.create_user(username, password, role=role, display_name=display_name)
-        _audit(actor, f"created user {username} ({role})")
+        _audit(actor, f"user-created:{username};role={role}")
     return user
 
 
@@ -72,7 +73,7 @@ def set_role(actor, user: User, role: str) -> User:
             services.release_claims_of(user.pk)
             # Their open worklists and viewers carry patient data: close them.
             events.disconnect_user_on_commit(user.pk)
-        _audit(actor, f"set role of {user.username} to {role}")
+        _audit(actor, f"user-role:{user.username};role={role}")
     return user
 
 
@@ -82,7 +83,7 @@ def reset_password(actor, user: User, password: str) -> None:
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
-        _audit(actor, f"reset password of {user.username}")
+        _audit(actor, f"user-password-reset:{user.username}")
 
 
 def deactivate_user(actor, user: User) -> int:
@@ -95,7 +96,7 @@ def deactivate_user(actor, user: User) -> int:
         user.is_active = False
         services.release_claims_of(user.pk)
         ended = end_sessions(user)
-        _audit(actor, f"deactivated user {user.username}")
+        _audit(actor, f"user-deactivated:{user.username}")
     return ended
 
 
@@ -104,4 +105,4 @@ def reactivate_user(actor, user: User) -> None:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=True)
         user.is_active = True
-        _audit(actor, f"reactivated user {user.username}")
+        _audit(actor, f"user-reactivated:{user.username}")

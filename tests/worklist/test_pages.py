@@ -1,0 +1,151 @@
+"""The worklist page, opening a study, and the department admin pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.sessions.models import Session
+
+from reading.accounts.models import User
+from reading.audit.models import AuditEvent
+from reading.worklist.models import ReadingItem, Worklist
+
+
+def initial(response) -> dict:
+    html = response.content.decode()
+    start = html.index('<script id="wl-initial" type="application/json">') + 48
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_home_is_the_worklist_for_readers(attending_client, make_study):
+    make_study(accession="ACC-HOME", patient_name="Home^Pat")
+    r = attending_client.get("/?q=home")
+    assert r.status_code == 200
+    data = initial(r)
+    assert data["count"] == 1 and data["results"][0]["accession_number"] == "ACC-HOME"
+    assert b'id="worklist"' in r.content
+
+
+def test_home_for_admin_and_outsider(client, admin_user, outsider_client, make_study):
+    make_study(patient_name="Secret^Name")
+    r = outsider_client.get("/")
+    assert r.status_code == 403 and b"Secret" not in r.content
+    client.force_login(admin_user)
+    r = client.get("/")
+    assert r.status_code == 302 and r.url == "/manage/"
+
+
+def test_open_claims_and_goes_to_viewer(client, attending, resident, make_study):
+    study = make_study()
+    uid = study.study_instance_uid
+    client.force_login(resident)
+    r = client.post(f"/worklist/open/{uid}/", {"mode": "read"})
+    assert r.status_code == 302 and r.url == f"/viewer/{uid}/"
+    client.force_login(attending)
+    r = client.get(f"/worklist/open/{uid}/")
+    assert r.status_code == 200 and b"Being read by" in r.content and b"Res" in r.content
+    r = client.post(f"/worklist/open/{uid}/", {"mode": "read"})
+    assert r.status_code == 200 and b"Join reading session" in r.content
+    assert ReadingItem.objects.get(pk=study.pk).claimed_by == resident
+    r = client.post(f"/worklist/open/{uid}/", {"mode": "readonly"})
+    assert r.url == f"/viewer/{uid}/?readonly=1"
+
+
+def test_open_refuses_outsider_and_admin(client, outsider_client, admin_user, make_study):
+    uid = make_study().study_instance_uid
+    assert outsider_client.post(f"/worklist/open/{uid}/", {"mode": "read"}).status_code == 403
+    client.force_login(admin_user)
+    assert client.get(f"/worklist/open/{uid}/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url", ["/manage/", "/manage/worklists/", "/manage/assign/", "/manage/users/1/"]
+)
+def test_manage_pages_are_for_admins_only(client, attending, outsider, url):
+    for user in (attending, outsider):
+        client.force_login(user)
+        method = client.post if url.endswith("/1/") else client.get
+        assert method(url).status_code == 403, (user, url)
+
+
+def test_admin_creates_user_sets_role_resets_password(client, admin_user):
+    client.force_login(admin_user)
+    assert client.get("/manage/").status_code == 200
+    r = client.post(
+        "/manage/",
+        {
+            "username": "newres",
+            "display_name": "New Res",
+            "role": "resident",
+            "password": "s3cret-pass",
+        },
+    )
+    assert r.status_code == 302
+    user = User.objects.get(username="newres")
+    assert user.role == "resident" and user.check_password("s3cret-pass")
+    client.post(f"/manage/users/{user.pk}/", {"action": "role", "role": "attending"})
+    user.refresh_from_db()
+    assert user.role == "attending"
+    client.post(f"/manage/users/{user.pk}/", {"action": "password", "password": "another-pass"})
+    user.refresh_from_db()
+    assert user.check_password("another-pass")
+    assert AuditEvent.objects.filter(action="admin", detail__contains="newres").count() == 3
+
+
+def test_deactivation_ends_sessions_and_releases_claims(client, admin_user, resident, make_study):
+    from django.test import Client
+
+    from reading.worklist import services
+
+    other = Client()
+    other.force_login(resident)
+    assert other.get("/").status_code == 200
+    study = make_study()
+    services.claim_study(resident, study)
+    assert Session.objects.count() == 1
+    client.force_login(admin_user)
+    r = client.post(f"/manage/users/{resident.pk}/", {"action": "deactivate"})
+    assert r.status_code == 302
+    resident.refresh_from_db()
+    assert not resident.is_active
+    assert Session.objects.count() == 1  # only the admin's own session is left
+    assert other.get("/").status_code == 302  # logged out: back to the login page
+    assert ReadingItem.objects.get(pk=study.pk).claimed_by is None
+
+
+def test_admin_manages_worklists_and_bulk_assigns(client, admin_user, resident, make_study):
+    client.force_login(admin_user)
+    r = client.post(
+        "/manage/worklists/",
+        {
+            "name": "ER CT",
+            "modalities": "CT",
+            "priorities": "stat,urgent",
+            "is_active": "on",
+            "members": [resident.pk],
+        },
+    )
+    assert r.status_code == 302
+    wl = Worklist.objects.get(name="ER CT")
+    assert list(wl.members.all()) == [resident] and wl.priorities == "stat,urgent"
+    r = client.post("/manage/worklists/", {"name": "Bad", "priorities": "soon"})
+    assert r.status_code == 200 and b"Unknown priorities" in r.content
+    studies = [make_study(patient_name="Hidden^Name") for _ in range(3)]
+    r = client.get("/manage/assign/")
+    assert r.status_code == 200 and b"Hidden" not in r.content  # no patient names for admins
+    r = client.post(
+        "/manage/assign/",
+        {
+            "action": "assign",
+            "reader": resident.pk,
+            "study": [s.study_instance_uid for s in studies[:2]],
+        },
+    )
+    assert r.status_code == 302
+    assert ReadingItem.objects.filter(assigned_to=resident).count() == 2
+    client.post(
+        "/manage/assign/",
+        {"action": "priority", "priority": "stat", "study": [studies[2].study_instance_uid]},
+    )
+    assert ReadingItem.objects.get(pk=studies[2].pk).priority == "stat"
