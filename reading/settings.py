@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "reading.audit",
     "reading.ai",
     "reading.worklist",
+    "reading.annotations",
 ]
 
 MIDDLEWARE = [

@@ -21,5 +21,6 @@ urlpatterns = [
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain")),
     path("api/worklist/", include("reading.worklist.api_urls")),
     path("", include("reading.worklist.urls")),
+    path("", include("reading.annotations.urls")),
     path("", include("reading.studies.urls")),
 ]

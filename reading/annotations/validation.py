@@ -1,0 +1,118 @@
+"""Checks on what clients send as geometry, measurements and provenance.
+
+Pure functions: they return the cleaned value or raise ``ValidationError``. Geometry
+is points in image pixel coordinates (column, row) of the referenced frame.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from django.core.exceptions import ValidationError
+
+from reading.annotations.models import Tool
+
+# Pixel coordinates beyond this are nonsense for any image DICOM can carry (Rows and
+# Columns are US, at most 65535); a little margin lets handles sit off the image.
+COORDINATE_LIMIT = 100_000.0
+MAX_GEOMETRY_BYTES = 16 * 1024
+MAX_PROVENANCE_BYTES = 8 * 1024
+MAX_MEASUREMENTS = 16
+MEASUREMENT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+# How many points each tool's geometry holds (inclusive range).
+POINTS_PER_TOOL: dict[str, tuple[int, int]] = {
+    Tool.LENGTH: (2, 2),  # the two end points
+    Tool.ANGLE: (3, 3),  # end, vertex, end
+    Tool.ELLIPSE_ROI: (2, 4),  # two bounding-box corners, or both axes' end points
+    Tool.RECTANGLE_ROI: (2, 4),  # two opposite corners, or all four
+    Tool.PROBE: (1, 1),
+    Tool.ARROW: (2, 2),  # tip, tail
+    Tool.AI_BOX: (2, 2),  # two opposite corners
+    Tool.AI_FINDING: (0, 64),  # a finding may point at a spot, an outline, or nothing
+}
+
+
+def _json_size(value) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def _number(value, where: str) -> float:
+    # bool is an int subclass in Python; true/false are not coordinates.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"{where} must be a number.")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValidationError(f"{where} must be finite.")
+    return number
+
+
+def _point(value, where: str) -> list[float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValidationError(f"{where} must be [x, y].")
+    point = [_number(v, where) for v in value]
+    if any(abs(v) > COORDINATE_LIMIT for v in point):
+        raise ValidationError(f"{where} is outside the image coordinate range.")
+    return point
+
+
+def clean_geometry(tool: str, geometry) -> dict:
+    """``{"points": [[x, y], ...], "text_box": [x, y]?}`` with the tool's point count."""
+    if not isinstance(geometry, dict):
+        raise ValidationError("geometry must be an object.")
+    if _json_size(geometry) > MAX_GEOMETRY_BYTES:
+        raise ValidationError("geometry is too large.")
+    unknown = set(geometry) - {"points", "text_box"}
+    if unknown:
+        raise ValidationError(f"geometry has unknown keys: {', '.join(sorted(unknown))}.")
+    points = geometry.get("points")
+    if not isinstance(points, list):
+        raise ValidationError("geometry.points must be a list of [x, y].")
+    low, high = POINTS_PER_TOOL.get(tool, (0, 0))
+    if not low <= len(points) <= high:
+        expected = str(low) if low == high else f"{low} to {high}"
+        raise ValidationError(f"a {tool} annotation has {expected} points, not {len(points)}.")
+    cleaned = {"points": [_point(p, f"geometry.points[{i}]") for i, p in enumerate(points)]}
+    if "text_box" in geometry and geometry["text_box"] is not None:
+        cleaned["text_box"] = _point(geometry["text_box"], "geometry.text_box")
+    return cleaned
+
+
+def clean_measurements(measurements) -> dict:
+    """``{"length": {"value": 12.5, "unit": "mm"}, ...}``; a bare number has no unit."""
+    if measurements in (None, ""):
+        return {}
+    if not isinstance(measurements, dict):
+        raise ValidationError("measurements must be an object.")
+    if len(measurements) > MAX_MEASUREMENTS:
+        raise ValidationError(f"at most {MAX_MEASUREMENTS} measurements.")
+    cleaned = {}
+    for name, item in measurements.items():
+        if not isinstance(name, str) or not MEASUREMENT_NAME_RE.match(name):
+            raise ValidationError(f"measurement name {name!r} must be lower_snake_case.")
+        if isinstance(item, dict):
+            if set(item) - {"value", "unit"}:
+                raise ValidationError(f"measurement {name} has keys other than value, unit.")
+            unit = item.get("unit", "")
+            if not isinstance(unit, str) or len(unit) > 16:
+                raise ValidationError(f"measurement {name}: unit must be a short string.")
+            cleaned[name] = {
+                "value": _number(item.get("value"), f"measurement {name}"),
+                "unit": unit,
+            }
+        else:
+            cleaned[name] = {"value": _number(item, f"measurement {name}"), "unit": ""}
+    return cleaned
+
+
+def clean_provenance(provenance) -> dict:
+    """Free-form but bounded: for AI, e.g. ``{"model": ..., "prompt": ..., "job_id": ...}``."""
+    if provenance in (None, ""):
+        return {}
+    if not isinstance(provenance, dict):
+        raise ValidationError("provenance must be an object.")
+    if _json_size(provenance) > MAX_PROVENANCE_BYTES:
+        raise ValidationError("provenance is too large.")
+    return provenance
