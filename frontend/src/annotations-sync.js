@@ -1,0 +1,291 @@
+/**
+ * Annotations are data: every measurement made with a Cornerstone tool is saved through
+ * the annotations REST API with its image (SOP Instance UID + frame) and its geometry in
+ * image pixel coordinates, and is rebuilt from that record when the study is reopened.
+ */
+import { eventTarget, metaData, utilities as csUtils } from '@cornerstonejs/core';
+import * as csTools from '@cornerstonejs/tools';
+
+import { request } from './http.js';
+import { parseImageId } from './loading.js';
+import { MEASUREMENT_TOOL_NAMES } from './tools.js';
+
+const { Events } = csTools.Enums;
+const annotationState = csTools.annotation.state;
+
+function cross(a, b) {
+  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+}
+
+/** Numbers and short strings of the tool's cached statistics (length, mean, stdDev, unit...). */
+function measurementsOf(annotation) {
+  const stats = annotation.data?.cachedStats || {};
+  const first = Object.values(stats)[0] || {};
+  const out = {};
+  for (const [key, value] of Object.entries(first)) {
+    if (typeof value === 'number' && Number.isFinite(value)) out[key] = Number(value.toFixed(4));
+    else if (typeof value === 'string' && value.length < 32) out[key] = value;
+  }
+  return out;
+}
+
+function round(v) {
+  return Math.round(v * 1000) / 1000;
+}
+
+export class AnnotationSync {
+  /**
+   * @param viewer the Viewer (for its config, emitter and image lookup)
+   */
+  constructor(viewer) {
+    this.viewer = viewer;
+    this.byLocal = new Map(); // Cornerstone annotationUID -> server record
+    this.byServer = new Map(); // server id -> Cornerstone annotationUID
+    this.pending = new Map(); // annotationUID -> Promise of the POST
+    this.timers = new Map();
+    this.applying = 0;
+    this.status = 'idle';
+    this.errors = 0;
+    this.saves = 0;
+  }
+
+  get listUrl() {
+    return `${this.viewer.config.api}/studies/${this.viewer.config.studyUid}/annotations/`;
+  }
+
+  itemUrl(id) {
+    return `${this.viewer.config.api}/annotations/${id}/`;
+  }
+
+  start() {
+    eventTarget.addEventListener(Events.ANNOTATION_COMPLETED, (evt) =>
+      this._onCompleted(evt.detail.annotation),
+    );
+    eventTarget.addEventListener(Events.ANNOTATION_MODIFIED, (evt) =>
+      this._onModified(evt.detail.annotation),
+    );
+    eventTarget.addEventListener(Events.ANNOTATION_REMOVED, (evt) =>
+      this._onRemoved(evt.detail.annotation),
+    );
+  }
+
+  /** GET the study's annotations and show them on their images. */
+  async loadAll() {
+    let records = [];
+    try {
+      const body = await request('GET', this.listUrl);
+      records = Array.isArray(body) ? body : body?.results || [];
+    } catch (err) {
+      this._fail('load', err);
+      return [];
+    }
+    for (const record of records) await this.apply(record);
+    return records;
+  }
+
+  /** Serialize a Cornerstone annotation into the REST contract (image coordinates). */
+  toRecord(annotation) {
+    const imageId = annotation.metadata?.referencedImageId;
+    const ref = parseImageId(imageId);
+    if (!ref) return null;
+    const points = (annotation.data?.handles?.points || []).map((p) => {
+      const [x, y] = csUtils.worldToImageCoords(imageId, p);
+      return [round(x), round(y)];
+    });
+    const tool = annotation.metadata.toolName;
+    const geometry = { points };
+    const label = annotation.data?.text ?? annotation.data?.label ?? '';
+    return {
+      series_instance_uid: ref.seriesUid,
+      sop_instance_uid: ref.sopUid,
+      frame_number: ref.frame,
+      tool,
+      geometry,
+      label: label || '',
+      measurements: measurementsOf(annotation),
+    };
+  }
+
+  _fail(what, err) {
+    this.errors += 1;
+    this.status = `error: ${what}`;
+    console.warn(`viewer: annotation ${what} failed`, err);
+    this.viewer.notify(`Annotation ${what} failed (${err.status || 'network'})`);
+  }
+
+  _isOurs(annotation) {
+    return (
+      annotation &&
+      MEASUREMENT_TOOL_NAMES.has(annotation.metadata?.toolName) &&
+      parseImageId(annotation.metadata?.referencedImageId)
+    );
+  }
+
+  async _onCompleted(annotation) {
+    if (this.applying || !this._isOurs(annotation)) return;
+    const uid = annotation.annotationUID;
+    if (this.byLocal.has(uid) || this.pending.has(uid)) return;
+    const record = this.toRecord(annotation);
+    const post = request('POST', this.listUrl, record)
+      .then((saved) => {
+        this._remember(uid, saved);
+        this.saves += 1;
+        this.status = 'saved';
+        this.viewer.emit('annotation-added', saved);
+        return saved;
+      })
+      .catch((err) => this._fail('save', err))
+      .finally(() => this.pending.delete(uid));
+    this.pending.set(uid, post);
+  }
+
+  _remember(uid, saved) {
+    if (!saved) return;
+    this.byLocal.set(uid, saved);
+    this.byServer.set(String(saved.id), uid);
+  }
+
+  _onModified(annotation) {
+    if (this.applying || !this._isOurs(annotation)) return;
+    const uid = annotation.annotationUID;
+    clearTimeout(this.timers.get(uid));
+    // Handles fire a modification per mouse move; save once the drag settles.
+    this.timers.set(
+      uid,
+      setTimeout(() => this._saveModified(annotation), 500),
+    );
+  }
+
+  async _saveModified(annotation) {
+    const uid = annotation.annotationUID;
+    this.timers.delete(uid);
+    if (this.pending.has(uid)) await this.pending.get(uid);
+    const saved = this.byLocal.get(uid);
+    if (!saved) return;
+    const record = this.toRecord(annotation);
+    if (!record) return;
+    const geometryChanged = JSON.stringify(record.geometry) !== JSON.stringify(saved.geometry);
+    const labelChanged = (record.label || '') !== (saved.label || '');
+    if (!geometryChanged && !labelChanged) return; // only recomputed statistics
+    try {
+      const updated = await request('PATCH', this.itemUrl(saved.id), {
+        geometry: record.geometry,
+        label: record.label,
+        measurements: record.measurements,
+        version: saved.version,
+      });
+      this._remember(uid, updated);
+      this.saves += 1;
+      this.viewer.emit('annotation-modified', updated);
+    } catch (err) {
+      this._fail('update', err);
+    }
+  }
+
+  async _onRemoved(annotation) {
+    if (this.applying || !annotation) return;
+    const uid = annotation.annotationUID;
+    if (this.pending.has(uid)) await this.pending.get(uid);
+    const saved = this.byLocal.get(uid);
+    if (!saved) return;
+    this.byLocal.delete(uid);
+    this.byServer.delete(String(saved.id));
+    try {
+      await request('DELETE', this.itemUrl(saved.id));
+      this.viewer.emit('annotation-removed', { id: saved.id });
+    } catch (err) {
+      this._fail('delete', err);
+    }
+  }
+
+  /** Show a server record (from the REST list or a live event) as a Cornerstone annotation. */
+  async apply(record) {
+    const existing = this.byServer.get(String(record.id));
+    if (existing) this.remove(record.id);
+    const imageId = await this.viewer.findImageId(
+      record.series_instance_uid,
+      record.sop_instance_uid,
+      record.frame_number || 1,
+    );
+    if (!imageId) return null;
+    const plane = metaData.get('imagePlaneModule', imageId);
+    if (!plane) return null;
+    const row = plane.rowCosines;
+    const col = plane.columnCosines;
+    const points = (record.geometry?.points || []).map((p) =>
+      csUtils.imageToWorldCoords(imageId, [p[0], p[1]]),
+    );
+    const annotation = {
+      annotationUID: `rr-${record.id}-${csUtils.uuidv4().slice(0, 8)}`,
+      highlighted: false,
+      isLocked: false,
+      isVisible: true,
+      invalidated: true,
+      metadata: {
+        toolName: record.tool,
+        referencedImageId: imageId,
+        FrameOfReferenceUID: plane.frameOfReferenceUID,
+        viewPlaneNormal: cross(row, col),
+        viewUp: [-col[0], -col[1], -col[2]],
+      },
+      data: {
+        label: record.label || '',
+        text: record.label || '',
+        handles: {
+          points,
+          activeHandleIndex: null,
+          textBox: {
+            hasMoved: false,
+            worldPosition: [0, 0, 0],
+            worldBoundingBox: {
+              topLeft: [0, 0, 0],
+              topRight: [0, 0, 0],
+              bottomLeft: [0, 0, 0],
+              bottomRight: [0, 0, 0],
+            },
+          },
+        },
+        cachedStats: {},
+      },
+    };
+    if (record.tool === csTools.ArrowAnnotateTool.toolName) {
+      annotation.data.handles.arrowFirst = true;
+    }
+    this.applying += 1;
+    try {
+      annotationState.addAnnotation(annotation, plane.frameOfReferenceUID);
+    } finally {
+      this.applying -= 1;
+    }
+    this._remember(annotation.annotationUID, record);
+    this.viewer.renderAll();
+    return annotation.annotationUID;
+  }
+
+  /** Remove the annotation that shows server record ``id`` (without deleting the record). */
+  remove(id) {
+    const uid = this.byServer.get(String(id));
+    if (!uid) return false;
+    this.byServer.delete(String(id));
+    this.byLocal.delete(uid);
+    this.applying += 1;
+    try {
+      annotationState.removeAnnotation(uid);
+    } finally {
+      this.applying -= 1;
+    }
+    this.viewer.renderAll();
+    return true;
+  }
+
+  /** Export the record behind a Cornerstone annotation as a DICOM SR into the study. */
+  async exportSr(annotationUID) {
+    const saved = this.byLocal.get(annotationUID);
+    if (!saved) throw new Error('Annotation not saved yet');
+    return request('POST', `${this.itemUrl(saved.id)}export-sr/`, {});
+  }
+
+  records() {
+    return [...this.byLocal.values()];
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Loading over the project's WADO-RS (PS3.18 10.4): the study's series (QIDO-RS), each
+ * series' metadata (DICOM JSON), then its frames, progressively and nearest-to-the-slice-
+ * in-view first, decoded in the dicom-image-loader's web workers.
+ */
+import { imageLoader } from '@cornerstonejs/core';
+import { wadors } from '@cornerstonejs/dicom-image-loader';
+
+import { getJson } from './http.js';
+
+const DICOM_JSON = 'application/dicom+json';
+
+/** First value of a DICOM JSON attribute (PS3.18 F.2). */
+export function tagValue(meta, tag, index = 0) {
+  const value = meta?.[tag]?.Value;
+  return value && value.length > index ? value[index] : undefined;
+}
+
+export function tagValues(meta, tag) {
+  return meta?.[tag]?.Value || [];
+}
+
+export function personName(meta, tag) {
+  const value = tagValue(meta, tag);
+  if (!value) return '';
+  return (typeof value === 'string' ? value : value.Alphabetic || '').replace(/\^/g, ' ').trim();
+}
+
+function cross(a, b) {
+  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+}
+
+function dot(a, b) {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+/** Parse the SOP Instance UID and frame number out of a wadors image id. */
+export function parseImageId(imageId) {
+  const match = /\/series\/([^/]+)\/instances\/([^/]+)\/frames\/(\d+)/.exec(imageId || '');
+  if (!match) return null;
+  return { seriesUid: match[1], sopUid: match[2], frame: Number(match[3]) };
+}
+
+export class SeriesData {
+  constructor(viewer, qido, studyUid) {
+    this.viewer = viewer;
+    this.studyUid = studyUid;
+    this.uid = tagValue(qido, '0020000E');
+    this.description = tagValue(qido, '0008103E') || '';
+    this.modality = tagValue(qido, '00080060') || '';
+    this.number = tagValue(qido, '00200011');
+    this.instanceCount = Number(tagValue(qido, '00201209') || 0);
+    this.imageIds = [];
+    this.instances = new Map(); // imageId -> DICOM JSON of its instance
+    this.positions = []; // per image: position along the slice normal (mm) or null
+    this.loaded = new Set();
+    this.failed = new Set();
+    this.focus = 0;
+    this._metadata = null;
+    this._pumping = 0;
+    this._pending = null;
+    this.completedAt = null;
+  }
+
+  get base() {
+    return `${this.viewer.config.dicomweb}/studies/${this.studyUid}/series/${this.uid}`;
+  }
+
+  get thumbnailUrl() {
+    return `${this.base}/thumbnail`;
+  }
+
+  /** Fetch the series metadata once and register every frame with the wadors loader. */
+  loadMetadata() {
+    if (!this._metadata) this._metadata = this._fetchMetadata();
+    return this._metadata;
+  }
+
+  async _fetchMetadata() {
+    const instances = await getJson(`${this.base}/metadata`, DICOM_JSON);
+    const entries = [];
+    for (const meta of instances) {
+      const sop = tagValue(meta, '00080018');
+      if (!tagValue(meta, '00280010')) continue; // no Rows: not an image (e.g. an SR)
+      const frames = Number(tagValue(meta, '00280008') || 1);
+      const ipp = tagValues(meta, '00200032').map(Number);
+      const iop = tagValues(meta, '00200037').map(Number);
+      let position = null;
+      if (ipp.length === 3 && iop.length === 6) {
+        position = dot(ipp, cross(iop.slice(0, 3), iop.slice(3, 6)));
+      }
+      const number = Number(tagValue(meta, '00200013') ?? 0);
+      for (let frame = 1; frame <= frames; frame += 1) {
+        const imageId =
+          `wadors:${window.location.origin}${this.base}/instances/${sop}/frames/${frame}`;
+        wadors.metaDataManager.add(imageId, meta);
+        entries.push({ imageId, meta, number, frame, position: frames > 1 ? null : position });
+      }
+    }
+    // Instance number order (acquisition order); position breaks ties for unnumbered slices.
+    entries.sort(
+      (a, b) => a.number - b.number || a.frame - b.frame || (a.position ?? 0) - (b.position ?? 0),
+    );
+    this.imageIds = entries.map((e) => e.imageId);
+    this.positions = entries.map((e) => e.position);
+    for (const e of entries) this.instances.set(e.imageId, e.meta);
+    this.firstInstance = entries[0]?.meta || null;
+    this.viewer.emitProgress(this);
+    return this;
+  }
+
+  get total() {
+    return this.imageIds.length;
+  }
+
+  get isComplete() {
+    return this.total > 0 && this.loaded.size + this.failed.size >= this.total;
+  }
+
+  /** True for a single-orientation stack of at least 10 slices (MPR candidates). */
+  get isVolume() {
+    if (this.total < 10 || this.positions.some((p) => p === null)) return false;
+    const iops = new Set(
+      [...this.instances.values()].map((m) => tagValues(m, '00200037').map((v) => Number(v).toFixed(3)).join()),
+    );
+    return iops.size === 1;
+  }
+
+  /** Load every frame, the one nearest to ``focus`` first; re-aimed by ``setFocus``. */
+  prefetch(focus = 0, concurrency = 6) {
+    this.focus = focus;
+    if (!this._pending) {
+      this._pending = new Set(this.imageIds.map((_, i) => i));
+    }
+    while (this._pumping < concurrency && this._pending.size) {
+      this._pumping += 1;
+      this._pump();
+    }
+  }
+
+  setFocus(index) {
+    this.focus = index;
+  }
+
+  _next() {
+    let best = -1;
+    let bestDistance = Infinity;
+    for (const i of this._pending) {
+      const d = Math.abs(i - this.focus);
+      if (d < bestDistance) {
+        best = i;
+        bestDistance = d;
+        if (d === 0) break;
+      }
+    }
+    if (best >= 0) this._pending.delete(best);
+    return best;
+  }
+
+  async _pump() {
+    try {
+      for (let i = this._next(); i >= 0; i = this._next()) {
+        const imageId = this.imageIds[i];
+        try {
+          await imageLoader.loadAndCacheImage(imageId);
+          this.loaded.add(imageId);
+        } catch (err) {
+          console.warn('viewer: frame failed to load', imageId, err);
+          this.failed.add(imageId);
+        }
+        if (this.isComplete && !this.completedAt) this.completedAt = performance.now();
+        this.viewer.emitProgress(this);
+      }
+    } finally {
+      this._pumping -= 1;
+    }
+  }
+}
+
+/** QIDO-RS: the study's series, in series-number order. */
+export async function loadStudySeries(viewer, studyUid) {
+  const { dicomweb } = viewer.config;
+  const list = (await getJson(`${dicomweb}/studies/${studyUid}/series`, DICOM_JSON)) || [];
+  const series = list.map((qido) => new SeriesData(viewer, qido, studyUid));
+  series.sort((a, b) => (a.number ?? 1e9) - (b.number ?? 1e9));
+  return series;
+}

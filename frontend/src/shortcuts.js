@@ -1,0 +1,73 @@
+/** Keyboard shortcuts for everything frequent, and the "?" help overlay built from them. */
+import { PRESETS, TOOLS } from './tools.js';
+
+const KEY_NAMES = {
+  ArrowUp: '↑', ArrowDown: '↓', ArrowLeft: '←', ArrowRight: '→', PageUp: 'PgUp',
+  PageDown: 'PgDn', ' ': 'Space', Delete: 'Del', Escape: 'Esc',
+};
+
+export function shortcutTable(viewer) {
+  return [
+    { keys: ['ArrowDown', 'ArrowRight'], label: 'Next image', run: () => viewer.scroll(1) },
+    { keys: ['ArrowUp', 'ArrowLeft'], label: 'Previous image', run: () => viewer.scroll(-1) },
+    { keys: ['PageDown'], label: 'Forward 10 images', run: () => viewer.scroll(10) },
+    { keys: ['PageUp'], label: 'Back 10 images', run: () => viewer.scroll(-10) },
+    { keys: ['Home'], label: 'First image', run: () => viewer.scrollToEnd(false) },
+    { keys: ['End'], label: 'Last image', run: () => viewer.scrollToEnd(true) },
+    { keys: [' '], label: 'Cine play / stop', run: () => viewer.toggleCine() },
+    ...PRESETS.map((p) => ({
+      keys: [p.key],
+      label: `${p.label} window (W ${p.width} / L ${p.center})`,
+      run: () => viewer.applyPreset(p.id),
+    })),
+    ...TOOLS.map((t) => ({ keys: [t.key], label: t.title, run: () => viewer.selectTool(t.id) })),
+    { keys: ['i'], label: 'Invert', run: () => viewer.invert() },
+    { keys: ['o'], label: 'Rotate 90°', run: () => viewer.rotate() },
+    { keys: ['h'], label: 'Flip horizontal', run: () => viewer.flip('h') },
+    { keys: ['v'], label: 'Flip vertical', run: () => viewer.flip('v') },
+    { keys: ['f'], label: 'Fit to window', run: () => viewer.fit() },
+    { keys: ['0'], label: 'Reset view', run: () => viewer.reset() },
+    { keys: ['m'], label: 'MPR on / off', run: () => viewer.toggleMpr() },
+    { keys: ['x'], label: 'Compare with prior', run: () => viewer.compareWith() },
+    { keys: ['g'], label: 'Next layout (1x1, 1x2, 2x2)', run: () => viewer.setLayout(
+      { '1x1': '1x2', '1x2': '2x2', '2x2': '1x1' }[viewer.layout],
+    ) },
+    { keys: ['Delete', 'Backspace'], label: 'Delete selected annotation', run: () => viewer.deleteSelected() },
+    { keys: ['?'], label: 'Show / hide this help', run: () => viewer.toggleHelp() },
+    { keys: ['Escape'], label: 'Close help', run: () => viewer.toggleHelp(false) },
+  ];
+}
+
+export function bindShortcuts(viewer, table) {
+  const byKey = new Map();
+  for (const entry of table) {
+    for (const key of entry.keys) byKey.set(key.length === 1 ? key.toLowerCase() : key, entry);
+  }
+  document.addEventListener('keydown', (event) => {
+    const target = event.target;
+    if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) {
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    const entry = byKey.get(key);
+    if (!entry) return;
+    event.preventDefault();
+    entry.run(event);
+  });
+}
+
+export function renderHelp(container, table) {
+  const rows = table
+    .map((entry) => {
+      const keys = entry.keys
+        .map((k) => `<kbd>${KEY_NAMES[k] || (k.length === 1 ? k.toUpperCase() : k)}</kbd>`)
+        .join(' ');
+      return `<tr><td>${keys}</td><td>${entry.label}</td></tr>`;
+    })
+    .join('');
+  container.innerHTML = `<div class="vw-help-card"><h2>Keyboard shortcuts</h2>
+    <table>${rows}</table>
+    <p class="muted">Mouse: left = active tool, middle = pan, right = zoom, wheel = scroll.
+    Drag a series from the list into a viewport.</p></div>`;
+}

@@ -1,0 +1,119 @@
+/** Reading tools: Cornerstone3D tool groups, the primary-button tool, W/L presets. */
+import { utilities as csUtils } from '@cornerstonejs/core';
+import * as csTools from '@cornerstonejs/tools';
+
+const {
+  addTool,
+  ToolGroupManager,
+  WindowLevelTool,
+  PanTool,
+  ZoomTool,
+  StackScrollTool,
+  LengthTool,
+  AngleTool,
+  EllipticalROITool,
+  RectangleROITool,
+  ProbeTool,
+  ArrowAnnotateTool,
+  CrosshairsTool,
+  Enums: toolEnums,
+} = csTools;
+const { MouseBindings } = toolEnums;
+
+/** Tools that can take the primary (left) mouse button; `measure` ones are saved as data. */
+export const TOOLS = [
+  { id: 'wl', name: WindowLevelTool.toolName, label: 'W/L', key: 'w', title: 'Window / level' },
+  { id: 'zoom', name: ZoomTool.toolName, label: 'Zoom', key: 'z', title: 'Zoom' },
+  { id: 'pan', name: PanTool.toolName, label: 'Pan', key: 'p', title: 'Pan' },
+  { id: 'scroll', name: StackScrollTool.toolName, label: 'Scroll', key: 's', title: 'Scroll by drag' },
+  { id: 'length', name: LengthTool.toolName, label: 'Length', key: 'l', measure: true, title: 'Length' },
+  { id: 'angle', name: AngleTool.toolName, label: 'Angle', key: 'a', measure: true, title: 'Angle' },
+  { id: 'ellipse', name: EllipticalROITool.toolName, label: 'Ellipse', key: 'e', measure: true, title: 'Elliptical ROI (mean/SD)' },
+  { id: 'rect', name: RectangleROITool.toolName, label: 'Rect', key: 'r', measure: true, title: 'Rectangular ROI (mean/SD)' },
+  { id: 'probe', name: ProbeTool.toolName, label: 'Probe', key: 'b', measure: true, title: 'Probe' },
+  { id: 'arrow', name: ArrowAnnotateTool.toolName, label: 'Arrow', key: 't', measure: true, title: 'Arrow with text' },
+  { id: 'crosshairs', name: CrosshairsTool.toolName, label: 'Crosshairs', key: 'c', mprOnly: true, title: 'MPR crosshairs' },
+];
+
+export const MEASUREMENT_TOOL_NAMES = new Set(TOOLS.filter((t) => t.measure).map((t) => t.name));
+
+/** Window presets (width, center) in HU, bound to the number keys. */
+export const PRESETS = [
+  { key: '1', id: 'lung', label: 'Lung', width: 1500, center: -600 },
+  { key: '2', id: 'mediastinum', label: 'Mediastinum', width: 350, center: 50 },
+  { key: '3', id: 'bone', label: 'Bone', width: 2000, center: 500 },
+  { key: '4', id: 'brain', label: 'Brain', width: 80, center: 40 },
+  { key: '5', id: 'abdomen', label: 'Abdomen', width: 400, center: 50 },
+];
+
+export function voiFromPreset(preset) {
+  // The DICOM linear VOI function's range (PS3.3 C.11.2.1.2), so the overlay reads W/L back exactly.
+  return csUtils.windowLevel.toLowHighRange(preset.width, preset.center);
+}
+
+let registered = false;
+
+export function registerTools() {
+  if (registered) return;
+  registered = true;
+  for (const tool of [
+    WindowLevelTool, PanTool, ZoomTool, StackScrollTool, LengthTool, AngleTool,
+    EllipticalROITool, RectangleROITool, ProbeTool, ArrowAnnotateTool, CrosshairsTool,
+  ]) {
+    addTool(tool);
+  }
+}
+
+function addReadingTools(group, askText) {
+  group.addTool(WindowLevelTool.toolName);
+  group.addTool(PanTool.toolName);
+  group.addTool(ZoomTool.toolName);
+  group.addTool(StackScrollTool.toolName);
+  group.addTool(LengthTool.toolName);
+  group.addTool(AngleTool.toolName);
+  group.addTool(EllipticalROITool.toolName);
+  group.addTool(RectangleROITool.toolName);
+  group.addTool(ProbeTool.toolName);
+  group.addTool(ArrowAnnotateTool.toolName, {
+    getTextCallback: (done) => askText('Arrow text').then((text) => done(text ?? '')),
+    changeTextCallback: (data, eventData, done) =>
+      askText('Arrow text', data.text).then((text) => done(text ?? data.text)),
+  });
+  group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: MouseBindings.Auxiliary }] });
+  group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: MouseBindings.Secondary }] });
+  group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: MouseBindings.Wheel }] });
+  for (const t of TOOLS) {
+    if (t.measure) group.setToolPassive(t.name);
+  }
+}
+
+export function createStackToolGroup(id, askText) {
+  const group = ToolGroupManager.createToolGroup(id);
+  addReadingTools(group, askText);
+  group.setToolActive(WindowLevelTool.toolName, { bindings: [{ mouseButton: MouseBindings.Primary }] });
+  return group;
+}
+
+export function createMprToolGroup(id, askText) {
+  const group = ToolGroupManager.createToolGroup(id);
+  addReadingTools(group, askText);
+  group.addTool(CrosshairsTool.toolName, {
+    getReferenceLineColor: (viewportId) =>
+      ({ 'mpr-axial': '#e5534b', 'mpr-sagittal': '#e0b341', 'mpr-coronal': '#3fb950' })[viewportId],
+    getReferenceLineControllable: () => true,
+    getReferenceLineDraggableRotatable: () => true,
+    getReferenceLineSlabThicknessControlsOn: () => false,
+  });
+  group.setToolActive(CrosshairsTool.toolName, { bindings: [{ mouseButton: MouseBindings.Primary }] });
+  return group;
+}
+
+/** Give ``toolName`` the primary button in ``group``; the previous one goes passive. */
+export function setPrimaryTool(group, toolName) {
+  if (!group || !group.hasTool(toolName)) return false;
+  const current = group.getActivePrimaryMouseButtonTool();
+  if (current === toolName) return true;
+  if (current) group.setToolPassive(current);
+  group.setToolActive(toolName, { bindings: [{ mouseButton: MouseBindings.Primary }] });
+  return true;
+}

@@ -1,0 +1,908 @@
+/**
+ * Reading Room diagnostic viewer on Cornerstone3D.
+ *
+ * Modules: loading.js (QIDO/WADO-RS, progressive frames), tools.js (tool groups, presets),
+ * overlays.js (text + orientation markers), mpr.js (axial/sagittal/coronal + MIP),
+ * annotations-sync.js (REST persistence in image coordinates), shortcuts.js (keys + help).
+ *
+ * Public interface (live sessions hook in here; tests and bench read ``state()``):
+ *
+ *   const viewer = window.readingViewer;
+ *   viewer.on('viewport-changed', ({ viewportId, series, slice, voi, zoom, pan }) => ...);
+ *   viewer.on('annotation-added', record);     // the REST record just saved
+ *   viewer.on('annotation-modified', record);
+ *   viewer.on('annotation-removed', { id });
+ *   viewer.on('series-progress', { series, loaded, failed, total });
+ *   viewer.applyViewport({ viewportId?, series?, slice?, voi?, zoom?, pan? });
+ *   viewer.applyAnnotation(record);            // show a record made elsewhere
+ *   viewer.removeAnnotation(id);               // hide it again (no DELETE)
+ *
+ * Events raised by ``applyViewport``/``applyAnnotation`` are marked ``remote: true`` so a
+ * follower does not echo them back.
+ */
+import {
+  Enums,
+  RenderingEngine,
+  cache,
+  getRenderingEngine,
+  init as csInit,
+  utilities as csUtils,
+} from '@cornerstonejs/core';
+import { init as loaderInit } from '@cornerstonejs/dicom-image-loader';
+import * as csTools from '@cornerstonejs/tools';
+
+import { AnnotationSync } from './annotations-sync.js';
+import { Emitter } from './emitter.js';
+import { SeriesData, loadStudySeries, parseImageId } from './loading.js';
+import { Mpr } from './mpr.js';
+import { createOverlay, updateOverlay } from './overlays.js';
+import { bindShortcuts, renderHelp, shortcutTable } from './shortcuts.js';
+import {
+  PRESETS,
+  TOOLS,
+  createMprToolGroup,
+  createStackToolGroup,
+  registerTools,
+  setPrimaryTool,
+  voiFromPreset,
+} from './tools.js';
+
+const { ViewportType, Events } = Enums;
+const LAYOUTS = { '1x1': 1, '1x2': 2, '2x2': 4 };
+const ENGINE_ID = 'rr-engine';
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === 'class') node.className = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) {
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+  }
+  return node;
+}
+
+export class Viewer extends Emitter {
+  constructor(root, config) {
+    super();
+    this.root = root;
+    this.config = config;
+    this.series = [];
+    this.priorSeries = new Map(); // prior study UID -> SeriesData[]
+    this.cells = [];
+    this.layout = '1x1';
+    this.activeViewportId = 'vp-0';
+    this.timings = { start: performance.now() };
+    this.cine = { playing: false, fps: 15 };
+    this.comparing = null;
+    this.synchronizers = [];
+    this.remoteDepth = 0;
+    this._pendingEmit = new Map();
+  }
+
+  // ---- start-up ----------------------------------------------------------------------
+
+  async start() {
+    await csInit();
+    const workers = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 0));
+    loaderInit({ maxWebWorkers: workers });
+    csTools.init();
+    registerTools();
+    this.buildUi();
+    this.renderingEngine = new RenderingEngine(ENGINE_ID);
+    const ask = (label, initial) => this.askText(label, initial);
+    this.stackGroup = createStackToolGroup('rr-stack', ask);
+    this.mprGroup = createMprToolGroup('rr-mpr', ask);
+    this.mpr = new Mpr(this, this.mprContainer, this.mprGroup);
+    this.annotations = new AnnotationSync(this);
+    this.annotations.start();
+    bindShortcuts(this, shortcutTable(this));
+    new ResizeObserver(() => this.resize()).observe(this.stage);
+
+    try {
+      this.series = await loadStudySeries(this, this.config.studyUid);
+    } catch (err) {
+      this.notify(`Could not load the study's series (${err.status || err.message})`);
+      throw err;
+    }
+    this.renderSeriesList();
+    this.setLayout('1x1');
+    const first = this.defaultSeries();
+    if (first) await this.displaySeries(0, first);
+    this.timings.displayed = performance.now();
+    await this.annotations.loadAll();
+    this.root.dataset.ready = 'true';
+    return this;
+  }
+
+  defaultSeries() {
+    const images = this.series.filter((s) => s.instanceCount > 0 && !['SR', 'PR', 'KO'].includes(s.modality));
+    return images[0] || this.series[0];
+  }
+
+  // ---- UI skeleton -------------------------------------------------------------------
+
+  buildUi() {
+    const c = this.config;
+    this.toolbar = el('div', { class: 'vw-toolbar', role: 'toolbar' });
+    this.sidebar = el('aside', { class: 'vw-sidebar' });
+    this.grid = el('div', { class: 'vw-grid', dataset: { layout: '1x1' } });
+    this.mprContainer = el('div', { class: 'vw-grid vw-mpr', hidden: true });
+    this.stage = el('div', { class: 'vw-stage' }, this.grid, this.mprContainer);
+    this.statusLine = el('div', { class: 'vw-status', role: 'status', 'aria-live': 'polite' });
+    this.help = el('div', { class: 'vw-help', hidden: true, role: 'dialog', 'aria-label': 'Keyboard shortcuts' });
+    this.help.addEventListener('click', (e) => {
+      if (e.target === this.help) this.toggleHelp(false);
+    });
+    this.root.append(
+      this.sidebar,
+      el('section', { class: 'vw-main' }, this.toolbar, this.stage, this.statusLine),
+      this.help,
+    );
+
+    // Toolbar: primary-button tools, view actions, presets, layouts, cine, MPR, compare.
+    const group = (label, ...items) => el('div', { class: 'vw-group', 'aria-label': label }, ...items);
+    this.toolButtons = new Map();
+    const toolItems = TOOLS.map((t) => {
+      const b = el(
+        'button',
+        {
+          type: 'button',
+          class: 'vw-tool',
+          title: `${t.title} (${t.key.toUpperCase()})`,
+          dataset: { tool: t.id },
+          onclick: () => this.selectTool(t.id),
+        },
+        t.label,
+      );
+      if (t.mprOnly) b.hidden = true;
+      this.toolButtons.set(t.id, b);
+      return b;
+    });
+    const action = (id, label, title, fn) =>
+      el('button', { type: 'button', title, dataset: { action: id }, onclick: fn }, label);
+    this.fpsInput = el('input', {
+      type: 'number', min: 1, max: 60, value: this.cine.fps, class: 'vw-fps', title: 'Cine frames per second',
+      'aria-label': 'Cine frames per second',
+      onchange: (e) => this.setCineFps(Number(e.target.value)),
+    });
+    this.slabSelect = el(
+      'select',
+      { class: 'vw-slab', title: 'MIP slab thickness', 'aria-label': 'MIP slab', hidden: true,
+        onchange: (e) => this.mpr.setSlab(Number(e.target.value)) },
+      el('option', { value: 0 }, 'Slab off'),
+      ...[5, 10, 20, 40].map((mm) => el('option', { value: mm }, `MIP ${mm} mm`)),
+    );
+    this.cineButton = action('cine', 'Cine', 'Play / stop cine (Space)', () => this.toggleCine());
+    this.mprButton = action('mpr', 'MPR', 'Multiplanar reconstruction (M)', () => this.toggleMpr());
+    this.layoutButtons = Object.keys(LAYOUTS).map((l) =>
+      action(`layout-${l}`, l, `Layout ${l}`, () => this.setLayout(l)),
+    );
+    this.toolbar.append(
+      group('Tools', toolItems),
+      group(
+        'View',
+        action('invert', 'Invert', 'Invert (I)', () => this.invert()),
+        action('rotate', 'Rotate', 'Rotate 90° (O)', () => this.rotate()),
+        action('flip-h', 'Flip H', 'Flip horizontal (H)', () => this.flip('h')),
+        action('flip-v', 'Flip V', 'Flip vertical (V)', () => this.flip('v')),
+        action('fit', 'Fit', 'Fit to window (F)', () => this.fit()),
+        action('reset', 'Reset', 'Reset view (0)', () => this.reset()),
+      ),
+      group(
+        'Presets',
+        PRESETS.map((p) =>
+          action(`preset-${p.id}`, p.label, `${p.label} W${p.width} L${p.center} (${p.key})`, () =>
+            this.applyPreset(p.id),
+          ),
+        ),
+      ),
+      group('Layout', this.layoutButtons),
+      group('Cine', this.cineButton, this.fpsInput),
+      group('Volume', this.mprButton, this.slabSelect),
+      group('More', action('help', '?', 'Keyboard shortcuts (?)', () => this.toggleHelp())),
+    );
+    this.notify('Loading…');
+
+    // Four stack cells; the layout shows 1, 2 or 4 of them.
+    for (let i = 0; i < 4; i += 1) {
+      const id = `vp-${i}`;
+      const element = el('div', { class: 'vw-element' });
+      element.oncontextmenu = (e) => e.preventDefault();
+      const thumb = el('div', { class: 'vw-thumb' });
+      const scrollbar = el('div', { class: 'vw-scrollbar', title: 'Scroll' }, thumb);
+      const progress = el('div', { class: 'vw-cell-progress' }, el('div', { class: 'bar' }));
+      const cell = el('div', { class: 'vw-cell', dataset: { viewportId: id } }, element, scrollbar, progress);
+      const overlay = createOverlay(cell);
+      cell.addEventListener('pointerdown', () => this.setActive(id), true);
+      cell.addEventListener('dragover', (e) => {
+        if (e.dataTransfer.types.includes('text/x-series-uid')) {
+          e.preventDefault();
+          cell.classList.add('drop');
+        }
+      });
+      cell.addEventListener('dragleave', () => cell.classList.remove('drop'));
+      cell.addEventListener('drop', (e) => {
+        e.preventDefault();
+        cell.classList.remove('drop');
+        const uid = e.dataTransfer.getData('text/x-series-uid');
+        const series = this.findSeries(uid);
+        if (series) this.displaySeries(i, series);
+      });
+      this.bindScrollbar(i, scrollbar);
+      this.bindViewportEvents(id, element);
+      this.grid.append(cell);
+      this.cells.push({ index: i, id, cell, element, overlay, scrollbar, thumb, progress, series: null, enabled: false });
+    }
+    this.study = {
+      patientName: c.patient?.name || '',
+      patientId: c.patient?.id || '',
+      patientSex: c.patient?.sex || '',
+      patientBirthDate: c.patient?.birthDate || '',
+      studyDate: c.study?.date || '',
+      studyDescription: c.study?.description || '',
+    };
+  }
+
+  renderSeriesList() {
+    this.sidebar.replaceChildren(
+      el('div', { class: 'vw-side-title' }, 'Series'),
+      el('ul', { class: 'vw-series' }, this.series.map((s) => this.seriesItem(s))),
+    );
+    if (this.config.priors?.length) {
+      this.priorList = el(
+        'ul',
+        { class: 'vw-priors' },
+        this.config.priors.map((p) =>
+          el(
+            'li',
+            {},
+            el(
+              'button',
+              {
+                type: 'button',
+                class: 'vw-prior',
+                dataset: { studyUid: p.studyUid },
+                title: 'Open side by side with synchronized scrolling and W/L (C)',
+                onclick: () => this.compareWith(p.studyUid),
+              },
+              el('span', { class: 'date' }, p.date || '—'),
+              el('span', { class: 'desc' }, p.description || p.modalities || ''),
+            ),
+          ),
+        ),
+      );
+      this.sidebar.append(el('div', { class: 'vw-side-title' }, 'Priors'), this.priorList);
+    }
+  }
+
+  seriesItem(series) {
+    const bar = el('div', { class: 'bar' });
+    const item = el(
+      'li',
+      {
+        class: 'vw-series-item',
+        draggable: 'true',
+        dataset: { seriesUid: series.uid },
+        title: 'Drag into a viewport, or click to show in the active one',
+        ondragstart: (e) => {
+          e.dataTransfer.setData('text/x-series-uid', series.uid);
+          e.dataTransfer.effectAllowed = 'copy';
+        },
+        onclick: () => this.displaySeries(this.activeIndex(), series),
+      },
+      el('img', { src: series.thumbnailUrl, alt: '', loading: 'lazy', draggable: 'false' }),
+      el(
+        'div',
+        { class: 'meta' },
+        el('div', { class: 'desc' }, series.description || '(no description)'),
+        el('div', { class: 'muted' }, `${series.modality} #${series.number ?? ''} · `,
+          el('span', { class: 'count' }, `${series.instanceCount}`), ' img'),
+        el('div', { class: 'progress' }, bar),
+      ),
+    );
+    series.listItem = item;
+    series.progressBar = bar;
+    return item;
+  }
+
+  notify(message) {
+    this.statusLine.textContent = message;
+  }
+
+  askText(label, initial = '') {
+    return new Promise((resolve) => {
+      const input = el('input', { type: 'text', value: initial, 'aria-label': label });
+      const finish = (value) => {
+        dialog.remove();
+        resolve(value);
+      };
+      const dialog = el(
+        'form',
+        {
+          class: 'vw-ask',
+          onsubmit: (e) => {
+            e.preventDefault();
+            finish(input.value);
+          },
+        },
+        el('label', {}, label, input),
+        el('button', { type: 'submit', class: 'primary' }, 'OK'),
+        el('button', { type: 'button', onclick: () => finish(null) }, 'Cancel'),
+      );
+      this.root.append(dialog);
+      input.focus();
+    });
+  }
+
+  // ---- layout and series ---------------------------------------------------------------
+
+  activeIndex() {
+    const cell = this.cells.find((c) => c.id === this.activeViewportId);
+    return cell && cell.enabled ? cell.index : 0;
+  }
+
+  setActive(viewportId) {
+    this.activeViewportId = viewportId;
+    for (const c of [...this.cells, ...(this.mpr?.cells || [])]) {
+      c.cell.classList.toggle('active', c.id === viewportId);
+    }
+  }
+
+  setLayout(layout) {
+    if (!LAYOUTS[layout]) return;
+    if (this.mpr?.active) this.toggleMpr(false);
+    this.layout = layout;
+    this.grid.dataset.layout = layout;
+    const count = LAYOUTS[layout];
+    for (const b of this.layoutButtons) b.classList.toggle('on', b.dataset.action === `layout-${layout}`);
+    for (const c of this.cells) {
+      const visible = c.index < count;
+      c.cell.hidden = !visible;
+      if (visible && !c.enabled) {
+        this.renderingEngine.enableElement({
+          viewportId: c.id,
+          type: ViewportType.STACK,
+          element: c.element,
+          defaultOptions: { background: [0, 0, 0] },
+        });
+        this.stackGroup.addViewport(c.id, ENGINE_ID);
+        c.enabled = true;
+      } else if (!visible && c.enabled) {
+        this.stopCine(c);
+        this.stackGroup.removeViewports(ENGINE_ID, c.id);
+        this.renderingEngine.disableElement(c.id);
+        c.enabled = false;
+        c.series = null;
+      }
+    }
+    this.resize();
+    // Fill newly shown cells with series not on screen yet.
+    const shown = new Set(this.cells.filter((c) => c.enabled && c.series).map((c) => c.series.uid));
+    const candidates = this.series.filter((s) => !shown.has(s.uid) && s.instanceCount > 0);
+    for (const c of this.cells) {
+      if (c.enabled && !c.series && candidates.length) this.displaySeries(c.index, candidates.shift());
+    }
+    if (!this.cells.find((c) => c.id === this.activeViewportId)?.enabled) this.setActive('vp-0');
+    else this.setActive(this.activeViewportId);
+  }
+
+  resize() {
+    if (!this.renderingEngine) return;
+    this.renderingEngine.resize(true, true);
+    this.updateAllOverlays();
+  }
+
+  findSeries(uid) {
+    return (
+      this.series.find((s) => s.uid === uid) ||
+      [...this.priorSeries.values()].flat().find((s) => s.uid === uid)
+    );
+  }
+
+  async displaySeries(index, series, imageIndex) {
+    const c = this.cells[index];
+    if (!c.enabled) return;
+    this.stopCine(c);
+    c.series = series;
+    c.isPrior = series.studyUid !== this.config.studyUid;
+    this.notify(`Loading ${series.description || series.uid}…`);
+    await series.loadMetadata();
+    if (c.series !== series) return; // replaced while loading
+    if (!series.total) {
+      this.notify(`${series.description || 'Series'}: no images to display`);
+      return;
+    }
+    const viewport = this.renderingEngine.getViewport(c.id);
+    const start = imageIndex ?? (series.total > 1 ? Math.floor(series.total / 2) : 0);
+    series.prefetch(start);
+    await viewport.setStack(series.imageIds, start);
+    viewport.render();
+    for (const s of this.series) s.listItem?.classList.toggle('shown', this.cells.some((x) => x.enabled && x.series === s));
+    this.updateOverlay(c);
+    this.emitViewportChanged(c.id);
+    this.notify('');
+  }
+
+  /** Find (loading series metadata if needed) the image id for SOP Instance UID + frame. */
+  async findImageId(seriesUid, sopUid, frame = 1) {
+    const series = this.findSeries(seriesUid);
+    if (!series) return null;
+    await series.loadMetadata();
+    return series.imageIds.find((id) => {
+      const ref = parseImageId(id);
+      return ref && ref.sopUid === sopUid && ref.frame === Number(frame);
+    });
+  }
+
+  emitProgress(series) {
+    const total = series.total || series.instanceCount;
+    const done = series.loaded.size + series.failed.size;
+    const fraction = total ? done / total : 0;
+    if (series.progressBar) series.progressBar.style.width = `${Math.round(fraction * 100)}%`;
+    series.listItem?.classList.toggle('complete', series.isComplete);
+    for (const c of this.cells) {
+      if (c.enabled && c.series === series) {
+        c.progress.hidden = series.isComplete;
+        c.progress.firstChild.style.width = `${Math.round(fraction * 100)}%`;
+      }
+    }
+    if (series.isComplete && !this.timings[`complete:${series.uid}`]) {
+      this.timings[`complete:${series.uid}`] = performance.now();
+    }
+    this.emit('series-progress', {
+      series: series.uid, loaded: series.loaded.size, failed: series.failed.size, total,
+    });
+  }
+
+  // ---- viewport events, overlays, scroll bar -----------------------------------------
+
+  bindViewportEvents(id, element) {
+    const refresh = () => this.scheduleOverlay(id);
+    element.addEventListener(Events.IMAGE_RENDERED, () => {
+      if (!this.timings.firstImage && id === 'vp-0') {
+        const viewport = this.renderingEngine.getViewport(id);
+        if (viewport?.getCurrentImageId?.()) this.timings.firstImage = performance.now();
+      }
+      refresh();
+    });
+    element.addEventListener(Events.STACK_NEW_IMAGE, (evt) => {
+      const c = this.cells.find((x) => x.id === id);
+      c?.series?.setFocus(evt.detail.imageIdIndex);
+      refresh();
+      this.emitViewportChanged(id);
+    });
+    element.addEventListener(Events.VOI_MODIFIED, () => {
+      refresh();
+      this.emitViewportChanged(id);
+    });
+    element.addEventListener(Events.CAMERA_MODIFIED, () => {
+      refresh();
+      this.emitViewportChanged(id);
+    });
+  }
+
+  scheduleOverlay(id) {
+    if (this._overlayFrame?.has(id)) return;
+    this._overlayFrame = this._overlayFrame || new Set();
+    this._overlayFrame.add(id);
+    requestAnimationFrame(() => {
+      this._overlayFrame.delete(id);
+      const c = this.cells.find((x) => x.id === id) || this.mpr?.cells.find((x) => x.id === id);
+      if (c) this.updateOverlay(c);
+    });
+  }
+
+  updateOverlay(c) {
+    const viewport = this.renderingEngine?.getViewport(c.id);
+    const prior = c.isPrior ? this.config.priors?.find((p) => p.studyUid === c.series?.studyUid) : null;
+    const study = prior
+      ? { ...this.study, studyDate: prior.date, studyDescription: prior.description }
+      : this.study;
+    updateOverlay(c.overlay, viewport, {
+      study,
+      series: c.series || this.mpr?.series,
+      isPrior: c.isPrior,
+      label: c.label,
+      mip: this.mpr?.slab > 0,
+    });
+    if (c.thumb && viewport?.getImageIds) {
+      const total = viewport.getImageIds().length;
+      const index = viewport.getCurrentImageIdIndex();
+      c.thumb.style.height = `${Math.max(4, 100 / Math.max(total, 1))}%`;
+      c.thumb.style.top = `${total > 1 ? (index / (total - 1)) * (100 - Math.max(4, 100 / total)) : 0}%`;
+    }
+  }
+
+  updateAllOverlays() {
+    for (const c of this.cells) if (c.enabled) this.updateOverlay(c);
+    for (const c of this.mpr?.cells || []) if (this.mpr.active) this.updateOverlay(c);
+  }
+
+  bindScrollbar(index, bar) {
+    const go = (e) => {
+      const c = this.cells[index];
+      const viewport = c.enabled && this.renderingEngine.getViewport(c.id);
+      if (!viewport?.getImageIds) return;
+      const rect = bar.getBoundingClientRect();
+      const total = viewport.getImageIds().length;
+      const f = Math.min(1, Math.max(0, (e.clientY - rect.top) / rect.height));
+      this.jumpTo(c.id, Math.round(f * (total - 1)));
+    };
+    bar.addEventListener('pointerdown', (e) => {
+      e.stopPropagation();
+      bar.setPointerCapture(e.pointerId);
+      go(e);
+      const move = (ev) => go(ev);
+      const up = () => {
+        bar.removeEventListener('pointermove', move);
+        bar.removeEventListener('pointerup', up);
+      };
+      bar.addEventListener('pointermove', move);
+      bar.addEventListener('pointerup', up);
+    });
+  }
+
+  // ---- actions on the active viewport --------------------------------------------------
+
+  activeViewport() {
+    return this.renderingEngine.getViewport(this.activeViewportId) ||
+      this.renderingEngine.getViewport('vp-0');
+  }
+
+  targetViewports() {
+    // Presets and invert in MPR apply to all three planes (one volume).
+    if (this.mpr?.active) return this.mpr.viewportIds().map((id) => this.renderingEngine.getViewport(id));
+    return [this.activeViewport()].filter(Boolean);
+  }
+
+  scroll(delta) {
+    const viewport = this.activeViewport();
+    if (!viewport) return;
+    csUtils.scroll(viewport, { delta });
+  }
+
+  jumpTo(viewportId, index) {
+    const viewport = this.renderingEngine.getViewport(viewportId);
+    if (!viewport) return;
+    if (viewport.setImageIdIndex) {
+      const total = viewport.getImageIds().length;
+      viewport.setImageIdIndex(Math.max(0, Math.min(total - 1, index)));
+    } else {
+      csUtils.jumpToSlice(viewport.element, { imageIndex: index });
+    }
+  }
+
+  scrollToEnd(last) {
+    const viewport = this.activeViewport();
+    if (!viewport) return;
+    const total = viewport.getImageIds ? viewport.getImageIds().length : viewport.getNumberOfSlices();
+    this.jumpTo(viewport.id, last ? total - 1 : 0);
+  }
+
+  selectTool(id) {
+    const tool = TOOLS.find((t) => t.id === id);
+    if (!tool) return;
+    if (tool.mprOnly && !this.mpr.active) return;
+    setPrimaryTool(this.stackGroup, tool.name);
+    setPrimaryTool(this.mprGroup, tool.name);
+    this.currentTool = id;
+    for (const [tid, b] of this.toolButtons) b.classList.toggle('on', tid === id);
+  }
+
+  applyPreset(presetId) {
+    const preset = PRESETS.find((p) => p.id === presetId);
+    if (!preset) return;
+    for (const viewport of this.targetViewports()) {
+      viewport.setProperties({ voiRange: voiFromPreset(preset) });
+      viewport.render();
+    }
+  }
+
+  invert() {
+    for (const viewport of this.targetViewports()) {
+      const { invert } = viewport.getProperties();
+      viewport.setProperties({ invert: !invert });
+      viewport.render();
+    }
+  }
+
+  rotate() {
+    const viewport = this.activeViewport();
+    const rotation = viewport.getViewPresentation().rotation || 0;
+    viewport.setViewPresentation({ rotation: (rotation + 90) % 360 });
+    viewport.render();
+  }
+
+  flip(axis) {
+    const viewport = this.activeViewport();
+    const camera = viewport.getCamera();
+    if (axis === 'h') viewport.setCamera({ flipHorizontal: !camera.flipHorizontal });
+    else viewport.setCamera({ flipVertical: !camera.flipVertical });
+    viewport.render();
+  }
+
+  fit() {
+    const viewport = this.activeViewport();
+    const rotation = viewport.getViewPresentation?.().rotation || 0;
+    viewport.resetCamera({ resetPan: true, resetZoom: true, resetToCenter: true });
+    if (rotation) viewport.setViewPresentation({ rotation });
+    viewport.render();
+  }
+
+  reset() {
+    for (const viewport of this.targetViewports()) {
+      viewport.resetProperties?.();
+      viewport.resetCamera();
+      if (viewport.getViewPresentation) viewport.setViewPresentation({ rotation: 0 });
+      viewport.render();
+    }
+  }
+
+  setCineFps(fps) {
+    this.cine.fps = Math.max(1, Math.min(60, Math.round(fps) || 15));
+    this.fpsInput.value = this.cine.fps;
+    if (this.cine.playing) {
+      this.toggleCine(false);
+      this.toggleCine(true);
+    }
+  }
+
+  toggleCine(on = !this.cine.playing) {
+    const c = this.cells.find((x) => x.id === this.activeViewportId && x.enabled) || this.cells[0];
+    if (on) {
+      csTools.utilities.cine.playClip(c.element, { framesPerSecond: this.cine.fps, loop: true });
+      this.cine.playing = true;
+      this.cine.cell = c;
+    } else {
+      this.stopCine(this.cine.cell || c);
+    }
+    this.cineButton.classList.toggle('on', this.cine.playing);
+  }
+
+  stopCine(c) {
+    if (this.cine.playing && this.cine.cell === c) {
+      csTools.utilities.cine.stopClip(c.element);
+      this.cine.playing = false;
+      this.cineButton?.classList.remove('on');
+    }
+  }
+
+  deleteSelected() {
+    const selected = csTools.annotation.selection.getAnnotationsSelected();
+    for (const uid of selected) csTools.annotation.state.removeAnnotation(uid);
+    this.renderAll();
+  }
+
+  toggleHelp(show = this.help.hidden) {
+    if (show && !this.help.childElementCount) renderHelp(this.help, shortcutTable(this));
+    this.help.hidden = !show;
+  }
+
+  renderAll() {
+    this.renderingEngine?.render();
+  }
+
+  // ---- MPR -------------------------------------------------------------------------------
+
+  async toggleMpr(on = !this.mpr.active) {
+    if (!on) {
+      this.mpr.close();
+      this.grid.hidden = false;
+      this.slabSelect.hidden = true;
+      this.toolButtons.get('crosshairs').hidden = true;
+      this.mprButton.classList.remove('on');
+      if (this.currentTool === 'crosshairs') this.selectTool('wl');
+      this.setActive('vp-0');
+      this.resize();
+      return;
+    }
+    const c = this.cells[this.activeIndex()];
+    const series = c.series;
+    if (!series || !series.isVolume) {
+      this.notify('MPR needs a CT or MR series of at least 10 parallel slices');
+      return;
+    }
+    this.stopCine(c);
+    const voi = this.renderingEngine.getViewport(c.id)?.getProperties().voiRange;
+    this.grid.hidden = true;
+    this.slabSelect.hidden = false;
+    this.toolButtons.get('crosshairs').hidden = false;
+    this.mprButton.classList.add('on');
+    await this.mpr.open(series, voi);
+    for (const m of this.mpr.cells) {
+      if (!m.bound) {
+        m.cell.addEventListener('pointerdown', () => this.setActive(m.id), true);
+        this.bindViewportEvents(m.id, m.element);
+        m.bound = true;
+      }
+    }
+    this.selectTool('crosshairs');
+    this.setActive('mpr-axial');
+    this.resize();
+  }
+
+  // ---- priors ----------------------------------------------------------------------------
+
+  async compareWith(priorUid) {
+    const prior = this.config.priors?.find((p) => p.studyUid === priorUid) || this.config.priors?.[0];
+    if (!prior) {
+      this.notify('No prior study for this patient');
+      return;
+    }
+    if (!this.priorSeries.has(prior.studyUid)) {
+      const list = await loadStudySeries(this, prior.studyUid);
+      this.priorSeries.set(prior.studyUid, list);
+      const title = el('div', { class: 'vw-side-title' }, `Prior ${prior.date || ''}`);
+      this.sidebar.append(title, el('ul', { class: 'vw-series' }, list.map((s) => this.seriesItem(s))));
+    }
+    const current = this.cells[0].series;
+    const candidates = this.priorSeries.get(prior.studyUid).filter((s) => s.instanceCount > 0);
+    const match =
+      candidates.find((s) => s.modality === current?.modality && s.description === current?.description) ||
+      candidates.find((s) => s.modality === current?.modality) ||
+      candidates[0];
+    if (!match) return;
+    if (LAYOUTS[this.layout] < 2) this.setLayout('1x2');
+    await match.loadMetadata();
+    // Start the prior at the slice nearest the current one's position.
+    const v0 = this.renderingEngine.getViewport('vp-0');
+    const pos = current?.positions[v0.getCurrentImageIdIndex()];
+    let start;
+    if (pos !== null && pos !== undefined && match.positions.every((p) => p !== null)) {
+      let best = 0;
+      match.positions.forEach((p, i) => {
+        if (Math.abs(p - pos) < Math.abs(match.positions[best] - pos)) best = i;
+      });
+      start = best;
+    }
+    await this.displaySeries(1, match, start);
+    this.linkViewports(['vp-0', 'vp-1']);
+    this.comparing = prior.studyUid;
+  }
+
+  /** Synchronize scrolling (by slice position) and W/L between viewports. */
+  linkViewports(ids) {
+    for (const s of this.synchronizers) s.destroy();
+    const { synchronizers } = csTools;
+    const slice = synchronizers.createImageSliceSynchronizer('rr-slice-sync');
+    const voi = synchronizers.createVOISynchronizer('rr-voi-sync', {
+      syncInvertState: true,
+      syncColormap: false,
+    });
+    for (const id of ids) {
+      slice.add({ renderingEngineId: ENGINE_ID, viewportId: id });
+      voi.add({ renderingEngineId: ENGINE_ID, viewportId: id });
+    }
+    this.synchronizers = [slice, voi];
+  }
+
+  // ---- public interface for live sessions --------------------------------------------
+
+  viewportState(viewportId) {
+    const viewport = this.renderingEngine.getViewport(viewportId);
+    if (!viewport) return null;
+    const c = this.cells.find((x) => x.id === viewportId);
+    const props = viewport.getProperties?.() || {};
+    const camera = viewport.getCamera();
+    let slice = null;
+    let total = null;
+    if (viewport.getImageIds) {
+      slice = viewport.getCurrentImageIdIndex();
+      total = viewport.getImageIds().length;
+    } else if (viewport.getSliceIndex) {
+      slice = viewport.getSliceIndex();
+      total = viewport.getNumberOfSlices();
+    }
+    let zoom = null;
+    let pan = null;
+    try {
+      zoom = viewport.getZoom();
+      pan = viewport.getPan();
+    } catch {
+      /* not rendered yet */
+    }
+    return {
+      viewportId,
+      series: c?.series?.uid || (viewportId.startsWith('mpr') ? this.mpr.series?.uid : null),
+      imageId: viewport.getCurrentImageId?.() || null,
+      slice,
+      total,
+      voi: props.voiRange ? { lower: props.voiRange.lower, upper: props.voiRange.upper } : null,
+      invert: Boolean(props.invert),
+      zoom,
+      pan,
+      rotation: viewport.getViewPresentation?.().rotation || 0,
+      flipHorizontal: Boolean(camera.flipHorizontal),
+      flipVertical: Boolean(camera.flipVertical),
+      orientation: viewport.defaultOptions?.orientation || null,
+    };
+  }
+
+  emitViewportChanged(viewportId) {
+    // Coalesce bursts (a W/L drag fires per mouse move) into one event per frame.
+    if (this._pendingEmit.has(viewportId)) return;
+    const remote = this.remoteDepth > 0;
+    this._pendingEmit.set(viewportId, true);
+    requestAnimationFrame(() => {
+      this._pendingEmit.delete(viewportId);
+      const state = this.viewportState(viewportId);
+      if (state) this.emit('viewport-changed', { ...state, remote });
+    });
+  }
+
+  async applyViewport(state) {
+    const viewportId = state.viewportId || this.activeViewportId;
+    const c = this.cells.find((x) => x.id === viewportId);
+    this.remoteDepth += 1;
+    try {
+      if (c && state.series && c.series?.uid !== state.series) {
+        const series = this.findSeries(state.series);
+        if (series) await this.displaySeries(c.index, series, state.slice ?? undefined);
+      }
+      const viewport = this.renderingEngine.getViewport(viewportId);
+      if (!viewport) return false;
+      if (state.slice !== undefined && state.slice !== null) {
+        if (viewport.setImageIdIndex) await viewport.setImageIdIndex(state.slice);
+        else csUtils.jumpToSlice(viewport.element, { imageIndex: state.slice });
+      }
+      if (state.voi) viewport.setProperties({ voiRange: { ...state.voi } });
+      if (state.invert !== undefined) viewport.setProperties({ invert: Boolean(state.invert) });
+      if (state.zoom) viewport.setZoom(state.zoom);
+      if (state.pan) viewport.setPan(state.pan);
+      viewport.render();
+      return true;
+    } finally {
+      this.remoteDepth -= 1;
+    }
+  }
+
+  applyAnnotation(record) {
+    return this.annotations.apply(record);
+  }
+
+  removeAnnotation(id) {
+    return this.annotations.remove(id);
+  }
+
+  /** A snapshot of what is on screen, for tests, the benchmark and debugging. */
+  state() {
+    const ids = this.mpr?.active
+      ? this.mpr.viewportIds()
+      : this.cells.filter((c) => c.enabled).map((c) => c.id);
+    return {
+      ready: this.root.dataset.ready === 'true',
+      layout: this.layout,
+      mpr: Boolean(this.mpr?.active),
+      slab: this.mpr?.slab || 0,
+      activeViewportId: this.activeViewportId,
+      tool: this.currentTool || 'wl',
+      viewports: ids.map((id) => this.viewportState(id)).filter(Boolean),
+      series: [...this.series, ...[...this.priorSeries.values()].flat()].map((s) => ({
+        uid: s.uid,
+        studyUid: s.studyUid,
+        description: s.description,
+        modality: s.modality,
+        total: s.total,
+        loaded: s.loaded.size,
+        failed: s.failed.size,
+        complete: s.isComplete,
+      })),
+      annotations: {
+        records: this.annotations.records(),
+        saves: this.annotations.saves,
+        errors: this.annotations.errors,
+        shown: csTools.annotation.state.getAllAnnotations().length,
+      },
+      timings: { ...this.timings },
+      cachedBytes: cache.getCacheSize(),
+    };
+  }
+}
+
+export { getRenderingEngine, SeriesData };

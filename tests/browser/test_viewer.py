@@ -1,0 +1,335 @@
+"""The diagnostic viewer end to end: real Daphne, real DICOMweb, Chromium rendering.
+
+Assertions are on pixels (screenshots of the viewport) and on the viewer's state
+(``window.readingViewer.state()``), never on exact camera numbers, which differ
+between Cornerstone's WebGL and CPU paths.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom.uid import JPEG2000Lossless, RLELossless, generate_uid
+
+from reading.studies.services import ingest_instance
+from tests.browser.conftest import ROOT
+from tests.dicom_factory import make_dataset, to_bytes
+
+pytestmark = pytest.mark.browser
+
+SIZE = 256
+SLICES = 48
+
+
+@pytest.fixture(scope="session", autouse=True)
+def viewer_bundle():
+    """The built bundle (``make frontend``: npm ci + vite build), built once if missing."""
+    if not (ROOT / "static" / "viewer" / "viewer.js").exists():
+        subprocess.run(["make", "--no-print-directory", "frontend"], cwd=ROOT, check=True)
+    return ROOT / "static" / "viewer"
+
+
+def phantom_slice(k: int, n: int, size: int = SIZE) -> np.ndarray:
+    """A chest-like slice in HU: body, two lungs that shrink towards the ends, spine, a nodule."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    c = size / 2
+    img = np.full((size, size), -1000.0, dtype=np.float32)
+    img[((xx - c) / (0.44 * size)) ** 2 + ((yy - c) / (0.33 * size)) ** 2 < 1] = 40.0
+    t = 1.0 - abs(2.0 * k / max(n - 1, 1) - 1.0)  # 0 at the ends, 1 in the middle
+    ax, ay = (0.10 + 0.08 * t) * size, (0.14 + 0.08 * t) * size
+    for cx in (c - 0.2 * size, c + 0.2 * size):
+        img[((xx - cx) / ax) ** 2 + ((yy - c + 0.02 * size) / ay) ** 2 < 1] = -850.0
+    img[(xx - c) ** 2 + (yy - c - 0.22 * size) ** 2 < (0.06 * size) ** 2] = 700.0
+    nz = n // 2 + 4
+    r = max(0.0, 0.035 * size - abs(k - nz) * 1.5)
+    img[(xx - c + 0.22 * size) ** 2 + (yy - c + 0.05 * size) ** 2 < r * r] = 60.0
+    return np.round(img + 1024).astype(np.int16)  # stored values; RescaleIntercept -1024
+
+
+def make_study(*args, **kwargs):
+    """Ingest in a worker thread: Playwright's event loop runs in this one, and the ingest's
+    on-commit realtime hooks call async_to_sync."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_make_study, *args, **kwargs).result()
+
+
+def _make_study(
+    n=SLICES, size=SIZE, *, transfer_syntax=None, patient_id="MRN-V1", study_date=None, desc="CT"
+):
+    study_uid, series_uid = generate_uid(), generate_uid()
+    extra = {"study_date": study_date} if study_date else {}
+    datasets = []
+    for k in range(n):
+        ds = make_dataset(
+            study_uid=study_uid,
+            series_uid=series_uid,
+            rows=size,
+            columns=size,
+            instance_number=k + 1,
+            z=float(-k * 2.5),
+            pixels=phantom_slice(k, n, size),
+            patient_id=patient_id,
+            patient_name="Viewer^Test",
+            study_description=f"{desc} CHEST",
+            series_description="Axial 2.5mm",
+            **extra,
+        )
+        ds.PixelSpacing = [1.4, 1.4]
+        ds.SliceThickness = 2.5
+        if transfer_syntax is not None:
+            ds.compress(transfer_syntax)
+        result = ingest_instance(to_bytes(ds), name=f"{k}.dcm")
+        assert result.ok, result.reason
+        datasets.append(ds)
+    return study_uid, series_uid, datasets
+
+
+def open_viewer(login_page, user, study_uid):
+    page = login_page(user, f"/viewer/{study_uid}/")
+    page.wait_for_function(
+        "window.readingViewer && window.readingViewer.state().ready", timeout=30000
+    )
+    wait_for_image(page)
+    return page
+
+
+def state(page):
+    return page.evaluate("window.readingViewer.state()")
+
+
+def wait_for_image(page, viewport="vp-0"):
+    page.wait_for_function(
+        """(id) => { const v = window.readingViewer.state().viewports.find(x => x.viewportId === id);
+                     return v && v.imageId; }""",
+        arg=viewport,
+    )
+    page.wait_for_timeout(300)
+
+
+def wait_loaded(page, timeout=30000):
+    page.wait_for_function(
+        "window.readingViewer.state().series.filter(s => s.total).every(s => s.complete)",
+        timeout=timeout,
+    )
+
+
+def pixels(page, viewport="vp-0") -> np.ndarray:
+    """The viewport as the user sees it (grey levels), from a screenshot of its canvas."""
+    png = page.locator(f'.vw-cell[data-viewport-id="{viewport}"] canvas').first.screenshot()
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32)
+
+
+def assert_not_blank(img: np.ndarray):
+    assert img.std() > 20, f"viewport looks blank (std {img.std():.1f})"
+    assert (img > 100).mean() > 0.02 and (img < 30).mean() > 0.02
+
+
+def viewport_box(page, viewport="vp-0"):
+    return page.locator(f'.vw-cell[data-viewport-id="{viewport}"] .vw-element').bounding_box()
+
+
+def vp_state(page, viewport="vp-0"):
+    return next(v for v in state(page)["viewports"] if v["viewportId"] == viewport)
+
+
+def test_ct_renders_scrolls_and_windows(login_page, attending, shot):
+    study_uid, series_uid, _ = make_study()
+    page = open_viewer(login_page, attending, study_uid)
+    shot(page, "viewer-ct-open")
+    first = pixels(page)
+    assert_not_blank(first)
+    s = vp_state(page)
+    assert s["series"] == series_uid and s["total"] == SLICES
+    wait_loaded(page)
+    assert all(x["failed"] == 0 for x in state(page)["series"])
+    overlay = page.locator('.vw-cell[data-viewport-id="vp-0"] .vw-overlay').inner_text()
+    assert "Viewer Test" in overlay and f"/{SLICES}" in overlay and "Thk 2.50 mm" in overlay
+
+    # The wheel moves the slice, and the image changes with it.
+    box = viewport_box(page)
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    before = vp_state(page)["slice"]
+    for _ in range(5):
+        page.mouse.wheel(0, 120)
+        page.wait_for_timeout(60)
+    page.wait_for_timeout(300)
+    after = vp_state(page)["slice"]
+    assert after != before
+    assert abs(after - before) >= 3
+    # Arrow keys and Page keys too.
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(200)
+    assert vp_state(page)["slice"] == after + 1 or vp_state(page)["slice"] == after - 1
+    page.keyboard.press("Home")
+    page.wait_for_timeout(200)
+    assert vp_state(page)["slice"] == 0
+
+    page.keyboard.press("End")
+    page.wait_for_timeout(300)
+    assert vp_state(page)["slice"] == SLICES - 1
+    page.keyboard.press("PageUp")
+    page.wait_for_timeout(300)
+    assert vp_state(page)["slice"] == SLICES - 11
+    # Back to the middle with the scroll bar.
+    bar = page.locator('.vw-cell[data-viewport-id="vp-0"] .vw-scrollbar').bounding_box()
+    page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
+    page.wait_for_timeout(300)
+    assert abs(vp_state(page)["slice"] - SLICES // 2) <= 2
+    middle = pixels(page)
+
+    # W/L by drag (the default left-button tool) changes the image and the VOI.
+    voi_before = vp_state(page)["voi"]
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 120, cy + 60, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(400)
+    dragged = pixels(page)
+    voi_after = vp_state(page)["voi"]
+    assert voi_after != voi_before
+    assert np.abs(dragged - middle).mean() > 3, "W/L drag did not change the image"
+    shot(page, "viewer-ct-wl-drag")
+
+    # Presets on number keys: lung window.
+    page.keyboard.press("1")
+    page.wait_for_timeout(300)
+    voi = vp_state(page)["voi"]
+    assert voi["lower"] == pytest.approx(-1350, abs=1) and voi["upper"] == pytest.approx(150, abs=1)
+    lung = pixels(page)
+    assert np.abs(lung - dragged).mean() > 3
+    assert (
+        "W 1500 L -600"
+        in page.locator('.vw-cell[data-viewport-id="vp-0"] .vw-overlay').inner_text()
+    )
+    shot(page, "viewer-ct-lung-window")
+
+    # Invert, and the help overlay.
+    page.keyboard.press("i")
+    page.wait_for_timeout(300)
+    assert vp_state(page)["invert"] is True
+    inverted = pixels(page)
+    assert np.abs(inverted - lung).mean() > 20
+    page.keyboard.press("?")
+    assert page.locator(".vw-help").is_visible()
+    assert "Lung window" in page.locator(".vw-help").inner_text()
+    shot(page, "viewer-help")
+    page.keyboard.press("Escape")
+    assert not page.locator(".vw-help").is_visible()
+    assert page.errors == []
+
+
+def test_length_measurement_is_saved_and_comes_back(login_page, attending, shot):
+    from reading.annotations.models import Annotation
+
+    study_uid, series_uid, datasets = make_study(n=24)
+    page = open_viewer(login_page, attending, study_uid)
+    page.keyboard.press("l")  # length tool
+    box = viewport_box(page)
+    x0, y0 = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.5
+    x1, y1 = box["x"] + box["width"] * 0.65, box["y"] + box["height"] * 0.5
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=10)
+    page.mouse.up()
+    page.wait_for_function("window.readingViewer.state().annotations.records.length === 1")
+    shot(page, "viewer-length")
+    slice_index = vp_state(page)["slice"]
+
+    saved = Annotation.objects.get()
+    assert saved.tool == "Length"
+    assert saved.series_instance_uid == series_uid
+    assert saved.sop_instance_uid == datasets[slice_index].SOPInstanceUID
+    assert saved.frame_number == 1
+    (ax, ay), (bx, by) = saved.geometry["points"]
+    # Image pixel coordinates: a horizontal line across the middle of a 256-pixel image.
+    assert 0 <= ax < bx <= SIZE and abs(ay - SIZE / 2) < 12 and abs(by - SIZE / 2) < 12
+    length_px = bx - ax
+    assert saved.measurements["length"] == pytest.approx(length_px * 1.4, rel=0.02)
+
+    page.reload()
+    page.wait_for_function("window.readingViewer && window.readingViewer.state().ready")
+    wait_for_image(page)
+    st = state(page)
+    assert len(st["annotations"]["records"]) == 1
+    assert st["annotations"]["shown"] == 1
+    page.evaluate("(i) => window.readingViewer.applyViewport({slice: i})", slice_index)
+    page.wait_for_timeout(500)
+    shot(page, "viewer-length-after-reload")
+    # The restored line is drawn on the image (an SVG line in the viewport's SVG layer).
+    assert (
+        page.locator(
+            '.vw-cell[data-viewport-id="vp-0"] svg line, .vw-cell[data-viewport-id="vp-0"] svg path'
+        ).count()
+        >= 1
+    )
+    assert page.errors == []
+
+
+def test_mpr_shows_three_orientations(login_page, attending, shot):
+    study_uid, _, _ = make_study(n=40, size=128)
+    page = open_viewer(login_page, attending, study_uid)
+    wait_loaded(page)
+    page.keyboard.press("m")
+    page.wait_for_function(
+        "window.readingViewer.state().mpr && window.readingViewer.state().viewports.length === 3"
+    )
+    page.wait_for_timeout(1500)
+    st = state(page)
+    assert [v["orientation"] for v in st["viewports"]] == ["axial", "sagittal", "coronal"]
+    images = {v["viewportId"]: pixels(page, v["viewportId"]) for v in st["viewports"]}
+    for img in images.values():
+        assert_not_blank(img)
+    # Each plane shows a different section of the volume.
+    axial, sagittal, coronal = images["mpr-axial"], images["mpr-sagittal"], images["mpr-coronal"]
+    assert np.abs(axial - sagittal).mean() > 5 and np.abs(sagittal - coronal).mean() > 5
+    shot(page, "viewer-mpr")
+    # MIP slab: the slab makes the axial plane brighter or equal everywhere.
+    page.select_option(".vw-slab", "20")
+    page.wait_for_timeout(1000)
+    assert state(page)["slab"] == 20
+    shot(page, "viewer-mpr-mip")
+    assert page.errors == []
+
+
+def test_compressed_study_renders_losslessly(login_page, attending, shot):
+    study_uid, _, datasets = make_study(n=12, size=128, transfer_syntax=JPEG2000Lossless)
+    page = open_viewer(login_page, attending, study_uid)
+    wait_loaded(page)
+    assert_not_blank(pixels(page))
+    shot(page, "viewer-jpeg2000")
+    index = vp_state(page)["slice"]
+    # The decoded frame equals the original pixels (modality LUT applied: HU).
+    decoded = page.evaluate(
+        """() => { const vp = window.readingViewer.renderingEngine.getViewport('vp-0');
+                   const img = vp.getCornerstoneImage();
+                   return {data: Array.from(img.getPixelData()), scaled: !!img.preScale?.scaled,
+                           slope: img.slope, intercept: img.intercept}; }"""
+    )
+    expected = datasets[index].pixel_array.astype(np.float64).ravel()
+    got = np.asarray(decoded["data"], dtype=np.float64)
+    if decoded["scaled"]:
+        expected = expected * decoded["slope"] + decoded["intercept"]
+    assert np.array_equal(got, expected)
+
+    rle_uid, _, _ = make_study(n=6, size=128, transfer_syntax=RLELossless, patient_id="MRN-V2")
+    page.goto(page.url.replace(study_uid, rle_uid))
+    page.wait_for_function("window.readingViewer && window.readingViewer.state().ready")
+    wait_for_image(page)
+    wait_loaded(page)
+    assert_not_blank(pixels(page))
+    shot(page, "viewer-rle")
+    assert page.errors == []
+
+
+def test_outsider_cannot_open_viewer(login_page, outsider):
+    study_uid, _, _ = make_study(n=2, size=32)
+    page = login_page(outsider, f"/viewer/{study_uid}/")
+    assert page.locator("#rr-viewer").count() == 0
+    response = page.request.get(page.url)
+    assert response.status == 403
