@@ -22,5 +22,7 @@ urlpatterns = [
     path("api/worklist/", include("reading.worklist.api_urls")),
     path("", include("reading.worklist.urls")),
     path("", include("reading.annotations.urls")),
+    path("api/worklist/", include("reading.worklist.api_urls")),
+    path("", include("reading.worklist.urls")),
     path("", include("reading.studies.urls")),
 ]
