@@ -101,6 +101,7 @@ class AsrEngine:
         feature_extractor = processor.feature_extractor
         self.sample_rate = int(feature_extractor.sampling_rate)
         self.hop_length = int(feature_extractor.hop_length)
+        self.win_length = int(getattr(feature_extractor, "win_length", 0) or 400)
         ratio = int(getattr(model.config, "inputs_to_logits_ratio", 4))
         self.frame_s = ratio * self.hop_length / self.sample_rate
         self.frame_samples = ratio * self.hop_length
@@ -120,7 +121,8 @@ class AsrEngine:
 
     def frames_for(self, n_samples: int) -> int:
         """Number of CTC frames the model emits for ``n_samples`` of audio."""
-        n = n_samples // self.hop_length + 1 if n_samples else 0
+        # Feature frames are unpadded STFT windows, then two strided convolutions.
+        n = max(0, (n_samples - self.win_length) // self.hop_length + 1)
         kernel, stride = self._conv
         for _ in range(2):
             n = max(0, (n - kernel) // stride + 1)
@@ -183,6 +185,7 @@ class _State:
     next_step: int = 0
     segment: int = 0
     peak_buffer: int = 0
+    total: int = 0  # samples received
 
 
 Request = Generator[np.ndarray, np.ndarray, list[TranscriptEvent]]
@@ -218,7 +221,7 @@ class StreamingTranscriber:
 
     @property
     def position_s(self) -> float:
-        return (self._s.audio_start + len(self._s.audio)) / self.engine.sample_rate
+        return self._s.total / self.engine.sample_rate
 
     @property
     def buffered_samples(self) -> int:
@@ -244,6 +247,7 @@ class StreamingTranscriber:
         s = self._s
         s.audio = np.concatenate([s.audio, samples]) if len(s.audio) else samples.copy()
         s.peak_buffer = max(s.peak_buffer, len(s.audio))
+        s.total += len(samples)
         events: list[TranscriptEvent] = []
         end = s.audio_start + len(s.audio)
         partial_at: int | None = None
