@@ -19,8 +19,6 @@ urlpatterns = [
     path("audit/", include("reading.audit.urls")),
     path("dicomweb/", include("reading.studies.dicomweb.urls")),
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain")),
-    path("api/worklist/", include("reading.worklist.api_urls")),
-    path("", include("reading.worklist.urls")),
     path("", include("reading.annotations.urls")),
     path("api/worklist/", include("reading.worklist.api_urls")),
     path("", include("reading.worklist.urls")),
