@@ -176,6 +176,7 @@
 
   function enqueue(entries) {
     if (!entries.length) return;
+    entries.sort((a, b) => a.path.localeCompare(b.path, undefined, { numeric: true }));
     if (active === 0 && queue.length === 0) {
       // A new round: the bar restarts, the result list keeps growing.
       totalBytes = 0;
