@@ -182,6 +182,9 @@ DICOM_MAX_ZIP_MEMBERS = env_int("DICOM_MAX_ZIP_MEMBERS", 20000)
 DICOM_MAX_ZIP_RATIO = env_int("DICOM_MAX_ZIP_RATIO", 200)
 DICOM_AE_TITLE = env_str("DICOM_AE_TITLE", "READINGROOM")
 DICOM_PORT = env_int("DICOM_PORT", 11112)
+# Public URL of the DICOMweb root for absolute RetrieveURL/BulkDataURI values, when the
+# Host header cannot be trusted to carry it (some clients drop the port); else from the request.
+DICOMWEB_ROOT_URL = env_str("DICOMWEB_ROOT_URL", "").rstrip("/")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
