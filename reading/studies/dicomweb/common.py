@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 
+from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -54,7 +55,7 @@ def error(status: int, detail: str) -> JsonResponse:
 
 def dicom_json_response(payload, status: int = 200, **headers) -> HttpResponse:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    response = HttpResponse(body, status=status, content_type=f"{DICOM_JSON}; charset=utf-8")
+    response = HttpResponse(body, status=status, content_type=DICOM_JSON)
     for name, value in headers.items():
         if value:
             response[name.replace("_", "-")] = value
@@ -63,6 +64,8 @@ def dicom_json_response(payload, status: int = 200, **headers) -> HttpResponse:
 
 def service_root(request) -> str:
     """Absolute URL of the DICOMweb root, e.g. ``http://host/dicomweb``."""
+    if settings.DICOMWEB_ROOT_URL:
+        return settings.DICOMWEB_ROOT_URL
     return request.build_absolute_uri(reverse("dicomweb:studies"))[: -len("/studies")]
 
 
