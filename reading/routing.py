@@ -1,5 +1,6 @@
 """WebSocket routes; each app contributes its own ``websocket_urlpatterns``."""
 
+from reading.reading_sessions.routing import websocket_urlpatterns as session_ws
 from reading.worklist.routing import websocket_urlpatterns as worklist_ws
 
-websocket_urlpatterns: list = [*worklist_ws]
+websocket_urlpatterns: list = [*worklist_ws, *session_ws]

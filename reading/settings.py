@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "reading.ai",
     "reading.worklist",
     "reading.annotations",
+    "reading.reading_sessions",
 ]
 
 MIDDLEWARE = [

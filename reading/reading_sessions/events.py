@@ -1,0 +1,60 @@
+"""Session event types (every one is listed with its payload in docs/realtime.md).
+
+Stored (durable) events carry a per-session ``seq``; ephemeral ones (viewport,
+pointer) carry ``"seq": null`` and are never replayed.
+"""
+
+from __future__ import annotations
+
+SESSION_STARTED = "session.started"
+SESSION_ENDED = "session.ended"
+PARTICIPANT_JOINED = "participant.joined"
+PARTICIPANT_LEFT = "participant.left"
+PARTICIPANT_IDLE = "participant.idle"
+PARTICIPANT_ACTIVE = "participant.active"
+PRESENTER_CHANGED = "presenter.changed"
+PRESENTER_REQUESTED = "presenter.requested"
+ANNOTATION_CREATED = "annotation.created"
+ANNOTATION_UPDATED = "annotation.updated"
+ANNOTATION_DELETED = "annotation.deleted"
+ANNOTATION_REVIEWED = "annotation.reviewed"
+CHAT_MESSAGE = "chat.message"
+# Reserved for the dictation and AI issues: stored like the others.
+DICTATION_PARTIAL = "dictation.partial"
+DICTATION_FINAL = "dictation.final"
+AI_JOB_PROGRESS = "ai.job.progress"
+AI_FINDING = "ai.finding"
+
+VIEWPORT_CHANGED = "viewport.changed"
+POINTER_MOVED = "pointer.moved"
+
+RESERVED = frozenset({DICTATION_PARTIAL, DICTATION_FINAL, AI_JOB_PROGRESS, AI_FINDING})
+DURABLE = frozenset(
+    {
+        SESSION_STARTED,
+        SESSION_ENDED,
+        PARTICIPANT_JOINED,
+        PARTICIPANT_LEFT,
+        PARTICIPANT_IDLE,
+        PARTICIPANT_ACTIVE,
+        PRESENTER_CHANGED,
+        PRESENTER_REQUESTED,
+        ANNOTATION_CREATED,
+        ANNOTATION_UPDATED,
+        ANNOTATION_DELETED,
+        ANNOTATION_REVIEWED,
+        CHAT_MESSAGE,
+    }
+    | RESERVED
+)
+EPHEMERAL = frozenset({VIEWPORT_CHANGED, POINTER_MOVED})
+
+# Sent only to the one client concerned.
+STATE = "session.state"
+ACK = "ack"
+ERROR = "error"
+PONG = "pong"
+
+
+def ephemeral(event_type: str, payload: dict) -> dict:
+    return {"type": event_type, "seq": None, "payload": payload}

@@ -1,0 +1,114 @@
+"""What a session's WebSocket clients may send, routed to the services.
+
+Each handler runs in a worker thread (``database_sync_to_async``), re-checks access
+with a freshly loaded user and returns the ack payload for the client. Message
+shapes are documented in docs/realtime.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from reading.annotations import services as annotation_services
+from reading.annotations.access import get_annotation_for_user
+from reading.reading_sessions import services
+from reading.reading_sessions.access import get_session_for_user
+from reading.reading_sessions.models import ReadingSession
+from reading.studies.access import get_study_for_user
+
+MAX_MESSAGE_BYTES = 64 * 1024
+
+# Client message types; viewport.update and pointer.move are handled by the consumer
+# (throttled, never stored), resume and ping too.
+COMMANDS = frozenset(
+    {
+        "presence",
+        "presenter.request",
+        "presenter.set",
+        "chat.send",
+        "annotation.create",
+        "annotation.update",
+        "annotation.delete",
+        "annotation.review",
+        "session.end",
+    }
+)
+STREAMS = frozenset({"viewport.update", "pointer.move"})
+CONTROL = frozenset({"resume", "ping"})
+CLIENT_TYPES = COMMANDS | STREAMS | CONTROL
+
+
+def _fresh(user_id: int, session_id) -> tuple[Any, ReadingSession]:
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise PermissionDenied("Your account is not active.")
+    return user, get_session_for_user(user, session_id)
+
+
+def _seq(event) -> int | None:
+    return getattr(event, "seq", None)
+
+
+def _annotation(user, session: ReadingSession, message: dict):
+    annotation = get_annotation_for_user(user, message.get("id"))
+    if annotation.study_id != session.study_id:
+        raise ValidationError("that annotation belongs to another study.")
+    return annotation
+
+
+def handle_command(user_id: int, session_id, message: dict) -> dict:
+    """Run one client command; returns ``{"seq": ..., ...}`` for the ack."""
+    user, session = _fresh(user_id, session_id)
+    kind = message["type"]
+    if kind == "presence":
+        return {"seq": _seq(services.set_presence(session.pk, user, message.get("state")))}
+    if kind == "presenter.request":
+        return {"seq": _seq(services.request_presenter(session.pk, user))}
+    if kind == "presenter.set":
+        target = message.get("user_id")
+        if isinstance(target, bool) or not isinstance(target, int):
+            raise ValidationError("user_id must be a user's id.")
+        return {"seq": _seq(services.set_presenter(session.pk, by=user, user_id=target))}
+    if kind == "chat.send":
+        chat = services.post_chat(session.pk, user, message.get("text"))
+        return {"id": chat.pk}
+    if kind == "session.end":
+        services.end_session(session, by=user)
+        return {}
+    if not session.is_active:
+        raise services.SessionError("the session has ended.", code="ended")
+    if kind == "annotation.create":
+        data = message.get("annotation")
+        if not isinstance(data, dict):
+            raise ValidationError("annotation must be an object.")
+        study = get_study_for_user(user, session.study.study_instance_uid)
+        created = annotation_services.create_annotation(study=study, author=user, data=data)
+        return {"id": str(created.pk), "version": created.version}
+    annotation = _annotation(user, session, message)
+    if kind == "annotation.update":
+        changes = message.get("changes")
+        if not isinstance(changes, dict):
+            raise ValidationError("changes must be an object.")
+        updated = annotation_services.update_annotation(annotation, actor=user, changes=changes)
+        return {"id": str(updated.pk), "version": updated.version}
+    if kind == "annotation.delete":
+        deleted = annotation_services.delete_annotation(annotation, actor=user)
+        return {"id": str(deleted.pk), "version": deleted.version}
+    if kind == "annotation.review":
+        changes = message.get("changes")
+        reviewed = annotation_services.review_annotation(
+            annotation,
+            reviewer=user,
+            decision=message.get("decision"),
+            changes=changes if isinstance(changes, dict) else None,
+        )
+        return {"id": str(reviewed.pk), "version": reviewed.version}
+    raise ValidationError(f"unknown message type {kind!r}.")
+
+
+def update_viewport(user_id: int, session_id, viewport) -> dict:
+    user = get_user_model().objects.get(pk=user_id)
+    return services.update_viewport(session_id, user, viewport)
