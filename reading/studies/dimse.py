@@ -111,9 +111,9 @@ class StoreSCP:
             self.received += 1
         self._summary(event.assoc).add(result)
         if result.ok:
-            log.info("C-STORE from %s: %s %s", name, result.status, result.sop_instance_uid)
+            log.debug("C-STORE from %s: %s %s", name, result.status, result.sop_instance_uid)
             return STATUS_SUCCESS
-        log.warning("C-STORE from %s: %s: %s", name, result.status, result.reason)
+        log.warning("C-STORE from %s refused (%s): %s", name, result.status, result.reason)
         return _status(failure_status(result), result.reason)
 
     def handle_end(self, event) -> None:
@@ -123,6 +123,12 @@ class StoreSCP:
         try:
             if summary is not None:
                 requestor = event.assoc.requestor
+                log.info(
+                    "association from %s@%s ended: %s",
+                    requestor.ae_title.strip(),
+                    requestor.address,
+                    ", ".join(f"{n} {status}" for status, n in summary.counts.items() if n),
+                )
                 record_store_events(
                     summary, detail=f"c-store:{requestor.ae_title.strip()}@{requestor.address}"
                 )
