@@ -132,3 +132,45 @@ def test_outsider_gets_403(login_page, outsider, live_url):
     assert response.status == 403
     assert page.locator("#upload-form").count() == 0
     assert page.locator("nav >> text=Upload").count() == 0
+
+
+def test_progress_bar_moves_during_a_slow_upload(login_page, attending, shot):
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    series = make_ct_series(
+        4,
+        rows=512,
+        columns=512,
+        patient_id="UPL003",
+        pixels=rng.integers(-1000, 1000, (512, 512)).astype(np.int16),
+    )
+    page = login_page(attending, "/upload/")
+    page.wait_for_load_state("networkidle")
+    page.evaluate(
+        """() => {
+          window.progressSeen = [];
+          const bar = document.getElementById("upload-progress");
+          new MutationObserver(() => window.progressSeen.push(Number(bar.getAttribute("aria-valuenow"))))
+            .observe(bar, {attributes: true, attributeFilter: ["aria-valuenow"]});
+        }"""
+    )
+    # About 2 MB at 1 MB/s: the upload takes long enough to watch.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 1 << 20},
+    )
+    page.set_input_files(
+        "#file-input", [payload(f"slice{i}.dcm", to_bytes(ds)) for i, ds in enumerate(series)]
+    )
+    page.wait_for_function(
+        "window.progressSeen.some((v) => v > 0 && v < 100)", polling=50, timeout=20000
+    )
+    assert page.get_attribute("#upload-form", "data-state") == "uploading"
+    shot(page, "upload-in-progress")
+    wait_done(page, 4)
+    seen = page.evaluate("window.progressSeen")
+    assert seen == sorted(seen) and seen[-1] == 100  # only ever moves forward
+    assert {v[0] for v in result_map(page).values()} == {"stored"}

@@ -277,3 +277,12 @@ def test_upload_page_for_readers(attending_client):
     assert "webkitdirectory" in html
     assert "js/upload.js" in html
     assert 'role="progressbar"' in html
+
+
+def test_large_uploads_spooled_to_disk_work_too(attending_client, settings):
+    """Above FILE_UPLOAD_MAX_MEMORY_SIZE Django hands over a temporary file, zip or not."""
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+    series = make_ct_series(3)
+    archive = zip_bytes({f"{i}.dcm": to_bytes(ds) for i, ds in enumerate(series[:2])})
+    body = upload(attending_client, ("s.zip", archive), ("2.dcm", to_bytes(series[2]))).json()
+    assert body["counts"]["stored"] == 3, body
