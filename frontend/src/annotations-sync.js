@@ -17,17 +17,46 @@ function cross(a, b) {
   return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 }
 
-/** Numbers and short strings of the tool's cached statistics (length, mean, stdDev, unit...). */
+/** Cornerstone tool names <-> the annotations API's tool vocabulary. */
+export const API_TOOL = {
+  [csTools.LengthTool.toolName]: 'length',
+  [csTools.AngleTool.toolName]: 'angle',
+  [csTools.EllipticalROITool.toolName]: 'ellipse_roi',
+  [csTools.RectangleROITool.toolName]: 'rectangle_roi',
+  [csTools.ProbeTool.toolName]: 'probe',
+  [csTools.ArrowAnnotateTool.toolName]: 'arrow',
+};
+const CS_TOOL = Object.fromEntries(Object.entries(API_TOOL).map(([cs, api]) => [api, cs]));
+
+const snake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The tool's cached statistics as ``{name: {value, unit}}`` (length in mm, mean/SD in HU...). */
 function measurementsOf(annotation) {
   const stats = annotation.data?.cachedStats || {};
   const first = Object.values(stats)[0] || {};
+  const units = {
+    length: first.unit,
+    area: first.areaUnit,
+    angle: 'deg',
+    mean: first.modalityUnit,
+    stdDev: first.modalityUnit,
+    max: first.modalityUnit,
+    min: first.modalityUnit,
+    value: first.modalityUnit,
+    perimeter: first.unit,
+    radius: first.radiusUnit || first.unit,
+  };
   const out = {};
   for (const [key, value] of Object.entries(first)) {
-    if (typeof value === 'number' && Number.isFinite(value)) out[key] = Number(value.toFixed(4));
-    else if (typeof value === 'string' && value.length < 32) out[key] = value;
+    if (typeof value !== 'number' || !Number.isFinite(value) || !(key in units)) continue;
+    out[snake(key)] = { value: Number(value.toFixed(4)), unit: String(units[key] || '').slice(0, 16) };
   }
   return out;
 }
+
+// Tools recompute statistics on a (throttled) render after the last handle move.
+const afterRender = () =>
+  new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 200)));
 
 function round(v) {
   return Math.round(v * 1000) / 1000;
@@ -71,10 +100,15 @@ export class AnnotationSync {
 
   /** GET the study's annotations and show them on their images. */
   async loadAll() {
-    let records = [];
+    const records = [];
     try {
-      const body = await request('GET', this.listUrl);
-      records = Array.isArray(body) ? body : body?.results || [];
+      // The list is paginated (limit/offset); follow ``next`` to the end.
+      let url = this.listUrl;
+      while (url) {
+        const body = await request('GET', url);
+        records.push(...(Array.isArray(body) ? body : body?.results || []));
+        url = Array.isArray(body) ? null : body?.next;
+      }
     } catch (err) {
       this._fail('load', err);
       return [];
@@ -92,16 +126,14 @@ export class AnnotationSync {
       const [x, y] = csUtils.worldToImageCoords(imageId, p);
       return [round(x), round(y)];
     });
-    const tool = annotation.metadata.toolName;
-    const geometry = { points };
-    const label = annotation.data?.text ?? annotation.data?.label ?? '';
     return {
       series_instance_uid: ref.seriesUid,
       sop_instance_uid: ref.sopUid,
       frame_number: ref.frame,
-      tool,
-      geometry,
-      label: label || '',
+      tool: API_TOOL[annotation.metadata.toolName],
+      geometry: { points },
+      label: annotation.data?.label || '',
+      text: annotation.data?.text || '',
       measurements: measurementsOf(annotation),
     };
   }
@@ -125,8 +157,9 @@ export class AnnotationSync {
     if (this.applying || !this._isOurs(annotation)) return;
     const uid = annotation.annotationUID;
     if (this.byLocal.has(uid) || this.pending.has(uid)) return;
-    const record = this.toRecord(annotation);
-    const post = request('POST', this.listUrl, record)
+    // Statistics are recomputed on the render after the last handle move: wait for it.
+    const post = afterRender()
+      .then(() => request('POST', this.listUrl, this.toRecord(annotation)))
       .then((saved) => {
         this._remember(uid, saved);
         this.saves += 1;
@@ -164,13 +197,22 @@ export class AnnotationSync {
     if (!saved) return;
     const record = this.toRecord(annotation);
     if (!record) return;
-    const geometryChanged = JSON.stringify(record.geometry) !== JSON.stringify(saved.geometry);
-    const labelChanged = (record.label || '') !== (saved.label || '');
-    if (!geometryChanged && !labelChanged) return; // only recomputed statistics
+    const samePoints = (a, b) =>
+      a.length === b.length &&
+      a.every((p, i) => Math.abs(p[0] - b[i][0]) < 0.01 && Math.abs(p[1] - b[i][1]) < 0.01);
+    const geometryChanged = !samePoints(record.geometry.points, saved.geometry?.points || []);
+    const textChanged =
+      (record.label || '') !== (saved.label || '') || (record.text || '') !== (saved.text || '');
+    const statsChanged = Object.entries(record.measurements).some(([name, m]) => {
+      const before = saved.measurements?.[name]?.value;
+      return before === undefined || Math.abs(m.value - before) > 1e-3 * Math.max(1, Math.abs(m.value));
+    });
+    if (!geometryChanged && !textChanged && !statsChanged) return;
     try {
       const updated = await request('PATCH', this.itemUrl(saved.id), {
         geometry: record.geometry,
         label: record.label,
+        text: record.text,
         measurements: record.measurements,
         version: saved.version,
       });
@@ -202,6 +244,8 @@ export class AnnotationSync {
   async apply(record) {
     const existing = this.byServer.get(String(record.id));
     if (existing) this.remove(record.id);
+    const toolName = CS_TOOL[record.tool];
+    if (!toolName || record.deleted_at) return null; // AI boxes/findings are shown elsewhere
     const imageId = await this.viewer.findImageId(
       record.series_instance_uid,
       record.sop_instance_uid,
@@ -222,7 +266,7 @@ export class AnnotationSync {
       isVisible: true,
       invalidated: true,
       metadata: {
-        toolName: record.tool,
+        toolName,
         referencedImageId: imageId,
         FrameOfReferenceUID: plane.frameOfReferenceUID,
         viewPlaneNormal: cross(row, col),
@@ -230,7 +274,7 @@ export class AnnotationSync {
       },
       data: {
         label: record.label || '',
-        text: record.label || '',
+        text: record.text || '',
         handles: {
           points,
           activeHandleIndex: null,
@@ -248,7 +292,7 @@ export class AnnotationSync {
         cachedStats: {},
       },
     };
-    if (record.tool === csTools.ArrowAnnotateTool.toolName) {
+    if (toolName === csTools.ArrowAnnotateTool.toolName) {
       annotation.data.handles.arrowFirst = true;
     }
     this.applying += 1;
