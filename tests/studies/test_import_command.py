@@ -1,5 +1,6 @@
 """``python manage.py import_dicom``: folders, zips, a summary, the exit code."""
 
+import getpass
 import io
 import os
 import subprocess
@@ -56,7 +57,7 @@ def test_folder_and_zip_import_then_rerun_is_duplicates(tmp_path):
     stored = Instance.objects.get(sop_instance_uid=series[1].SOPInstanceUID)
     assert storage.read_all(stored.file_path) == to_bytes(series[1])
     event = AuditEvent.objects.get(action=AuditAction.STORE)
-    assert event.detail == "import_dicom" and event.user is None
+    assert event.detail == f"import_dicom:{getpass.getuser()}" and event.user is None
 
     code, out, _ = run(tmp_path / "in")
     assert code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -14,6 +15,13 @@ from reading.studies.batch import (
     record_store_events,
     walk_paths,
 )
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 class Command(BaseCommand):
@@ -47,7 +55,8 @@ class Command(BaseCommand):
                 bar.set_postfix(
                     stored=counts["stored"], dup=counts["duplicate"], failed=counts["failed"]
                 )
-        record_store_events(summary, detail="import_dicom")
+        # No web user here: the audit names the command and the operating-system account.
+        record_store_events(summary, detail=f"import_dicom:{_os_user()}")
         self._report(summary)
         failed = summary.counts["failed"]
         if failed:
