@@ -1,6 +1,7 @@
 """The C-STORE listener, driven by a real pynetdicom SCU over TCP."""
 
 import io
+import socket
 
 import pydicom
 import pytest
@@ -128,3 +129,12 @@ def test_c_echo(listener):
 def test_command_rejects_a_bad_ae_title():
     with pytest.raises(CommandError, match="AE title"):
         call_command("dicom_listener", "--ae-title", "X" * 17, "--port", "0")
+
+
+def test_command_reports_a_busy_port():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(CommandError, match=f"cannot listen on 127.0.0.1:{port}"):
+            call_command("dicom_listener", "--host", "127.0.0.1", "--port", str(port))

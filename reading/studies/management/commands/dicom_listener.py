@@ -37,3 +37,7 @@ class Command(BaseCommand):
             start_listener(ae_title, options["port"], options["host"], block=True)
         except KeyboardInterrupt:
             self.stdout.write("Listener stopped.")
+        except OSError as exc:
+            raise CommandError(
+                f"cannot listen on {options['host']}:{options['port']}: {exc.strerror or exc}"
+            ) from exc
