@@ -17,10 +17,10 @@ from PIL import Image
 
 from reading.audit.models import AuditAction
 from reading.studies import storage
-from reading.studies.access import get_instance_for_user, get_series_for_user, get_study_for_user
+from reading.studies.access import get_series_for_user, get_study_for_user
 from reading.studies.dicomweb.common import audit, dicomweb_view
 from reading.studies.dicomweb.media import NotAcceptable, parse_accept
-from reading.studies.dicomweb.wado import parse_frame_list
+from reading.studies.dicomweb.wado import instance_for_user, parse_frame_list
 from reading.studies.models import Instance
 
 JPEG, PNG = "image/jpeg", "image/png"
@@ -174,15 +174,15 @@ def _middle(instances) -> Instance:
 
 @dicomweb_view()
 def rendered_instance(request, study_uid, series_uid, sop_uid):
-    study = get_study_for_user(request.user, study_uid)
-    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    study = instance.series.study
     return _render_response(request, instance, 1, study, thumbnail=False)
 
 
 @dicomweb_view()
 def rendered_frames(request, study_uid, series_uid, sop_uid, frames):
-    study = get_study_for_user(request.user, study_uid)
-    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    study = instance.series.study
     numbers = parse_frame_list(frames, instance.number_of_frames)
     if len(numbers) != 1:
         raise BadRequest("a rendered frame request names one frame")
@@ -191,8 +191,8 @@ def rendered_frames(request, study_uid, series_uid, sop_uid, frames):
 
 @dicomweb_view()
 def thumbnail_instance(request, study_uid, series_uid, sop_uid):
-    study = get_study_for_user(request.user, study_uid)
-    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    study = instance.series.study
     return _render_response(
         request, instance, instance.number_of_frames // 2 + 1, study, thumbnail=True
     )

@@ -18,7 +18,12 @@ from pydicom.encaps import generate_frames
 
 from reading.audit.models import AuditAction
 from reading.studies import storage
-from reading.studies.access import get_instance_for_user, get_series_for_user, get_study_for_user
+from reading.studies.access import (
+    get_instance_for_user,
+    get_series_for_user,
+    get_study_for_user,
+    studies_for_user,
+)
 from reading.studies.dicomweb.common import (
     audit,
     dicom_json_response,
@@ -239,8 +244,59 @@ def parse_frame_list(text: str, number_of_frames: int) -> list[int]:
     return frames
 
 
+ONE_SAMPLE = {"MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"}
+THREE_SAMPLES = {"RGB", "YBR_FULL", "YBR_ICT", "YBR_RCT", "HSV"}
+
+
 def samples_per_pixel(instance: Instance) -> int:
+    """Samples per Pixel (0028,0002), from the indexed Photometric Interpretation when it says."""
+    if instance.photometric_interpretation in ONE_SAMPLE:
+        return 1
+    if instance.photometric_interpretation in THREE_SAMPLES:
+        return 3
     return int(first_value(instance.metadata, "SamplesPerPixel", 1) or 1)
+
+
+FRAME_FIELDS = (
+    "sop_instance_uid",
+    "file_path",
+    "transfer_syntax_uid",
+    "rows",
+    "columns",
+    "bits_allocated",
+    "number_of_frames",
+    "pixel_data_offset",
+    "pixel_data_length",
+    "frame_offsets",
+    "photometric_interpretation",
+    "series__series_instance_uid",
+    "series__study__study_instance_uid",
+    "series__study__patient__patient_id",
+    "series__study__patient__patient_name",
+)
+
+
+def instance_for_user(user, study_uid: str, series_uid: str, sop_uid: str) -> Instance:
+    """One instance with its series, study and patient, in a single query.
+
+    The same check as ``get_instance_for_user``, scoped by ``studies_for_user``,
+    for the hot per-frame path: a viewer asks for hundreds of frames a second.
+    Only the columns frames and the audit need are read (compiling and loading
+    the four full rows costs more than the query itself); the others load on access.
+    """
+    studies = studies_for_user(user).filter(study_instance_uid=study_uid)
+    rows = list(
+        Instance.objects.select_related("series__study__patient")
+        .only(*FRAME_FIELDS)
+        .filter(
+            series__study__in=studies,
+            series__series_instance_uid=series_uid,
+            sop_instance_uid=sop_uid,
+        )[:1]
+    )
+    if not rows:
+        raise Http404("No such instance in this study.")
+    return rows[0]
 
 
 class FrameReader:
@@ -308,8 +364,8 @@ def frames_response(request, instance: Instance, numbers: list[int]) -> HttpResp
 
 @dicomweb_view()
 def retrieve_frames(request, study_uid, series_uid, sop_uid, frames):
-    study = get_study_for_user(request.user, study_uid)
-    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    study = instance.series.study
     if not instance.rows:
         raise Http404("this instance has no frames")
     numbers = parse_frame_list(frames, instance.number_of_frames)
@@ -339,8 +395,8 @@ def _bulk_element_bytes(instance: Instance, path: list[str]) -> bytes:
 
 @dicomweb_view()
 def retrieve_bulkdata(request, study_uid, series_uid, sop_uid, tag_path):
-    study = get_study_for_user(request.user, study_uid)
-    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    study = instance.series.study
     path = [p.upper() for p in tag_path.strip("/").split("/")]
     audit(request, AuditAction.RETRIEVE, study=study, detail="bulkdata")
     if len(path) == 1 and path[0] in PIXEL_DATA_TAGS:

@@ -1,0 +1,358 @@
+"""DICOMweb throughput: STOW-RS ingest of a demo-sized CT, WADO-RS frame retrieval.
+
+    python bench/dicomweb.py                       # 220-slice 512x512 CT built here
+    python bench/dicomweb.py --path DIR            # any folder of DICOM files
+    python bench/dicomweb.py --slices 200 --rounds 3
+
+Starts Daphne on a free port against a temporary DATA_DIR (the embedded
+default: SQLite + files), creates a clinical user with an API token, stores the
+CT by STOW-RS, then retrieves every frame by WADO-RS
+(``/frames/1``, ``multipart/related; type="application/octet-stream"; transfer-syntax=*``)
+with 1 and 8 concurrent clients. The baseline is a plain static file server
+(Python's ThreadingHTTPServer, HTTP/1.1 keep-alive) serving the same frame bytes
+from disk, on the same machine in the same run, fetched by the same client code.
+Prints instances/s and MB/s for both and their ratio (aim: >= 0.5x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+FRAME_ACCEPT = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+STATIC_SERVER = """
+import functools, sys
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the WADO-RS clients get from Daphne
+    def log_message(self, *args):
+        pass
+
+handler = functools.partial(Handler, directory=sys.argv[2])
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port: int, path: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status < 500:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not answer {path}")
+
+
+# -- the CT -------------------------------------------------------------------------
+
+
+def build_ct(slices: int, size: int = 512) -> list[bytes]:
+    """A synthetic chest-like CT: body, lungs, spine, noise; int16 HU-shifted values."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    cx = cy = size / 2
+    body = ((xx - cx) / (size * 0.45)) ** 2 + ((yy - cy) / (size * 0.33)) ** 2 <= 1
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    files = []
+    for i in range(slices):
+        t = i / max(slices - 1, 1)
+        lung_r = size * (0.10 + 0.08 * np.sin(np.pi * t))
+        lungs = (((xx - cx * 0.62) ** 2 + (yy - cy) ** 2) <= lung_r**2) | (
+            ((xx - cx * 1.38) ** 2 + (yy - cy) ** 2) <= lung_r**2
+        )
+        spine = ((xx - cx) ** 2 + (yy - cy * 1.45) ** 2) <= (size * 0.04) ** 2
+        hu = np.full((size, size), -1000.0, dtype=np.float32)
+        hu[body] = 40.0
+        hu[lungs] = -850.0
+        hu[spine] = 700.0
+        hu += rng.normal(0, 12, hu.shape).astype(np.float32)
+        pixels = np.clip(hu + 1024, 0, 4095).astype(np.int16)
+
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.PatientID, ds.PatientName = "BENCH-001", "Bench^Chest"
+        ds.StudyDate, ds.StudyTime, ds.AccessionNumber = "20261120", "101500", "BENCH1"
+        ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CT", 1, i + 1
+        ds.StudyDescription = "CT CHEST (benchmark)"
+        ds.ImagePositionPatient = [-175.0, -175.0, -float(i)]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing, ds.SliceThickness = [0.7, 0.7], 1.0
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.Rows = ds.Columns = size
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 1
+        ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
+        ds.WindowCenter, ds.WindowWidth = -600, 1500
+        ds.PixelData = pixels.tobytes()
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        files.append(buffer.getvalue())
+    return files
+
+
+def read_folder(path: Path) -> list[bytes]:
+    return [p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()]
+
+
+# -- the server ---------------------------------------------------------------------
+
+
+def django_env(data_dir: Path, settings_module: str = "reading.settings") -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE=settings_module,
+        DATA_DIR=str(data_dir),
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
+    for name in ("DATABASE_URL", "REDIS_URL", "STORAGE_DIR", "SQLITE_PATH", "DICOMWEB_ROOT_URL"):
+        env.pop(name, None)
+    return env
+
+
+def prepare(env: dict) -> str:
+    """Migrate the scratch database; create an attending with an API token."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    code = (
+        "from reading.accounts.models import User;"
+        "from rest_framework.authtoken.models import Token;"
+        "u = User.objects.create_user('bench', password='bench-password', role='attending');"
+        "print(Token.objects.create(user=u).key)"
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def stow(port: int, token: str, files: list[bytes], batch: int) -> float:
+    boundary = "benchboundary0123456789"
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    for offset in range(0, len(files), batch):
+        parts = []
+        for raw in files[offset : offset + batch]:
+            parts += [f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode(), raw]
+            parts.append(b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        body = b"".join(parts)
+        conn.request(
+            "POST",
+            "/dicomweb/studies",
+            body=body,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
+                "Accept": "application/dicom+json",
+            },
+        )
+        response = conn.getresponse()
+        payload = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"STOW-RS answered {response.status}: {payload[:500]!r}")
+    return time.perf_counter() - start
+
+
+def frame_paths(port: int, token: str) -> list[tuple[str, str]]:
+    """(frames URL path, SOP Instance UID) of every stored instance, by QIDO-RS."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/dicomweb/instances", headers={"Authorization": f"Bearer {token}"})
+    items = json.loads(conn.getresponse().read())
+    out = []
+    for item in items:
+        study, series, sop = (item[t]["Value"][0] for t in ("0020000D", "0020000E", "00080018"))
+        out.append((f"/dicomweb/studies/{study}/series/{series}/instances/{sop}/frames/1", sop))
+    return out
+
+
+# -- the clients --------------------------------------------------------------------
+
+
+def fetch_all(port: int, paths: list[str], clients: int, headers: dict) -> tuple[float, int]:
+    """GET every path once, spread over ``clients`` keep-alive connections; (seconds, bytes)."""
+    totals = [0] * clients
+    errors: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def worker(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        barrier.wait()
+        for path in paths[index::clients]:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                errors.append(f"{path}: {response.status}")
+                return
+            totals[index] += len(body)
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError("retrieval failed: " + "; ".join(errors[:3]))
+    return elapsed, sum(totals)
+
+
+def check_frames(port: int, token: str, paths: list[tuple[str, str]], expected: dict) -> None:
+    """The WADO-RS frames are the stored pixel bytes (checked on a sample)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for path, sop in paths[:: max(len(paths) // 10, 1)]:
+        conn.request(
+            "GET", path, headers={"Authorization": f"Bearer {token}", "Accept": FRAME_ACCEPT}
+        )
+        response = conn.getresponse()
+        body = response.read()
+        header_end = body.index(b"\r\n\r\n") + 4
+        assert b"Content-Type: application/octet-stream; transfer-syntax=" in body[:header_end]
+        frame = body[header_end : header_end + len(expected[sop])]
+        assert frame == expected[sop], f"frame of {sop} differs from the source pixel data"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--path", type=Path, help="a folder of DICOM files instead of the built CT")
+    parser.add_argument("--slices", type=int, default=220)
+    parser.add_argument("--batch", type=int, default=20, help="instances per STOW-RS request")
+    parser.add_argument("--rounds", type=int, default=3, help="retrieval rounds (best is kept)")
+    parser.add_argument("--clients", default="1,8")
+    parser.add_argument("--settings", default="reading.settings", help="Django settings module")
+    args = parser.parse_args()
+
+    import pydicom
+
+    files = read_folder(args.path) if args.path else build_ct(args.slices)
+    expected = {}
+    for raw in files:
+        ds = pydicom.dcmread(io.BytesIO(raw))
+        if "PixelData" in ds and not ds.file_meta.TransferSyntaxUID.is_encapsulated:
+            n = int(ds.get("NumberOfFrames", 1) or 1)
+            expected[str(ds.SOPInstanceUID)] = ds.PixelData[: len(ds.PixelData) // n]
+    mb_in = sum(len(f) for f in files) / 1e6
+    print(f"input: {len(files)} instances, {mb_in:.1f} MB")
+
+    with tempfile.TemporaryDirectory(prefix="bench-dicomweb-") as tmp:
+        tmp_path = Path(tmp)
+        env = django_env(tmp_path / "data", args.settings)
+        token = prepare(env)
+        web_port, static_port = free_port(), free_port()
+        daphne = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port)]
+            + ["reading.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        static = None
+        try:
+            wait_for(web_port, "/healthz")
+            seconds = stow(web_port, token, files, args.batch)
+            print(
+                f"STOW-RS ingest: {len(files) / seconds:.1f} instances/s, "
+                f"{mb_in / seconds:.1f} MB/s ({seconds:.1f} s, {args.batch} per request)"
+            )
+            paths = frame_paths(web_port, token)
+            paths = [p for p in paths if p[1] in expected]
+            check_frames(web_port, token, paths, expected)
+
+            # The baseline serves the very same frame bytes, one file per frame.
+            static_root = tmp_path / "static"
+            for _, sop in paths:
+                (static_root / sop).mkdir(parents=True)
+                (static_root / sop / "1").write_bytes(expected[sop])
+            static = subprocess.Popen(
+                [sys.executable, "-c", STATIC_SERVER, str(static_port), str(static_root)]
+            )
+            wait_for(static_port, "/")
+
+            wado_headers = {"Authorization": f"Bearer {token}", "Accept": FRAME_ACCEPT}
+            wado_paths = [p for p, _ in paths]
+            static_paths = [f"/{sop}/1" for _, sop in paths]
+            results = []
+            for clients in (int(c) for c in args.clients.split(",")):
+                fetch_all(web_port, wado_paths[:20], clients, wado_headers)  # warm up
+                fetch_all(static_port, static_paths[:20], clients, {})
+                wado, base = [], []
+                for _ in range(args.rounds):
+                    wado.append(fetch_all(web_port, wado_paths, clients, wado_headers))
+                    base.append(fetch_all(static_port, static_paths, clients, {}))
+                w_s, w_b = min(wado)
+                b_s, b_b = min(base)
+                n = len(paths)
+                row = {
+                    "clients": clients,
+                    "frames": n,
+                    "wado_instances_per_s": n / w_s,
+                    "wado_mb_per_s": w_b / 1e6 / w_s,
+                    "static_instances_per_s": n / b_s,
+                    "static_mb_per_s": b_b / 1e6 / b_s,
+                    "wado_median_s": statistics.median(s for s, _ in wado),
+                }
+                row["ratio"] = row["wado_instances_per_s"] / row["static_instances_per_s"]
+                results.append(row)
+                print(
+                    f"WADO-RS frames, {clients} client(s): "
+                    f"{row['wado_instances_per_s']:.0f} instances/s {row['wado_mb_per_s']:.0f} MB/s"
+                    f" | static {row['static_instances_per_s']:.0f} instances/s "
+                    f"{row['static_mb_per_s']:.0f} MB/s | ratio {row['ratio']:.2f}x"
+                )
+            print(json.dumps(results))
+        finally:
+            daphne.terminate()
+            daphne.wait(timeout=20)
+            if static is not None:
+                static.terminate()
+                static.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
