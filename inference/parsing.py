@@ -38,7 +38,8 @@ def _repair_truncated(text: str) -> Any:
 
     Scans the text keeping a stack of open brackets; remembers the last position
     where an element was complete (after a closing bracket or a complete value
-    before a comma) and closes the open brackets from there.
+    before a comma) and closes the open brackets from there. A list item that is an
+    object is kept only if it was complete.
     """
     stack: list[str] = []
     in_string = escape = False
@@ -64,6 +65,9 @@ def _repair_truncated(text: str) -> Any:
         elif ch == ",":
             cut_points.append((i, list(stack)))
     for position, open_brackets in reversed(cut_points):
+        # An object inside a list is an item (a box, a finding): never close one half-read.
+        if any(a == "[" and b == "{" for a, b in zip(open_brackets, open_brackets[1:])):
+            continue
         candidate = text[:position].rstrip().rstrip(",")
         closing = "".join("]" if b == "[" else "}" for b in reversed(open_brackets))
         try:

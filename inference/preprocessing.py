@@ -122,6 +122,10 @@ def _voi_output_range(ds: Dataset) -> tuple[float, float] | None:
     if not ds.get("VOILUTSequence") and not has_window:
         return None
     probe = np.array([-1e12, 1e12], dtype=np.float64)
+    if ds.get("VOILUTSequence"):
+        # A LUT clamps inputs outside [first, first + entries) to its end entries (C.11.2.1.2).
+        entries, first = (int(v) for v in ds.VOILUTSequence[0].LUTDescriptor[:2])
+        probe = np.array([first - 1, first + (entries or 65536)], dtype=np.int64)
     out = np.asarray(apply_voi_lut(probe, ds), dtype=np.float64)
     return float(out[0]), float(out[1])
 
