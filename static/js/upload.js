@@ -142,21 +142,34 @@
         setProgress();
       }
     });
+    const failAll = (reason) => {
+      for (const entry of batch) addRow(entry.path, "failed", reason, "");
+    };
     xhr.addEventListener("load", () => {
+      let body = null;
       if (xhr.status === 200) {
-        const body = JSON.parse(xhr.responseText);
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch (e) {
+          body = null;
+        }
+      }
+      if (body && Array.isArray(body.results)) {
         for (const r of body.results) addRow(r.name, r.status, r.reason, r.study_instance_uid);
-        for (const name of body.skipped) addRow(name, "skipped", "not an instance (hidden file, DICOMDIR)", "");
+        for (const name of body.skipped || []) {
+          addRow(name, "skipped", "not an instance (hidden file, DICOMDIR)", "");
+        }
       } else {
-        const reason = describeHttpError(xhr);
-        for (const entry of batch) addRow(entry.path, "failed", reason, "");
+        failAll(xhr.status === 200 ? "unexpected answer from the server" : describeHttpError(xhr));
       }
       finishBatch(batch, batchBytes, id);
     });
-    xhr.addEventListener("error", () => {
-      for (const entry of batch) addRow(entry.path, "failed", describeHttpError(xhr), "");
-      finishBatch(batch, batchBytes, id);
-    });
+    for (const type of ["error", "abort", "timeout"]) {
+      xhr.addEventListener(type, () => {
+        failAll(type === "error" ? describeHttpError(xhr) : "upload " + type);
+        finishBatch(batch, batchBytes, id);
+      });
+    }
     inflight.set(id, 0);
     active += 1;
     xhr.send(data);

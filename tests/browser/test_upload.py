@@ -125,6 +125,13 @@ def test_folder_input_and_drop(login_page, resident, tmp_path, shot):
     shot(page, "upload-folder-drop")
     assert Instance.objects.filter(series__study__patient__patient_id="UPL002").count() == 4
 
+    # A session that ended meanwhile: the row says so instead of hanging.
+    page.context.clear_cookies()
+    page.set_input_files("#file-input", [payload("late.dcm", to_bytes(make_dataset()))])
+    wait_done(page, 6)
+    status, reason = result_map(page)["late.dcm"]
+    assert status == "failed" and "HTTP 401" in reason
+
 
 def test_outsider_gets_403(login_page, outsider, live_url):
     page = login_page(outsider, "/")
