@@ -66,7 +66,8 @@ def _repair_truncated(text: str) -> Any:
             cut_points.append((i, list(stack)))
     for position, open_brackets in reversed(cut_points):
         # An object inside a list is an item (a box, a finding): never close one half-read.
-        if any(a == "[" and b == "{" for a, b in zip(open_brackets, open_brackets[1:])):
+        pairs = zip(open_brackets, open_brackets[1:], strict=False)
+        if any(a == "[" and b == "{" for a, b in pairs):
             continue
         candidate = text[:position].rstrip().rstrip(",")
         closing = "".join("]" if b == "[" else "}" for b in reversed(open_brackets))
