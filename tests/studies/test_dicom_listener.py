@@ -2,6 +2,7 @@
 
 import io
 import socket
+import time
 
 import pydicom
 import pytest
@@ -65,9 +66,14 @@ def test_native_and_compressed_instances_are_stored_in_their_own_syntax(listener
         # Compressed frames pass through untouched; native pixels byte for byte.
         assert stored.PixelData == source.PixelData
         assert stored.SOPInstanceUID == source.SOPInstanceUID
-    # One STORE audit record per study, naming the sending AE.
+    # One STORE audit record per study, naming the sending AE. The listener writes
+    # them once the association is released, possibly just after release() returns.
     events = AuditEvent.objects.filter(action=AuditAction.STORE)
-    assert events.count() == len({ds.StudyInstanceUID for ds in datasets.values()})
+    studies = len({ds.StudyInstanceUID for ds in datasets.values()})
+    deadline = time.monotonic() + 10
+    while events.count() < studies and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert events.count() == studies
     assert all(e.detail.startswith("c-store:MODALITY1@127.0.0.1") for e in events)
 
 
