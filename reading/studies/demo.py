@@ -1,5 +1,0 @@
-"""Synthetic demo studies."""
-
-
-def seed_demo_studies(stdout=None) -> None:
-    return None
