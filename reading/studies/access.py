@@ -7,7 +7,7 @@ else looks studies up for a user.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from reading.studies.models import Instance, Series, Study
@@ -22,6 +22,18 @@ def studies_for_user(user) -> QuerySet[Study]:
     if not can_read_images(user):
         raise PermissionDenied("Your role does not give access to patient images.")
     return Study.objects.select_related("patient")
+
+
+def study_filter_for_user(user, via: str = "") -> Q:
+    """What ``studies_for_user`` allows, as a condition over ``via`` (e.g. ``"study__"``).
+
+    For listing rows that hang off a study (the worklist's reading items) with
+    a plain join instead of an ``IN (subquery)``. Raises like ``studies_for_user``.
+    """
+    studies_for_user(user)
+    # Readers see every study. A restriction added to studies_for_user must be
+    # mirrored here (tests/worklist/test_queries.py checks that both agree).
+    return Q()
 
 
 def studies_for_department_admin(user) -> QuerySet[Study]:

@@ -32,8 +32,8 @@ from reading.worklist.serializers import (
 
 
 def _row(user, study) -> dict:
-    study = queries.with_rows(type(study).objects.filter(pk=study.pk)).get()
-    return WorklistRowSerializer(study).data
+    item = queries.with_rows(ReadingItem.objects.filter(pk=study.pk)).get()
+    return WorklistRowSerializer(item).data
 
 
 def _conflict(exc: Exception) -> Response:
@@ -77,7 +77,7 @@ def worklist(request):
             "page_size": page.page_size,
             "num_pages": page.num_pages,
             "query": f.to_query(),
-            "results": WorklistRowSerializer(page.studies, many=True).data,
+            "results": WorklistRowSerializer(page.items, many=True).data,
         }
     )
 

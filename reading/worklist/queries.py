@@ -1,8 +1,10 @@
 """The worklist query layer: filters, sort and pagination in a bounded number of queries.
 
 Every list is two SQL queries whatever the page size: a COUNT and the page itself,
-with patient, reading state and the people on it joined in. Studies come from
-``reading.studies.access.studies_for_user`` only.
+with study, patient and the people on it joined in. Filters, sorts and counts
+run on ``ReadingItem`` alone (it holds copies of the study fields the worklist
+filters on), so the common lists are index scans without joins. Which studies a
+user may see comes from ``reading.studies.access`` only.
 """
 
 from __future__ import annotations
@@ -11,34 +13,43 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from reading.studies.access import studies_for_user
-from reading.studies.models import Study
-from reading.worklist.models import Priority, ReadingStatus, Worklist
+from reading.studies.access import study_filter_for_user
+from reading.worklist.models import (
+    PRIORITY_RANK,
+    Priority,
+    ReadingItem,
+    ReadingStatus,
+    Worklist,
+)
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
-# Sort keys (the URL's ``sort``; a leading "-" reverses) -> ORDER BY columns.
+# Sort keys (the URL's ``sort``; a leading "-" reverses) -> ORDER BY columns of ReadingItem.
 SORTS: dict[str, tuple[str, ...]] = {
-    "priority": ("reading__priority_rank", "-reading__study_datetime"),
-    "patient": ("patient__patient_name",),
-    "mrn": ("patient__patient_id",),
-    "age": ("-patient__patient_birth_date",),
-    "sex": ("patient__patient_sex",),
+    "priority": ("priority_rank", "-study_datetime"),
+    "patient": ("patient_name",),
+    "mrn": ("patient_id",),
+    "age": ("-study__patient__patient_birth_date",),
+    "sex": ("study__patient__patient_sex",),
     "accession": ("accession_number",),
-    "modality": ("modalities_in_study",),
-    "body_part": ("body_part_examined",),
-    "description": ("study_description",),
-    "date": ("reading__study_datetime",),
-    "images": ("number_of_study_related_instances",),
-    "status": ("reading__reading_status",),
-    "assigned": ("reading__assigned_to__username",),
-    "ai": ("reading__ai_status",),
-    "report": ("reading__report_status",),
+    "modality": ("modality",),
+    "body_part": ("body_part",),
+    "description": ("study__study_description",),
+    "date": ("study_datetime",),
+    "images": ("study__number_of_study_related_instances",),
+    "status": ("reading_status",),
+    "assigned": ("assigned_to__username",),
+    "ai": ("ai_status",),
+    "report": ("report_status",),
 }
+# Up to this many matches the page sorts the matches; above it, it walks the sort index.
+# (Walking an index for a rare match reads the whole table row by row.)
+SPARSE_MATCHES = 2000
 DEFAULT_SORT = "priority"
 
 
@@ -139,14 +150,14 @@ class WorklistFilter:
         return urlencode(pairs)
 
 
-def modality_q(modality: str) -> Q:
+def modality_q(modality: str, field: str = "modality") -> Q:
     """Modalities in Study (0008,0061) is stored backslash-joined: match one value of it."""
     sep = "\\"
     return (
-        Q(modalities_in_study=modality)
-        | Q(modalities_in_study__startswith=modality + sep)
-        | Q(modalities_in_study__endswith=sep + modality)
-        | Q(modalities_in_study__contains=sep + modality + sep)
+        Q(**{field: modality})
+        | Q(**{f"{field}__startswith": modality + sep})
+        | Q(**{f"{field}__endswith": sep + modality})
+        | Q(**{f"{field}__contains": sep + modality + sep})
     )
 
 
@@ -170,21 +181,22 @@ def worklists_for_user(user) -> QuerySet[Worklist]:
 
 
 def worklist_rule_q(worklist: Worklist) -> Q:
+    """A named worklist's rule as a condition on ReadingItem."""
     q = Q()
     if worklist.modality_list:
         q &= any_of([modality_q(m) for m in worklist.modality_list])
     if worklist.body_part_list:
-        q &= Q(body_part_examined__in=worklist.body_part_list)
+        q &= Q(body_part__in=worklist.body_part_list)
     if worklist.priority_list:
-        q &= Q(reading__priority__in=worklist.priority_list)
+        q &= Q(priority__in=worklist.priority_list)
     if worklist.referring_location:
-        q &= Q(institution_name__icontains=worklist.referring_location)
+        q &= Q(study__institution_name__icontains=worklist.referring_location)
     return q
 
 
-def filtered_studies(user, f: WorklistFilter) -> QuerySet[Study]:
-    """The user's studies that match ``f``, in ``f``'s order (not yet sliced)."""
-    qs = studies_for_user(user).filter(reading__isnull=False)
+def filtered_items(user, f: WorklistFilter) -> QuerySet[ReadingItem]:
+    """The user's reading items that match ``f`` (unordered, not sliced)."""
+    qs = ReadingItem.objects.filter(study_filter_for_user(user, "study__"))
     if f.worklist_id:
         worklist = worklists_for_user(user).filter(pk=f.worklist_id).first()
         if worklist is None:
@@ -193,33 +205,50 @@ def filtered_studies(user, f: WorklistFilter) -> QuerySet[Study]:
     if f.modalities:
         qs = qs.filter(any_of([modality_q(m) for m in f.modalities]))
     if f.body_parts:
-        qs = qs.filter(body_part_examined__in=f.body_parts)
+        qs = qs.filter(body_part__in=f.body_parts)
     statuses = list(f.statuses)
     if f.unread:
         statuses = [ReadingStatus.UNREAD] if not statuses or "unread" in statuses else ["-"]
     if statuses:
-        qs = qs.filter(reading__reading_status__in=statuses)
+        qs = qs.filter(reading_status__in=statuses)
     if f.priorities:
-        qs = qs.filter(reading__priority__in=f.priorities)
+        # On the rank: it leads the default sort index, so this is an index range.
+        qs = qs.filter(priority_rank__in=[PRIORITY_RANK[Priority(p)] for p in f.priorities])
     if f.date_from:
-        qs = qs.filter(reading__study_datetime__gte=_local_midnight(f.date_from))
+        qs = qs.filter(study_datetime__gte=_local_midnight(f.date_from))
     if f.date_to:
-        qs = qs.filter(reading__study_datetime__lt=_local_midnight(f.date_to + timedelta(days=1)))
+        qs = qs.filter(study_datetime__lt=_local_midnight(f.date_to + timedelta(days=1)))
     if f.mine:
-        qs = qs.filter(Q(reading__assigned_to=user) | Q(reading__claimed_by=user))
+        qs = qs.filter(Q(assigned_to=user) | Q(claimed_by=user))
     if f.q:
-        needle = f.q.replace("^", " ").lower()
-        qs = qs.filter(reading__search_text__contains=needle)
+        qs = qs.filter(search_text__contains=f.q.replace("^", " ").lower())
+    return qs
+
+
+def ordering(f: WorklistFilter, *, sparse: bool = False) -> list:
+    """ORDER BY for ``f.sort``, with the primary key as tie-break.
+
+    ``sparse``: wrap the columns in an expression so the database filters first
+    and sorts the few matches, instead of walking the sort index.
+    """
     columns = SORTS[f.sort.lstrip("-")]
     if f.sort.startswith("-"):
         columns = tuple(_flip(c) for c in columns)
-    tiebreak = "-pk" if f.sort.startswith("-") else "pk"
-    return qs.order_by(*columns, tiebreak)
+    out: list = []
+    for column in (*columns, "-pk" if f.sort.startswith("-") else "pk"):
+        desc = column.startswith("-")
+        name = column.lstrip("-")
+        if not sparse:
+            out.append(column)
+            continue
+        expr = Coalesce(F(name), F(name))
+        out.append(expr.desc() if desc else expr.asc())
+    return out
 
 
-def with_rows(qs: QuerySet[Study]) -> QuerySet[Study]:
+def with_rows(qs: QuerySet[ReadingItem]) -> QuerySet[ReadingItem]:
     """Join in everything a row shows, so a page is one query."""
-    return qs.select_related("patient", "reading", "reading__claimed_by", "reading__assigned_to")
+    return qs.select_related("study", "study__patient", "claimed_by", "assigned_to")
 
 
 @dataclass
@@ -227,7 +256,7 @@ class WorklistPage:
     count: int
     page: int
     page_size: int
-    studies: list[Study]
+    items: list[ReadingItem]
 
     @property
     def num_pages(self) -> int:
@@ -236,18 +265,23 @@ class WorklistPage:
 
 def worklist_page(user, f: WorklistFilter) -> WorklistPage:
     """Two queries: COUNT, then the page."""
-    qs = filtered_studies(user, f)
+    qs = filtered_items(user, f)
     count = qs.count()
     pages = max(1, -(-count // f.page_size))
     page = min(f.page, pages)
     start = (page - 1) * f.page_size
-    studies = list(with_rows(qs)[start : start + f.page_size])
-    return WorklistPage(count=count, page=page, page_size=f.page_size, studies=studies)
+    order = ordering(f, sparse=count <= SPARSE_MATCHES)
+    items = list(with_rows(qs).order_by(*order)[start : start + f.page_size]) if count else []
+    return WorklistPage(count=count, page=page, page_size=f.page_size, items=items)
 
 
 def rows_for_events(study_ids: list[int]) -> list[tuple[int, dict]]:
-    """(version, row) for each study, for event payloads; one query."""
+    """(version, row) for each study, for event payloads; one query.
+
+    Events go to the ``worklist`` group, which only readers join (the consumer
+    checks), so the rows are not filtered per user here.
+    """
     from reading.worklist.serializers import WorklistRowSerializer
 
-    studies = with_rows(Study.objects.filter(pk__in=study_ids, reading__isnull=False))
-    return [(s.reading.version, WorklistRowSerializer(s).data) for s in studies]
+    items = with_rows(ReadingItem.objects.filter(pk__in=study_ids))
+    return [(item.version, WorklistRowSerializer(item).data) for item in items]

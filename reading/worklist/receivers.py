@@ -17,5 +17,6 @@ def on_instance_stored(sender, study_id: int, created_study: bool, **kwargs) -> 
     item = services.register_study(study_id, created_study=created_study)
     if item is None or not item_existed:
         return
+    services.sync_study_fields(study_id)
     if cache.add(f"worklist:updated:{study_id}", 1, UPDATE_THROTTLE_SECONDS):
         events.emit_on_commit(events.STUDY_UPDATED, study_id)

@@ -6,8 +6,7 @@ from datetime import date
 
 from rest_framework import serializers
 
-from reading.studies.models import Study
-from reading.worklist.models import Priority, ReadingStatus, SavedWorklist, Worklist
+from reading.worklist.models import Priority, ReadingItem, ReadingStatus, SavedWorklist, Worklist
 
 
 def _person(user) -> dict | None:
@@ -30,10 +29,10 @@ def patient_age(birth: date | None, on: date | None) -> str:
 
 
 class WorklistRowSerializer(serializers.Serializer):
-    """One worklist row, from a Study with ``patient`` and ``reading`` (+ people) selected."""
+    """One worklist row, from a ReadingItem with study, patient and people selected."""
 
-    def to_representation(self, study: Study) -> dict:
-        item = study.reading
+    def to_representation(self, item: ReadingItem) -> dict:
+        study = item.study
         patient = study.patient
         dt = item.study_datetime
         return {

@@ -87,7 +87,32 @@ def search_text(study: Study) -> str:
 
 
 def item_defaults(study: Study) -> dict:
-    return {"study_datetime": study_datetime(study), "search_text": search_text(study)}
+    """The ReadingItem's copies of study and patient fields (``study.patient`` loaded)."""
+    return {
+        "study_datetime": study_datetime(study),
+        "patient_name": study.patient.patient_name.replace("^", " ").strip()[:324],
+        "patient_id": study.patient.patient_id,
+        "accession_number": study.accession_number,
+        "modality": study.modalities_in_study,
+        "body_part": study.body_part_examined,
+        "search_text": search_text(study),
+    }
+
+
+def sync_study_fields(study_id: int) -> bool:
+    """Refresh the item's copies after the study changed (a new series adds a modality).
+
+    One SELECT, and one UPDATE only when something differs. Returns whether it changed.
+    """
+    study = Study.objects.select_related("patient").filter(pk=study_id).first()
+    item = ReadingItem.objects.filter(pk=study_id).first()
+    if study is None or item is None:
+        return False
+    fresh = item_defaults(study)
+    if all(getattr(item, k) == v for k, v in fresh.items()):
+        return False
+    ReadingItem.objects.filter(pk=study_id).update(**fresh, version=F("version") + 1)
+    return True
 
 
 def ensure_item(study: Study) -> ReadingItem:

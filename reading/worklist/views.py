@@ -46,7 +46,7 @@ def worklist_page(request):
         "page_size": page.page_size,
         "num_pages": page.num_pages,
         "query": f.to_query(),
-        "results": WorklistRowSerializer(page.studies, many=True).data,
+        "results": WorklistRowSerializer(page.items, many=True).data,
     }
     context = {
         "f": f,
@@ -177,6 +177,12 @@ def manage_worklists(request, worklist_id: int | None = None):
 ASSIGN_PAGE_SIZE = 100
 
 
+def _with_page(params, page: int) -> str:
+    q = params.copy()
+    q["page"] = str(max(1, page))
+    return q.urlencode()
+
+
 @require_http_methods(["GET", "POST"])
 def manage_assign(request):
     """Bulk-assign studies and set priorities; break claims. No patient names or images."""
@@ -211,7 +217,9 @@ def manage_assign(request):
     f = queries.WorklistFilter.from_params(request.GET)
     qs = studies_for_department_admin(request.user).filter(reading__isnull=False)
     if f.modalities:
-        qs = qs.filter(queries.any_of([queries.modality_q(m) for m in f.modalities]))
+        qs = qs.filter(
+            queries.any_of([queries.modality_q(m, "modalities_in_study") for m in f.modalities])
+        )
     if f.statuses:
         qs = qs.filter(reading__reading_status__in=f.statuses)
     if f.priorities:
@@ -237,5 +245,7 @@ def manage_assign(request):
             "statuses": ReadingStatus.choices,
             "priorities": Priority.choices,
             "has_next": start + ASSIGN_PAGE_SIZE < count,
+            "prev_query": _with_page(request.GET, f.page - 1),
+            "next_query": _with_page(request.GET, f.page + 1),
         },
     )

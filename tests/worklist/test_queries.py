@@ -11,7 +11,7 @@ from reading.worklist.models import Priority, Worklist
 
 def uids(user, query: str) -> list[str]:
     f = queries.WorklistFilter.from_params(QueryDict(query))
-    return [s.accession_number for s in queries.worklist_page(user, f).studies]
+    return [i.accession_number for i in queries.worklist_page(user, f).items]
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_pagination_and_canonical_query(cast, attending):
     assert page.count == 2 and page.page == 1  # clamped to the last page
     f = queries.WorklistFilter.from_params(QueryDict("page_size=3&page=2"))
     page = queries.worklist_page(attending, f)
-    assert (page.count, page.num_pages, [s.accession_number for s in page.studies]) == (
+    assert (page.count, page.num_pages, [i.accession_number for i in page.items]) == (
         4,
         2,
         ["A2"],
@@ -134,6 +134,50 @@ def test_query_count_is_bounded(
 
     with django_assert_max_num_queries(2):
         page = queries.worklist_page(attending, f)
-        rows = WorklistRowSerializer(page.studies, many=True).data
+        rows = WorklistRowSerializer(page.items, many=True).data
     assert len(rows) == min(30, page_size)
     assert any(r["claimed_by"] for r in rows) and any(r["assigned_to"] for r in rows)
+
+
+def test_sparse_and_dense_plans_give_the_same_order(cast, make_study, attending, monkeypatch):
+    for i in range(6):
+        make_study(accession=f"B{i}", patient_name="Alpha^Ann")  # ties on several columns
+    for key in queries.SORTS:
+        for sort in (key, "-" + key):
+            monkeypatch.setattr(queries, "SPARSE_MATCHES", 0)
+            dense = uids(attending, f"sort={sort}")
+            monkeypatch.setattr(queries, "SPARSE_MATCHES", 10**9)
+            sparse = uids(attending, f"sort={sort}")
+            assert dense == sparse, sort
+
+
+def test_access_filter_agrees_with_studies_for_user(cast, attending, outsider):
+    from django.core.exceptions import PermissionDenied
+
+    from reading.studies.access import studies_for_user, study_filter_for_user
+    from reading.worklist.models import ReadingItem
+
+    via_items = set(
+        ReadingItem.objects.filter(study_filter_for_user(attending, "study__")).values_list(
+            "pk", flat=True
+        )
+    )
+    assert via_items == set(studies_for_user(attending).values_list("pk", flat=True))
+    with pytest.raises(PermissionDenied):
+        study_filter_for_user(outsider, "study__")
+    with pytest.raises(PermissionDenied):
+        queries.worklist_page(outsider, queries.WorklistFilter())
+
+
+def test_new_series_updates_the_rows_copies(db, attending, django_capture_on_commit_callbacks):
+    from reading.studies.services import ingest_instance
+    from reading.worklist.models import ReadingItem
+    from tests.dicom_factory import make_dataset, to_bytes
+
+    ct = make_dataset(modality="CT", accession="SYNC1")
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest_instance(to_bytes(ct))
+        ingest_instance(to_bytes(make_dataset(study_uid=ct.StudyInstanceUID, modality="PT")))
+    item = ReadingItem.objects.get(study__study_instance_uid=ct.StudyInstanceUID)
+    assert item.modality == "CT\\PT" and item.accession_number == "SYNC1"
+    assert uids(attending, "modality=PT") == ["SYNC1"]
