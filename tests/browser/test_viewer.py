@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 import numpy as np
 import pytest
@@ -59,7 +60,14 @@ def make_study(*args, **kwargs):
 
 
 def _make_study(
-    n=SLICES, size=SIZE, *, transfer_syntax=None, patient_id="MRN-V1", study_date=None, desc="CT"
+    n=SLICES,
+    size=SIZE,
+    *,
+    transfer_syntax=None,
+    patient_id="MRN-V1",
+    study_date=None,
+    desc="CT",
+    step=2.5,
 ):
     study_uid, series_uid = generate_uid(), generate_uid()
     extra = {"study_date": study_date} if study_date else {}
@@ -71,16 +79,16 @@ def _make_study(
             rows=size,
             columns=size,
             instance_number=k + 1,
-            z=float(-k * 2.5),
+            z=float(-k * step),
             pixels=phantom_slice(k, n, size),
             patient_id=patient_id,
             patient_name="Viewer^Test",
             study_description=f"{desc} CHEST",
-            series_description="Axial 2.5mm",
+            series_description=f"Axial {step}mm",
             **extra,
         )
         ds.PixelSpacing = [1.4, 1.4]
-        ds.SliceThickness = 2.5
+        ds.SliceThickness = step
         if transfer_syntax is not None:
             ds.compress(transfer_syntax)
         result = ingest_instance(to_bytes(ds), name=f"{k}.dcm")
@@ -329,6 +337,45 @@ def test_compressed_study_renders_losslessly(login_page, attending, shot):
     wait_loaded(page)
     assert_not_blank(pixels(page))
     shot(page, "viewer-rle")
+    assert page.errors == []
+
+
+def test_prior_side_by_side_scrolls_by_position_and_shares_wl(login_page, attending, shot):
+    current_uid, current_series, _ = make_study(n=40, size=128, patient_id="MRN-P1")
+    prior_uid, prior_series, _ = make_study(
+        n=20, size=128, patient_id="MRN-P1", study_date=date(2025, 11, 3), desc="PRIOR", step=5.0
+    )
+    page = open_viewer(login_page, attending, current_uid)
+    prior_button = page.locator(f'.vw-prior[data-study-uid="{prior_uid}"]')
+    assert "2025-11-03" in prior_button.inner_text()
+    prior_button.click()
+    wait_for_image(page, "vp-1")
+    st = state(page)
+    assert st["layout"] == "1x2"
+    assert [v["series"] for v in st["viewports"]] == [current_series, prior_series]
+    assert "PRIOR" in page.locator('.vw-cell[data-viewport-id="vp-1"] .vw-overlay').inner_text()
+    wait_loaded(page)
+
+    # Current slices are 2.5 mm apart, the prior's 5 mm: index 20 (z=-50) matches prior 10.
+    page.evaluate("window.readingViewer.applyViewport({viewportId: 'vp-0', slice: 20})")
+    page.wait_for_function(
+        "window.readingViewer.state().viewports.find(v => v.viewportId === 'vp-1').slice === 10"
+    )
+    page.locator('.vw-cell[data-viewport-id="vp-0"]').click()
+    for expected in (21, 22):
+        page.keyboard.press("ArrowDown")
+        page.wait_for_function(
+            "(n) => window.readingViewer.state().viewports[0].slice === n", arg=expected
+        )
+        page.wait_for_timeout(200)
+    page.wait_for_function(
+        "window.readingViewer.state().viewports.find(v => v.viewportId === 'vp-1').slice === 11"
+    )
+    # W/L follows too.
+    page.keyboard.press("3")  # bone
+    page.wait_for_timeout(400)
+    assert vp_state(page, "vp-1")["voi"] == vp_state(page, "vp-0")["voi"]
+    shot(page, "viewer-prior-compare")
     assert page.errors == []
 
 
