@@ -9,6 +9,8 @@ fat fairly bright, cortical bone and air dark.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from reading.studies.demo.shapes import (
@@ -38,8 +40,8 @@ T2 = {
 CEREBRUM = ((0.0, 8.0, 5.0), (66.0, 84.0, 68.0))
 LANDMARKS = {
     "lateral_ventricle": (11.0, 2.0, 16.0),
-    "white_matter": (30.0, 30.0, 40.0),
-    "outside_head": (0.0, -118.0, 20.0),
+    "white_matter": (25.0, 0.0, 28.0),
+    "outside_head": (0.0, -108.0, 28.0),
 }
 
 
@@ -48,7 +50,7 @@ class BrainPhantom:
 
     def __init__(self, seed: int = 2):
         rng = np.random.default_rng(seed)
-        self.gyri = smooth_field(rng, waves=16, wavelength=20.0)
+        self.gyri = smooth_field(rng, waves=16, wavelength=30.0)
         self.folia = smooth_field(rng, waves=12, wavelength=7.0)
 
     def _brain_depth(self, g: SliceGrid) -> np.ndarray:
@@ -78,22 +80,23 @@ class BrainPhantom:
         if z < -30.0:  # skull base in front of the posterior fossa
             paint(img, ellipsoid(g, head_c, inner) * edge(g.y - 18.0, g.pixel), T2["muscle"])
         # Face, temporal muscles beside the skull, eyes and orbital fat in front.
-        paint(img, ellipsoid(g, (0, -62, -52), (58, 40, 30)), T2["skin"])
-        paint(img, ellipsoid(g, (0, -62, -52), (55, 37, 27)), T2["fat"])
+        paint(img, ellipsoid(g, (0, -64, -44), (60, 40, 32)), T2["skin"])
+        paint(img, ellipsoid(g, (0, -64, -44), (57, 37, 29)), T2["fat"])
         for s in (-1, 1):
             paint(img, ellipsoid(g, (s * (head_ax[0] - 4), -10, -15), (6, 30, 32)), T2["muscle"])
-            paint(img, ellipsoid(g, (s * 31, -78, -32), (18, 20, 15)), T2["fat"])
-            paint(img, sphere(g, (s * 31, -82, -32), 12.0), T2["vitreous"])
-            paint(img, sphere(g, (s * 31, -93, -32), 4.0), 500.0)  # lens
+            paint(img, ellipsoid(g, (s * 31, -70, -34), (18, 20, 15)), T2["fat"])
+            paint(img, sphere(g, (s * 31, -76, -34), 12.0), T2["vitreous"])
+            paint(img, sphere(g, (s * 31, -87, -34), 4.0), 500.0)  # lens
         if z < -38:  # sinuses and nasal cavity: air
             paint(img, ellipsoid(g, (0, -70, -52), (16, 22, 16)), T2["air"])
 
         depth = self._brain_depth(g)
         brain = edge(-depth, g.pixel)
         # Cerebrum: grey cortex over white matter, sulci as CSF along winding surfaces.
-        f = self.gyri(g)
-        grey = (depth < 3.5) | ((np.abs(f) < 0.2) & (depth < 24.0))
-        sulcus = (np.abs(f) < 0.05) & (depth < 20.0)
+        f = self.gyri(replace(g, x=np.abs(g.x)))  # mirrored: both hemispheres fold alike
+        # |f| grows about 0.2 per mm away from its zero set: cortex ~2.5 mm each side of a sulcus.
+        grey = (depth < 3.5) | ((np.abs(f) < 0.5) & (depth < 26.0))
+        sulcus = (np.abs(f) < 0.07) & (depth < 22.0)
         tissue = np.where(grey, T2["grey"], T2["white"]).astype(np.float32)
         tissue[sulcus] = T2["csf"]
         fissure = (np.abs(g.x - cx) < 1.4) & ((z > 22.0) | (np.abs(g.y - 2.0) > 45.0))

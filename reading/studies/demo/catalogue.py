@@ -55,7 +55,7 @@ class DemoScale:
     def small(cls) -> DemoScale:
         """A few slices through the largest nodule and the ventricles: fast, for tests."""
         return cls(ct_slices=12, ct_size=128, ct_first_z=62.5, mr_slices=6, mr_size=64,
-                   mr_first_z=-20.0, mr_step=12.0, cr_rows=250, cr_cols=205)  # fmt: skip
+                   mr_first_z=-20.0, mr_step=12.0, cr_rows=156, cr_cols=128)  # fmt: skip
 
     @property
     def suffix(self) -> str:

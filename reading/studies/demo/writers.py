@@ -20,6 +20,7 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     MRImageStorage,
 )
+from pydicom.valuerep import format_number_as_ds
 
 UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "reading-room/demo/v1")
 
@@ -77,8 +78,8 @@ def _age(born: date, on: date) -> str:
 
 
 def _ds(value: float) -> str:
-    """A DS value (PS3.5 6.2: at most 16 characters)."""
-    return f"{value:.6g}"
+    """A DS value (PS3.5 6.2) with as many digits as its 16 characters allow."""
+    return format_number_as_ds(float(value))
 
 
 def _base(study: StudyInfo, *, sop_class: str, modality: str, series: int, instance: int,
