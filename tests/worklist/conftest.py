@@ -68,3 +68,13 @@ def attending2(db, django_user_model):
     user.set_password("pw-att2")
     user.save()
     return user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttles and audit de-duplication live in the cache: start each test without them."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
