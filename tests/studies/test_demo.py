@@ -254,6 +254,7 @@ def test_pydicom_samples_keep_their_syntax_and_pixels(small):
         original = pydicom.dcmread(sample.path)
         assert copy.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
         assert copy.PixelData == original.PixelData
+        assert copy.pixel_array.shape == original.pixel_array.shape  # decodable as filed
         assert copy.PatientID == "RR100999"
         syntaxes.add(copy.file_meta.TransferSyntaxUID)
     assert len(syntaxes) >= 8

@@ -140,8 +140,8 @@ def _clavicles():
     segs, radii = [], []
     for side in (-1, 1):
         s, r = polyline(
-            [(18 * side, -88, 122), (70 * side, -78, 132), (125 * side, -55, 138),
-             (150 * side, -25, 140)], 8.0)  # fmt: skip
+            [(18 * side, -88, 84), (70 * side, -78, 93), (125 * side, -55, 99),
+             (150 * side, -25, 101)], 8.0)  # fmt: skip
         segs.append(s)
         radii.append(r)
     return np.concatenate(segs), np.concatenate(radii)
@@ -157,7 +157,7 @@ class ChestPhantom:
         self.vessels = (np.concatenate([right[0], left[0]]), np.concatenate([right[1], left[1]]))
         self.mediastinum = _mediastinal_tubes()
         self.clavicles = _clavicles()
-        self.arms = {s: polyline([(175 * s, 5, 120), (195 * s, 10, -200)], 42.0) for s in (-1, 1)}
+        self.arms = {s: polyline([(175 * s, 5, 95), (195 * s, 10, -200)], 42.0) for s in (-1, 1)}
 
     # -- pieces ------------------------------------------------------------------------
 
@@ -265,7 +265,7 @@ class ChestPhantom:
         a, b, cy = body_outline(z)
         if arms:
             for s in (-1, 1):
-                paint(img, ellipsoid(g, (150 * s, 0, 125), (45, 60, 50)), MUSCLE)  # shoulder
+                paint(img, ellipsoid(g, (150 * s, 0, 100), (45, 60, 50)), MUSCLE)  # shoulder
                 paint(img, tubes(g, *self.arms[s]), MUSCLE)
         body = edge(self._outline_distance(g, a, b, cy, 0.0), g.pixel)
         paint(img, body, FAT)
@@ -274,10 +274,10 @@ class ChestPhantom:
         paint(img, interior, SOFT)
         if arms:
             for s in (-1, 1):
-                paint(img, sphere(g, (168 * s, 5, 128), 24.0), CORTEX * 0.7)  # humeral head
-                paint(img, tubes(g, *polyline([(170 * s, 5, 120), (185 * s, 10, -60)], 11.0)),
+                paint(img, sphere(g, (168 * s, 5, 92), 24.0), CORTEX * 0.7)  # humeral head
+                paint(img, tubes(g, *polyline([(170 * s, 5, 85), (185 * s, 10, -90)], 11.0)),
                       CORTEX * 0.8)  # fmt: skip
-                paint(img, sphere(g, (168 * s, 5, 128), 21.0), MARROW)
+                paint(img, sphere(g, (168 * s, 5, 92), 21.0), MARROW)
 
         # Below the diaphragm: liver on the right, stomach and spleen on the left.
         lung_cov = {}
