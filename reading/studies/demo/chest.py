@@ -220,6 +220,9 @@ class ChestPhantom:
         best = np.full(ph.shape, np.inf, np.float32)
         cart = np.full(ph.shape, np.inf, np.float32)
         phi0 = 0.45
+        # Ribs thin out and carry less bone towards the front (anterior ribs look faint).
+        front = np.clip((ph - 1.7) / 0.85, 0.0, 1.0)
+        half = 4.5 - 1.5 * front
         for k in range(12):
             end, cartilage_end = (
                 (2.55, 2.95) if k < 7 else (2.3, 2.6) if k < 10 else (1.6 - 0.3 * (k - 10), 0)
@@ -229,7 +232,7 @@ class ChestPhantom:
                 - 21.5 * k
                 - (50.0 if k == 0 else 85.0) * np.clip((ph - phi0) / (2.55 - phi0), 0, None) ** 1.4
             )
-            d = np.sqrt((rad / 4.5) ** 2 + ((g.z - zk) / 5.0) ** 2)
+            d = np.sqrt((rad / half) ** 2 + ((g.z - zk) / 5.0) ** 2)
             bony = (ph >= phi0) & (ph <= end)
             best = np.where(bony, np.minimum(best, d), best)
             if cartilage_end:
@@ -240,7 +243,7 @@ class ChestPhantom:
         cov = np.zeros(g.shape, np.float32)
         cov[band] = edge((best - 1.0) * 4.5, g.pixel)
         value = np.zeros(g.shape, np.float32)
-        value[band] = np.where(best < 0.6, MARROW, CORTEX)
+        value[band] = np.where(best < 0.6, MARROW, CORTEX * (1.0 - 0.45 * front))
         paint(img, cov, value)
         # Scapulae: thin plates behind the upper ribs.
         if -40.0 < g.z < 118.0:
