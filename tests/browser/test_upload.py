@@ -47,15 +47,23 @@ def test_upload_files_and_a_zip_with_progress_and_results(login_page, attending,
         zf.writestr("series/DICOMDIR", b"index")
         zf.writestr("notes.txt", b"not an image " * 30)
     page = login_page(attending, "/upload/")
+    # Listen for file choosers before anything opens one: Playwright switches the
+    # interception on asynchronously, and an early Enter would open a native dialog.
+    choosers = []
+    page.on("filechooser", lambda chooser: choosers.append(chooser))
     assert page.locator("h1").inner_text() == "Upload studies"
     assert page.get_attribute("#upload-progress", "aria-valuenow") == "0"
 
     # Keyboard: focus the drop zone and press Enter to get the file chooser.
     page.wait_for_load_state("networkidle")
     page.focus("#dropzone")
-    with page.expect_file_chooser() as chooser_info:
-        page.keyboard.press("Enter")
-    chooser_info.value.set_files(
+    page.keyboard.press("Enter")
+    for _ in range(100):
+        if choosers:
+            break
+        page.wait_for_timeout(50)
+    assert choosers, "Enter on the drop zone opened no file chooser"
+    choosers[0].set_files(
         [
             payload("a.dcm", raws[0]),
             payload("b.dcm", raws[1]),
