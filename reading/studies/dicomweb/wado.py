@@ -281,8 +281,9 @@ def instance_for_user(user, study_uid: str, series_uid: str, sop_uid: str) -> In
 
     The same check as ``get_instance_for_user``, scoped by ``studies_for_user``,
     for the hot per-frame path: a viewer asks for hundreds of frames a second.
-    Only the columns frames and the audit need are read (compiling and loading
-    the four full rows costs more than the query itself); the others load on access.
+    Only the columns that frames and the audit need are read (compiling and
+    loading four full rows costs more than the query itself); other fields are
+    deferred and load on access.
     """
     studies = studies_for_user(user).filter(study_instance_uid=study_uid)
     rows = list(
