@@ -78,6 +78,9 @@ class StoreSCP:
             (evt.EVT_C_ECHO, self.handle_echo),
             (evt.EVT_RELEASED, self.handle_end),
             (evt.EVT_ABORTED, self.handle_end),
+            # A dropped TCP connection ends an association without either event above;
+            # this one fires in the association's network thread.
+            (evt.EVT_CONN_CLOSE, self.handle_end),
         ]
 
     def handle_echo(self, event) -> int:
@@ -117,7 +120,7 @@ class StoreSCP:
         return _status(failure_status(result), result.reason)
 
     def handle_end(self, event) -> None:
-        """Association released or aborted: audit what it stored, close this thread's DB."""
+        """Association over: audit what it stored (once), close this thread's DB connections."""
         with self._lock:
             summary = self._summaries.pop(id(event.assoc), None)
         try:

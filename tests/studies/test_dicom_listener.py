@@ -144,3 +144,17 @@ def test_command_reports_a_busy_port():
         port = busy.getsockname()[1]
         with pytest.raises(CommandError, match=f"cannot listen on 127.0.0.1:{port}"):
             call_command("dicom_listener", "--host", "127.0.0.1", "--port", str(port))
+
+
+def test_aborted_association_keeps_what_was_stored(listener):
+    port, _ = listener
+    ds = make_dataset()
+    assoc = associate(port, [(CTImageStorage, ExplicitVRLittleEndian)])
+    assert assoc.send_c_store(ds).Status == 0x0000
+    assoc.abort()
+    assert Instance.objects.filter(sop_instance_uid=ds.SOPInstanceUID).exists()
+    events = AuditEvent.objects.filter(action=AuditAction.STORE)
+    deadline = time.monotonic() + 10
+    while not events.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert events.get().study_instance_uid == ds.StudyInstanceUID
