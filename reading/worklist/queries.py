@@ -270,8 +270,13 @@ def worklist_page(user, f: WorklistFilter) -> WorklistPage:
     pages = max(1, -(-count // f.page_size))
     page = min(f.page, pages)
     start = (page - 1) * f.page_size
-    order = ordering(f, sparse=count <= SPARSE_MATCHES)
-    items = list(with_rows(qs).order_by(*order)[start : start + f.page_size]) if count else []
+    if not count:
+        return WorklistPage(count=0, page=1, page_size=f.page_size, items=[])
+    # Pick the page's keys on ReadingItem alone, then join the row data for those only.
+    keys = qs.order_by(*ordering(f, sparse=count <= SPARSE_MATCHES)).values("pk")[
+        start : start + f.page_size
+    ]
+    items = list(with_rows(ReadingItem.objects.filter(pk__in=keys)).order_by(*ordering(f)))
     return WorklistPage(count=count, page=page, page_size=f.page_size, items=items)
 
 

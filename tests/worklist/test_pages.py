@@ -149,3 +149,28 @@ def test_admin_manages_worklists_and_bulk_assigns(client, admin_user, resident, 
         {"action": "priority", "priority": "stat", "study": [studies[2].study_instance_uid]},
     )
     assert ReadingItem.objects.get(pk=studies[2].pk).priority == "stat"
+
+
+def test_django_admin_lists_and_actions(client, admin_user, resident, make_study):
+    from reading.worklist import services
+
+    study = make_study(accession="ADM-1")
+    services.claim_study(resident, study)
+    client.force_login(admin_user)
+    for url in (
+        "/admin/worklist/readingitem/",
+        "/admin/worklist/worklist/",
+        "/admin/worklist/savedworklist/",
+        "/admin/worklist/readingitem/?reading_status__exact=in_progress&q=adm-1",
+    ):
+        assert client.get(url).status_code == 200, url
+    r = client.post(
+        "/admin/worklist/readingitem/",
+        {"action": "set_stat", "_selected_action": [study.pk]},
+    )
+    assert r.status_code == 302
+    client.post(
+        "/admin/worklist/readingitem/", {"action": "break_claims", "_selected_action": [study.pk]}
+    )
+    item = ReadingItem.objects.get(pk=study.pk)
+    assert item.priority == "stat" and item.priority_rank == 0 and item.claimed_by is None
