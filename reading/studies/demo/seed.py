@@ -53,7 +53,7 @@ def seed_study(study: DemoStudy) -> StudySeedResult:
 
 def _line(r: StudySeedResult) -> str:
     if r.stored == 0 and not r.failures:
-        return f"  {r.label}: already present ({r.present} instances)"
+        return f"  {r.label}: already present ({r.present} instance{'s' * (r.present != 1)})"
     text = f"  {r.label}: {r.stored} stored"
     if r.present:
         text += f", {r.present} already present"
