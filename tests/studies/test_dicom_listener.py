@@ -3,6 +3,7 @@
 import io
 import socket
 import time
+from types import SimpleNamespace
 
 import pydicom
 import pytest
@@ -14,7 +15,8 @@ from pynetdicom.sop_class import CTImageStorage, Verification
 
 from reading.audit.models import AuditAction, AuditEvent
 from reading.studies import storage
-from reading.studies.dimse import start_listener
+from reading.studies.dicomio import dataset_to_part10
+from reading.studies.dimse import StoreSCP, start_listener
 from reading.studies.models import Instance
 from tests.dicom_factory import make_dataset
 
@@ -158,3 +160,21 @@ def test_aborted_association_keeps_what_was_stored(listener):
     while not events.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert events.get().study_instance_uid == ds.StudyInstanceUID
+
+
+def test_store_handler_re_encodes_when_the_raw_stream_is_unavailable():
+    """The fallback: a decoded dataset is written as Part 10 in its own transfer syntax."""
+    ds = make_dataset()
+
+    class Event:
+        assoc = SimpleNamespace(requestor=SimpleNamespace(ae_title="LOCAL", address="::1"))
+        dataset = ds
+        file_meta = ds.file_meta
+
+        def encoded_dataset(self):
+            raise AttributeError("no encoded stream")
+
+    assert StoreSCP().handle_store(Event()) == 0x0000
+    inst = Instance.objects.get(sop_instance_uid=ds.SOPInstanceUID)
+    assert storage.read_all(inst.file_path) == dataset_to_part10(ds)
+    assert inst.transfer_syntax_uid == ExplicitVRLittleEndian
