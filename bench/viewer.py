@@ -125,7 +125,14 @@ def setup_data(slices: int) -> tuple[str, str, object]:
     from reading.studies.services import ingest_instance
 
     call_command("migrate", verbosity=0)
-    user = User.objects.create_user("bench", password="bench-password", role="attending")
+    from reading.studies.models import Series
+
+    user = User.objects.filter(username="bench").first()
+    series = Series.objects.filter(number_of_series_related_instances=slices).first()
+    if user and series:
+        print(f"reusing the stored {slices}-slice CT")
+        return series.study.study_instance_uid, series.series_instance_uid, user
+    user = user or User.objects.create_user("bench", password="bench-password", role="attending")
     scale = DemoScale() if slices == DemoScale().ct_slices else DemoScale(ct_slices=slices)
     study = demo_studies(scale)[0]
     t0 = time.perf_counter()
@@ -155,13 +162,17 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scroll-steps", type=int, default=400)
+    parser.add_argument("--data-dir", help="keep (and on later runs reuse) the seeded data here")
     parser.add_argument("--disable-3d", action="store_true", help="force the CPU rendering path")
     args = parser.parse_args()
 
     if not (ROOT / "static" / "viewer" / "viewer.js").exists():
         subprocess.run(["make", "--no-print-directory", "frontend"], cwd=ROOT, check=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix="rr-bench-viewer-"))
+    tmp = (
+        Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="rr-bench-viewer-"))
+    )
+    tmp.mkdir(parents=True, exist_ok=True)
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "reading.settings",

@@ -105,6 +105,7 @@ export class SeriesData {
     this.positions = entries.map((e) => e.position);
     for (const e of entries) this.instances.set(e.imageId, e.meta);
     this.firstInstance = entries[0]?.meta || null;
+    this.viewer.timings[`metadata:${this.uid}`] = performance.now();
     this.viewer.emitProgress(this);
     return this;
   }

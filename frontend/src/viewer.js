@@ -25,7 +25,9 @@ import {
   RenderingEngine,
   cache,
   getRenderingEngine,
+  getShouldUseCPURendering,
   init as csInit,
+  setUseCPURendering,
   utilities as csUtils,
 } from '@cornerstonejs/core';
 import { init as loaderInit } from '@cornerstonejs/dicom-image-loader';
@@ -48,6 +50,28 @@ import {
 } from './tools.js';
 
 const { ViewportType, Events } = Enums;
+
+/**
+ * Stack viewports draw on the CPU when WebGL is a software rasterizer (SwiftShader,
+ * llvmpipe): uploading a float texture per slice through it is several times slower
+ * than Cornerstone's CPU path. MPR always needs WebGL and switches it back on.
+ * ``?render=cpu|gpu`` overrides the choice.
+ */
+function chooseStackCpu() {
+  const forced = new URLSearchParams(window.location.search).get('render');
+  if (forced === 'cpu') return true;
+  if (forced === 'gpu') return false;
+  if (getShouldUseCPURendering()) return false; // no WebGL at all: CPU everywhere already
+  try {
+    const gl = document.createElement('canvas').getContext('webgl2');
+    const info = gl && gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : '';
+    gl?.getExtension('WEBGL_lose_context')?.loseContext();
+    return /swiftshader|llvmpipe|softpipe|software/i.test(renderer);
+  } catch {
+    return false;
+  }
+}
 const LAYOUTS = { '1x1': 1, '1x2': 2, '2x2': 4 };
 const ENGINE_ID = 'rr-engine';
 
@@ -88,13 +112,19 @@ export class Viewer extends Emitter {
   // ---- start-up ----------------------------------------------------------------------
 
   async start() {
+    // Fetch the series list while the rendering stack initialises.
+    const seriesList = loadStudySeries(this, this.config.studyUid);
+    seriesList.catch(() => {});
     await csInit();
-    const workers = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 0));
+    this.timings.init = performance.now();
+    const workers = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2));
     loaderInit({ maxWebWorkers: workers });
     csTools.init();
     registerTools();
     this.buildUi();
     this.renderingEngine = new RenderingEngine(ENGINE_ID);
+    this.stackCpu = chooseStackCpu();
+    if (this.stackCpu) setUseCPURendering(true);
     const ask = (label, initial) => this.askText(label, initial);
     this.stackGroup = createStackToolGroup('rr-stack', ask);
     this.mprGroup = createMprToolGroup('rr-mpr', ask);
@@ -105,7 +135,8 @@ export class Viewer extends Emitter {
     new ResizeObserver(() => this.resize()).observe(this.stage);
 
     try {
-      this.series = await loadStudySeries(this, this.config.studyUid);
+      this.series = await seriesList;
+      this.timings.seriesList = performance.now();
     } catch (err) {
       this.notify(`Could not load the study's series (${err.status || err.message})`);
       throw err;
@@ -364,24 +395,10 @@ export class Viewer extends Emitter {
     for (const c of this.cells) {
       const visible = c.index < count;
       c.cell.hidden = !visible;
-      if (visible && !c.enabled) {
-        this.renderingEngine.enableElement({
-          viewportId: c.id,
-          type: ViewportType.STACK,
-          element: c.element,
-          defaultOptions: { background: [0, 0, 0] },
-        });
-        this.stackGroup.addViewport(c.id, ENGINE_ID);
-        c.enabled = true;
-      } else if (!visible && c.enabled) {
-        this.stopCine(c);
-        this.stackGroup.removeViewports(ENGINE_ID, c.id);
-        this.renderingEngine.disableElement(c.id);
-        c.enabled = false;
-        c.series = null;
-      }
+      if (visible && !c.enabled) this.enableCell(c);
+      else if (!visible && c.enabled) this.disableCell(c);
     }
-    this.resize();
+    this.resize(true);
     // Fill newly shown cells with series not on screen yet.
     const shown = new Set(this.cells.filter((c) => c.enabled && c.series).map((c) => c.series.uid));
     const candidates = this.series.filter((s) => !shown.has(s.uid) && s.instanceCount > 0);
@@ -392,9 +409,29 @@ export class Viewer extends Emitter {
     else this.setActive(this.activeViewportId);
   }
 
-  resize() {
+  enableCell(c) {
+    this.renderingEngine.enableElement({
+      viewportId: c.id,
+      type: ViewportType.STACK,
+      element: c.element,
+      defaultOptions: { background: [0, 0, 0] },
+    });
+    this.stackGroup.addViewport(c.id, ENGINE_ID);
+    c.enabled = true;
+  }
+
+  disableCell(c) {
+    this.stopCine(c);
+    this.stackGroup.removeViewports(ENGINE_ID, c.id);
+    this.renderingEngine.disableElement(c.id);
+    c.enabled = false;
+    c.series = null;
+  }
+
+  /** Resize the canvases; ``refit`` (layout changes) fits the images to their new cells. */
+  resize(refit = false) {
     if (!this.renderingEngine) return;
-    this.renderingEngine.resize(true, true);
+    this.renderingEngine.resize(true, !refit);
     this.updateAllOverlays();
   }
 
@@ -692,14 +729,25 @@ export class Viewer extends Emitter {
 
   async toggleMpr(on = !this.mpr.active) {
     if (!on) {
+      if (!this.mpr.active) return;
       this.mpr.close();
+      if (this.stackCpu) setUseCPURendering(true, false);
       this.grid.hidden = false;
       this.slabSelect.hidden = true;
       this.toolButtons.get('crosshairs').hidden = true;
       this.mprButton.classList.remove('on');
       if (this.currentTool === 'crosshairs') this.selectTool('wl');
+      // Bring the stacks back where they were.
+      for (const c of this.cells) if (!c.cell.hidden) this.enableCell(c);
+      this.resize(true);
+      for (const saved of this._savedStacks || []) {
+        await this.displaySeries(saved.index, saved.series, saved.slice);
+        const viewport = this.renderingEngine.getViewport(this.cells[saved.index].id);
+        viewport?.setProperties({ voiRange: saved.voi, invert: saved.invert });
+        viewport?.render();
+      }
+      if (this.comparing) this.linkViewports(['vp-0', 'vp-1']);
       this.setActive('vp-0');
-      this.resize();
       return;
     }
     const c = this.cells[this.activeIndex()];
@@ -708,12 +756,27 @@ export class Viewer extends Emitter {
       this.notify('MPR needs a CT or MR series of at least 10 parallel slices');
       return;
     }
-    this.stopCine(c);
     const voi = this.renderingEngine.getViewport(c.id)?.getProperties().voiRange;
+    // The stacks leave the engine while MPR is up (and may have used the CPU path).
+    this._savedStacks = this.cells
+      .filter((x) => x.enabled && x.series)
+      .map((x) => {
+        const viewport = this.renderingEngine.getViewport(x.id);
+        const props = viewport.getProperties();
+        return {
+          index: x.index,
+          series: x.series,
+          slice: viewport.getCurrentImageIdIndex(),
+          voi: props.voiRange,
+          invert: props.invert,
+        };
+      });
+    for (const x of this.cells) if (x.enabled) this.disableCell(x);
     this.grid.hidden = true;
     this.slabSelect.hidden = false;
     this.toolButtons.get('crosshairs').hidden = false;
     this.mprButton.classList.add('on');
+    if (this.stackCpu) setUseCPURendering(false, false);
     await this.mpr.open(series, voi);
     for (const m of this.mpr.cells) {
       if (!m.bound) {
@@ -788,8 +851,14 @@ export class Viewer extends Emitter {
     const viewport = this.renderingEngine.getViewport(viewportId);
     if (!viewport) return null;
     const c = this.cells.find((x) => x.id === viewportId);
-    const props = viewport.getProperties?.() || {};
-    const camera = viewport.getCamera();
+    let props = {};
+    let camera = {};
+    try {
+      props = viewport.getProperties?.() || {};
+      camera = viewport.getCamera();
+    } catch {
+      return { viewportId, ready: false }; // no data on it yet
+    }
     let slice = null;
     let total = null;
     if (viewport.getImageIds) {
@@ -900,6 +969,7 @@ export class Viewer extends Emitter {
         shown: csTools.annotation.state.getAllAnnotations().length,
       },
       timings: { ...this.timings },
+      stackRendering: this.stackCpu || getShouldUseCPURendering() ? 'cpu' : 'gpu',
       cachedBytes: cache.getCacheSize(),
     };
   }

@@ -284,6 +284,7 @@ def test_mpr_shows_three_orientations(login_page, attending, shot):
     study_uid, _, _ = make_study(n=40, size=128)
     page = open_viewer(login_page, attending, study_uid)
     wait_loaded(page)
+    slice_before = vp_state(page)["slice"]
     page.keyboard.press("m")
     page.wait_for_function(
         "window.readingViewer.state().mpr && window.readingViewer.state().viewports.length === 3"
@@ -307,6 +308,12 @@ def test_mpr_shows_three_orientations(login_page, attending, shot):
     page.wait_for_timeout(1000)
     assert state(page)["slab"] == 20
     shot(page, "viewer-mpr-mip")
+    # Leaving MPR brings the stack back at the slice it showed.
+    page.keyboard.press("m")
+    page.wait_for_function("!window.readingViewer.state().mpr")
+    wait_for_image(page)
+    assert vp_state(page)["slice"] == slice_before
+    assert_not_blank(pixels(page))
     assert page.errors == []
 
 
