@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 
 from reading.audit.models import AuditEvent
 from reading.studies.dicomweb.media import iter_multipart, parse_accept, parse_media_type
+from reading.studies.dicomweb.wado import instance_for_user
 from reading.studies.models import Instance, Study
 from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, make_dataset, to_bytes
@@ -360,6 +361,27 @@ def test_native_frames_by_seek_and_read(attending_client):
     assert jpeg_only.status_code == 406
 
 
+def test_frame_request_is_one_query_and_defers_the_rest(
+    token_client, attending, django_assert_max_num_queries
+):
+    ds = make_dataset(rows=16, columns=16)
+    assert ingest_instance(to_bytes(ds)).ok
+    accept = {"Accept": 'multipart/related; type="application/octet-stream"; transfer-syntax=*'}
+    token_client.get(_frames_url(ds), headers=accept)  # the audit record is written once
+    # The token lookup, then one query for instance + series + study + patient.
+    with django_assert_max_num_queries(2):
+        response = token_client.get(_frames_url(ds), headers=accept)
+    assert split_multipart(response)[0][1] == ds.PixelData
+    instance = instance_for_user(
+        attending,
+        ds.StudyInstanceUID,
+        ds.SeriesInstanceUID,
+        ds.SOPInstanceUID,
+    )
+    assert instance.series.study.patient.patient_id == "MRN0001"
+    assert instance.metadata["00080018"]["Value"] == [ds.SOPInstanceUID]  # deferred, loads
+
+
 @pytest.mark.parametrize("name", COMPRESSED_FILES)
 def test_compressed_frames_pass_through_or_decode(attending_client, name):
     ds = sample_with_new_uids(name)
@@ -497,6 +519,18 @@ def test_stow_truncated_body_keeps_complete_parts(token_client):
         series[0].SOPInstanceUID,
         series[1].SOPInstanceUID,
     }
+
+
+def test_stow_oversized_part_is_out_of_resources(token_client, settings):
+    small, big = make_dataset(rows=8, columns=8), make_dataset(rows=128, columns=128)
+    settings.DICOM_MAX_INSTANCE_BYTES = len(to_bytes(small)) + 100
+    response = stow(token_client, [to_bytes(big), to_bytes(small)])
+    assert response.status_code == 202
+    payload = json.loads(response.content)
+    assert [value(f, "00081197") for f in seq_items(payload, "00081198")] == [0xA700]
+    assert list(Instance.objects.values_list("sop_instance_uid", flat=True)) == [
+        small.SOPInstanceUID
+    ]
 
 
 def test_stow_robust_multipart_parsing(token_client):

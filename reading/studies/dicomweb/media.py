@@ -165,6 +165,7 @@ class BodyPart:
     headers: dict[str, str]
     payload: bytes
     complete: bool  # False when the body ended before this part's closing delimiter
+    oversized: bool = False  # over ``max_part_bytes``: payload dropped
 
     @property
     def content_type(self) -> str:
@@ -256,8 +257,9 @@ def iter_multipart(
                 del buf[: len(buf) - len(body_delimiter)]
                 searched = 0
             if not fill():
-                yield BodyPart(headers, b"" if oversized else bytes(buf), complete=False)
+                payload = b"" if oversized else bytes(buf)
+                yield BodyPart(headers, payload, complete=False, oversized=oversized)
                 return
         payload = b"" if oversized else bytes(buf[:pos])
         del buf[: pos + len(body_delimiter)]
-        yield BodyPart(headers, payload, complete=not oversized)
+        yield BodyPart(headers, payload, complete=not oversized, oversized=oversized)

@@ -153,6 +153,11 @@ def store(request, study_uid: str | None = None):
 
 def _store_part(part, index: int, study_uid: str | None) -> IngestResult:
     name = f"part {index}"
+    if part.oversized:
+        limit = settings.DICOM_MAX_INSTANCE_BYTES
+        return IngestResult(
+            status=IngestStatus.FAILED, name=name, reason=f"too large: over the {limit}-byte limit"
+        )
     if not part.complete:
         return IngestResult(
             status=IngestStatus.FAILED, name=name, reason="truncated: the body ended inside it"
