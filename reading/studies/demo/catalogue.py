@@ -59,7 +59,8 @@ class DemoScale:
 
     @property
     def suffix(self) -> str:
-        """Kept out of the UIDs at full size, so other scales never collide with the demo."""
+        """Part of every UID key: empty at full size, so any other scale gets its own UIDs
+        and never collides with the demo."""
         return "" if self == DemoScale() else f"@{self!r}"
 
     @property
