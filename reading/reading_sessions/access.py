@@ -36,9 +36,10 @@ def _study_on_users_worklists(user, session: ReadingSession) -> bool:
 def may_join(user, session: ReadingSession) -> bool:
     if session.host_id == user.pk:
         return True
+    # Participants first: every command of a connected user passes here.
     if (
-        session.invites.filter(user=user).exists()
-        or session.participants.filter(user=user).exists()
+        session.participants.filter(user=user).exists()
+        or session.invites.filter(user=user).exists()
     ):
         return True
     return _study_on_users_worklists(user, session)

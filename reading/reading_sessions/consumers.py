@@ -31,7 +31,12 @@ from reading.reading_sessions.throttle import LatestOnly, TokenBucket
 log = logging.getLogger(__name__)
 
 STREAM_INTERVAL = 0.05  # viewport and pointer: at most ~20 updates a second each
+# A channel layer drops group messages for a channel whose queue is full; a dropped
+# event in the middle is refilled when the next one arrives, one at the end by this
+# periodic look at the log (and by every ping).
+CATCH_UP_INTERVAL = 5.0
 REPLAY_BATCH = 500
+CLOSE_RELOAD = 4401  # docs/realtime.md: user.<id> group, user.disconnect
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_ENDED = 4410
@@ -85,6 +90,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(ev.ephemeral(ev.STATE, state))
         self.last_sent = after
         await self._replay(before=None)
+        self.checker = asyncio.ensure_future(self._check_periodically())
 
     def _after_from_query(self) -> int | None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
@@ -98,6 +104,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         if not self.joined:
             return
         self.joined = False
+        if getattr(self, "checker", None) is not None:
+            self.checker.cancel()
         self.viewport.cancel()
         self.pointer.cancel()
         await self.channel_layer.group_discard(
@@ -134,6 +142,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         kind, ref = content["type"], content.get("ref")
         if kind == "ping":
+            await self._replay(before=None)
             await self.send_json(ev.ephemeral(ev.PONG, {"ref": ref, "last_seq": self.last_sent}))
             await database_sync_to_async(services.touch)(self.session_id, self.user)
         elif kind == "resume":
@@ -229,11 +238,23 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         if envelope["type"] == ev.SESSION_ENDED:
             await self.close(code=CLOSE_ENDED)
 
+    async def _check_periodically(self):
+        while True:
+            await asyncio.sleep(CATCH_UP_INTERVAL)
+            try:
+                # Through the consumer's own queue, so it runs between other messages.
+                await self.channel_layer.send(self.channel_name, {"type": "session.check"})
+            except Exception:  # noqa: BLE001 - a full queue: try again next time
+                log.debug("catch-up check not queued", exc_info=True)
+
+    async def session_check(self, message):
+        await self._replay(before=None)
+
     async def session_ephemeral(self, message):
         await self.send_json(message["event"])
 
     async def user_disconnect(self, message):
-        """The user was deactivated (or logged out everywhere): close this socket."""
-        await self.close(code=CLOSE_FORBIDDEN)
+        """The user was deactivated or lost their role: close this socket (4401: reload)."""
+        await self.close(code=CLOSE_RELOAD)
 
     user_deactivated = user_disconnect

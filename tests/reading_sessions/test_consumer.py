@@ -87,7 +87,7 @@ async def test_deactivated_user_is_disconnected_and_cannot_return(ws, resident, 
     # What the accounts/worklist side sends when an admin deactivates someone.
     await get_channel_layer().group_send(f"user.{resident.pk}", {"type": "user.disconnect"})
     output = await client.comm.receive_output(timeout=2)
-    assert output == {"type": "websocket.close", "code": 4403}
+    assert output == {"type": "websocket.close", "code": 4401}
     connected, code = await ws(resident, session).connect()
     assert (connected, code) == (False, 4403)
 
@@ -375,3 +375,23 @@ async def test_update_from_outside_the_socket_reaches_session(ws, attending, ses
     await host.until("participant.joined")
     await sync_to_async(update_annotation)(annotation, actor=attending, changes={"text": "t"})
     assert (await host.until("annotation.updated"))["payload"]["text"] == "t"
+
+
+async def test_dropped_last_event_is_caught_up_on_ping(ws, attending, session):
+    host = await _joined(ws, attending, session)
+    joined = await host.until("participant.joined")
+
+    def store_without_broadcast():
+        # The channel layer dropped this one (a full queue) and nothing came after it.
+        ReadingSession.objects.filter(pk=session.pk).update(last_seq=joined["seq"] + 1)
+        SessionEvent.objects.create(
+            session=session, seq=joined["seq"] + 1, type="chat.message", payload={"text": "lost"}
+        )
+
+    await sync_to_async(store_without_broadcast)()
+    assert await host.nothing()
+    await host.send({"type": "ping", "ref": "hb"})
+    caught_up = await host.recv()
+    assert (caught_up["seq"], caught_up["payload"]) == (joined["seq"] + 1, {"text": "lost"})
+    pong = await host.recv()
+    assert pong["type"] == "pong" and pong["payload"]["last_seq"] == joined["seq"] + 1

@@ -125,5 +125,5 @@ async def test_events_cross_between_two_daphne_processes(
     # Deactivation announced on one process closes the socket on the other.
     await get_channel_layer().group_send(f"user.{attending.pk}", {"type": "user.disconnect"})
     closed = await host.until("_closed", timeout=10)
-    assert closed["code"] == 4403
+    assert closed["code"] == 4401
     await back.close()
