@@ -156,6 +156,7 @@ class ChestPhantom:
         left = _vessel_tree(rng, LUNGS["left"], (45.0, 8.0, -5.0), 11, vessel_depth)
         self.vessels = (np.concatenate([right[0], left[0]]), np.concatenate([right[1], left[1]]))
         self.mediastinum = _mediastinal_tubes()
+        self._cache: dict[tuple, object] = {}
         self.clavicles = _clavicles()
         self.arms = {s: polyline([(175 * s, 5, 95), (195 * s, 10, -200)], 42.0) for s in (-1, 1)}
 
@@ -171,7 +172,9 @@ class ChestPhantom:
         return rho, dia
 
     def _lung(self, g: SliceGrid, lung: dict) -> tuple[np.ndarray, np.ndarray]:
-        rho, dia = self._diaphragm(g, lung)
+        rho, dia = self._memo(
+            ("lung", self._grid_key(g), lung["cx"]), lambda: self._diaphragm(g, lung)
+        )
         shrink = float(np.sqrt(np.clip((lung["apex"] - g.z) / 45.0, 0.0, 1.0)))
         if shrink <= 0:
             return np.zeros(g.shape, np.float32), dia
@@ -181,39 +184,70 @@ class ChestPhantom:
         inside = edge((np.maximum(rho, rho_apex) - 1.0) * lung["ax"] * shrink, g.pixel)
         return inside * edge(dia - g.z, g.pixel), dia
 
-    def _spine(self, img: np.ndarray, g: SliceGrid) -> None:
-        yc = 48.0
-        disc = (g.z + 200.0) % 27.0 < 5.0
-        paint(img, ellipse(g, -33, yc + 48, 26, 20), MUSCLE)  # paraspinal muscles
-        paint(img, ellipse(g, 33, yc + 48, 26, 20), MUSCLE)
-        if disc:
-            paint(img, ellipse(g, 0, yc, 20, 16), 85.0)
-        else:
-            paint(img, ellipse(g, 0, yc, 20, 16), CORTEX * 0.9)
-            paint(img, ellipse(g, 0, yc, 17.5, 13.5), MARROW)
-        canal_y = yc + 30
+    @staticmethod
+    def _spine_shapes(g: SliceGrid) -> dict[str, np.ndarray]:
+        """Cross-sections of a thoracic vertebra and its muscles (the same at every level)."""
+        yc, canal_y = 48.0, 78.0
         arch = ellipse(g, 0, canal_y, 15, 14)
         for x0, x1 in ((-15, -9), (9, 15)):  # pedicles
             arch = np.maximum(arch, edge(np.maximum(np.maximum(x0 - g.x, g.x - x1),
                                                     np.maximum(yc + 10 - g.y, g.y - canal_y)),
                                          g.pixel))  # fmt: skip
-        paint(img, arch, 700.0)
-        spinous, r = polyline([(0, canal_y + 12, g.z), (0, canal_y + 26, g.z - 6)], 4.0)
+        spinous, _ = polyline([(0, canal_y + 12, g.z), (0, canal_y + 26, g.z - 6)], 4.0)
         trans = np.concatenate(
             [polyline([(s * 12, canal_y - 2, g.z), (s * 40, canal_y + 6, g.z)], 4.5)[0]
              for s in (-1, 1)])  # fmt: skip
         segs = np.concatenate([spinous, trans])
-        paint(img, tubes(g, segs, np.full(len(segs), 4.5, np.float32)), 650.0)
-        paint(img, ellipse(g, 0, canal_y, 10, 9.5), 12.0)  # CSF
-        paint(img, ellipse(g, 0, canal_y, 5.5, 5), 35.0)  # cord
+        return {
+            "muscle": np.maximum(ellipse(g, -33, yc + 48, 26, 20), ellipse(g, 33, yc + 48, 26, 20)),
+            "body": ellipse(g, 0, yc, 20, 16),
+            "marrow": ellipse(g, 0, yc, 17.5, 13.5),
+            "arch": arch,
+            "processes": tubes(g, segs, np.full(len(segs), 4.5, np.float32)),
+            "canal": ellipse(g, 0, canal_y, 10, 9.5),
+            "cord": ellipse(g, 0, canal_y, 5.5, 5),
+        }
 
-    def _ribs(self, img: np.ndarray, g: SliceGrid, a: float, b: float, cy: float) -> None:
+    def _spine(self, img: np.ndarray, g: SliceGrid) -> None:
+        shapes = self._memo(("spine", self._grid_key(g)), lambda: self._spine_shapes(g))
+        paint(img, shapes["muscle"], MUSCLE)  # paraspinal muscles
+        if (g.z + 200.0) % 27.0 < 5.0:  # an intervertebral disc every 27 mm
+            paint(img, shapes["body"], 85.0)
+        else:
+            paint(img, shapes["body"], CORTEX * 0.9)
+            paint(img, shapes["marrow"], MARROW)
+        paint(img, shapes["arch"], 700.0)
+        paint(img, shapes["processes"], 650.0)
+        paint(img, shapes["canal"], 12.0)  # CSF
+        paint(img, shapes["cord"], 35.0)
+
+    def _memo(self, key: tuple, make):
+        """Per-grid arrays that do not change from slice to slice (the trunk outline is
+        the same all down the chest), computed once per series instead of per slice."""
+        if key not in self._cache:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[key] = make()
+        return self._cache[key]
+
+    @staticmethod
+    def _grid_key(g: SliceGrid) -> tuple:
+        return (float(g.x[0, 0]), float(g.y[0, 0]), g.shape, g.pixel)
+
+    @staticmethod
+    def _rib_frame(g: SliceGrid, a: float, b: float, cy: float):
+        """Angle round the rib cage (0 posterior, pi anterior) and radial offset (mm)."""
         ar, br = a - 26.0, b - 26.0
         u, v = g.x / ar, (g.y - cy) / br
         rho = np.sqrt(u * u + v * v)
-        phi = np.arctan2(np.abs(u), v)  # 0 = posterior midline, pi = anterior
+        phi = np.arctan2(np.abs(u), v)
         radial = (rho - 1.0) * np.sqrt((ar * np.sin(phi)) ** 2 + (br * np.cos(phi)) ** 2)
-        band = np.abs(radial) < 9.0
+        return phi, radial, np.abs(radial) < 9.0
+
+    def _ribs(self, img: np.ndarray, g: SliceGrid, a: float, b: float, cy: float) -> None:
+        phi, radial, band = self._memo(
+            ("ribs", self._grid_key(g), a, b, cy), lambda: self._rib_frame(g, a, b, cy)
+        )
         if not band.any():
             return
         ph, rad = phi[band], radial[band]
@@ -263,17 +297,22 @@ class ChestPhantom:
         z = g.z
         img = np.full(g.shape, AIR, np.float32)
         if table:
-            couch = 121.0 + 0.0008 * g.x**2
-            paint(img, edge(np.abs(g.y - couch) - 5.0, g.pixel), 180.0)
+            couch = self._memo(
+                ("couch", self._grid_key(g)),
+                lambda: edge(np.abs(g.y - (121.0 + 0.0008 * g.x**2)) - 5.0, g.pixel),
+            )
+            paint(img, couch, 180.0)
         a, b, cy = body_outline(z)
         if arms:
             for s in (-1, 1):
                 paint(img, ellipsoid(g, (150 * s, 0, 100), (45, 60, 50)), MUSCLE)  # shoulder
                 paint(img, tubes(g, *self.arms[s]), MUSCLE)
-        body = edge(self._outline_distance(g, a, b, cy, 0.0), g.pixel)
+        body, muscle, interior = self._memo(
+            ("trunk", self._grid_key(g), a, b, cy),
+            lambda: [edge(self._outline_distance(g, a, b, cy, d), g.pixel) for d in (0, 14, 28)],
+        )
         paint(img, body, FAT)
-        paint(img, edge(self._outline_distance(g, a, b, cy, 14.0), g.pixel), MUSCLE)
-        interior = edge(self._outline_distance(g, a, b, cy, 28.0), g.pixel)
+        paint(img, muscle, MUSCLE)
         paint(img, interior, SOFT)
         if arms:
             for s in (-1, 1):
