@@ -332,6 +332,25 @@ def test_metadata_has_absolute_bulkdata_uris(attending_client, archive):
     assert AuditEvent.objects.filter(action="metadata", study_instance_uid=study_uid).exists()
 
 
+def test_absolute_urls_follow_host_port_or_setting(attending_client, archive, settings):
+    uid = archive["mr"][0].StudyInstanceUID
+    settings.ALLOWED_HOSTS = ["pacs.example.org", "localhost", "testserver"]
+
+    def retrieve_url(**extra):
+        response = attending_client.get("/dicomweb/studies", {"StudyInstanceUID": uid}, **extra)
+        return value(json.loads(response.content)[0], "00081190")
+
+    assert retrieve_url(HTTP_HOST="pacs.example.org") == (
+        f"http://pacs.example.org/dicomweb/studies/{uid}"
+    )
+    # A loopback Host without its port (as dicomweb-client sends it) gets the server's port.
+    assert retrieve_url(HTTP_HOST="localhost", SERVER_PORT="8000") == (
+        f"http://localhost:8000/dicomweb/studies/{uid}"
+    )
+    settings.DICOMWEB_ROOT_URL = "https://reading.example.org/dicomweb"
+    assert retrieve_url() == f"https://reading.example.org/dicomweb/studies/{uid}"
+
+
 def _frames_url(ds, frames="1"):
     return (
         f"/dicomweb/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"

@@ -42,13 +42,6 @@ def _client(live_server, user) -> DICOMwebClient:
     )
 
 
-@pytest.fixture(autouse=True)
-def _root_url(settings, live_server):
-    # dicomweb-client sends "Host: localhost" without the port, so the server is told its
-    # public root, as a deployment behind a proxy would be.
-    settings.DICOMWEB_ROOT_URL = f"{live_server.url}/dicomweb"
-
-
 @pytest.fixture
 def dicomweb(live_server, attending):
     return _client(live_server, attending)

@@ -62,11 +62,25 @@ def dicom_json_response(payload, status: int = 200, **headers) -> HttpResponse:
     return response
 
 
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+
+
 def service_root(request) -> str:
-    """Absolute URL of the DICOMweb root, e.g. ``http://host/dicomweb``."""
+    """Absolute URL of the DICOMweb root, e.g. ``http://host:8000/dicomweb``.
+
+    ``DICOMWEB_ROOT_URL`` wins when set. Some clients (dicomweb-client) send
+    ``Host`` without the port; for a loopback host, which no public proxy
+    forwards, the port the server listens on is put back.
+    """
     if settings.DICOMWEB_ROOT_URL:
         return settings.DICOMWEB_ROOT_URL
-    return request.build_absolute_uri(reverse("dicomweb:studies"))[: -len("/studies")]
+    path = reverse("dicomweb:studies")[: -len("/studies")]
+    host = request.get_host()
+    port = str(request.META.get("SERVER_PORT", ""))
+    has_port = ":" in host.rsplit("]", 1)[-1]
+    if not has_port and host in LOOPBACK_HOSTS and port.isdigit() and port not in ("80", "443"):
+        host = f"{host}:{port}"
+    return f"{request.scheme}://{host}{path}"
 
 
 def study_url(root: str, study_uid: str) -> str:
