@@ -138,6 +138,30 @@ def _pixel_location(raw: bytes, elem, tsyntax: UID, frames: int):
     return value_tell, end - value_tell, grouped
 
 
+def _check_last_element_complete(ds: Dataset, raw: bytes) -> None:
+    """pydicom stops quietly at the end of the file, cutting the last value short
+    and dropping a partial element header.
+
+    A file cut anywhere but inside the pixel data would otherwise be stored as
+    if complete; the last element's declared length (PS3.5 7.1) tells.
+    """
+    if not len(ds):
+        return
+    meta = getattr(ds, "file_meta", None)
+    tsyntax = UID(str(getattr(meta, "TransferSyntaxUID", "") or ""))
+    if not tsyntax.is_transfer_syntax or tsyntax.is_deflated:
+        return  # reported below, or offsets that refer to the inflated stream
+    last = ds.get_item(list(ds.keys())[-1])
+    tell, length = getattr(last, "value_tell", None), getattr(last, "length", None)
+    if tell is None or length is None or length == 0xFFFFFFFF:
+        return
+    end = tell + length
+    if end > len(raw):
+        raise DicomInputError(f"truncated: the file ends inside element {last.tag}")
+    if raw[end:].strip(b"\x00"):  # zero padding after the data set is harmless
+        raise DicomInputError(f"truncated: the file ends inside the element after {last.tag}")
+
+
 def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
     """Parse and validate one DICOM Part 10 file.
 
@@ -155,9 +179,12 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
         ds = pydicom.dcmread(io.BytesIO(raw), force=False)
         # Before any value is converted: the raw element still knows its file offset.
         pixel_elem = _raw_pixel_element(ds)
+        _check_last_element_complete(ds, raw)
         # Touch every top-level element so truncation and bad values surface now.
         for _ in ds.iterall():
             pass
+    except DicomInputError:
+        raise
     except InvalidDicomError:
         raise DicomInputError("not a DICOM file: no DICM prefix (PS3.10 7.1)") from None
     except RecursionError:
@@ -186,7 +213,12 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
     if not str(ds.get("Modality", "") or "").strip():
         raise DicomInputError("missing Modality (0008,0060)")
 
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    try:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        raise DicomInputError(
+            f"invalid Number of Frames (0028,0008): {ds.get('NumberOfFrames')!r}"
+        ) from None
     try:
         offset, length, frame_offsets = _pixel_location(raw, pixel_elem, tsyntax, frames)
     except DicomInputError:

@@ -286,3 +286,31 @@ def test_large_uploads_spooled_to_disk_work_too(attending_client, settings):
     archive = zip_bytes({f"{i}.dcm": to_bytes(ds) for i, ds in enumerate(series[:2])})
     body = upload(attending_client, ("s.zip", archive), ("2.dcm", to_bytes(series[2]))).json()
     assert body["counts"]["stored"] == 3, body
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR IS")
+def test_files_cut_outside_the_pixel_data_are_truncated_not_stored(attending_client):
+    """pydicom reads a cut file quietly; without pixel data nothing else would notice."""
+    no_pixels = make_dataset()
+    del no_pixels.PixelData
+    raw = to_bytes(no_pixels)
+    with_frames = make_dataset()
+    with_frames.NumberOfFrames = 7
+    element = b"\x28\x00\x08\x00IS\x02\x007 "  # (0028,0008) IS "7 ", explicit VR LE
+    assert element in to_bytes(with_frames)
+    bad_frames = to_bytes(with_frames).replace(element, element[:-2] + b"1A")
+    files = [
+        ("cut-in-value.dcm", raw[:-1]),
+        ("cut-in-header.dcm", raw[:-5]),
+        ("cut-in-uid.dcm", raw[:400]),
+        ("frames.dcm", bad_frames),
+        ("whole.dcm", raw),
+    ]
+    results = by_name(upload(attending_client, *files).json())
+    for name in ("cut-in-value.dcm", "cut-in-header.dcm", "cut-in-uid.dcm"):
+        assert results[name]["status"] == "failed"
+        assert results[name]["reason"].startswith("truncated: the file ends inside"), results[name]
+    assert results["frames.dcm"]["status"] == "failed"
+    assert "Number of Frames" in results["frames.dcm"]["reason"]
+    assert results["whole.dcm"]["status"] == "stored"
+    assert Instance.objects.count() == 1
