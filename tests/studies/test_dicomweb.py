@@ -315,6 +315,26 @@ def test_retrieve_streams_files_exactly_as_stored(attending_client, archive):
     assert AuditEvent.objects.filter(action="retrieve", study_instance_uid=study_uid).exists()
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_retrieve_streams_asynchronously_under_asgi(async_client, attending):
+    """Under ASGI the multipart body is an async iterator reading files in threads."""
+    from asgiref.sync import sync_to_async
+
+    series = make_ct_series(3, rows=64, columns=64)
+    for ds in series:
+        assert (await sync_to_async(ingest_instance)(to_bytes(ds))).ok
+    token = await sync_to_async(Token.objects.create)(user=attending)
+    response = await async_client.get(
+        f"/dicomweb/studies/{series[0].StudyInstanceUID}",
+        headers={"Authorization": f"Bearer {token.key}"},
+    )
+    assert response.status_code == 200 and response.is_async
+    body = b"".join([chunk async for chunk in response.streaming_content])
+    _, params = parse_media_type(response["Content-Type"])
+    parts = list(iter_multipart(io.BytesIO(body).read, params["boundary"]))
+    assert [p.payload for p in parts] == [to_bytes(ds) for ds in series]
+
+
 def test_metadata_has_absolute_bulkdata_uris(attending_client, archive):
     ct = archive["ct"]
     study_uid = ct[0].StudyInstanceUID

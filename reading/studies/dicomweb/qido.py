@@ -16,6 +16,7 @@ from datetime import date, time
 
 from django.core.exceptions import BadRequest
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.http import HttpResponse
 
 from reading.audit.models import AuditAction
 from reading.studies.access import get_series_for_user, get_study_for_user, studies_for_user
@@ -391,7 +392,7 @@ def _representative_metadata(level: str, objects: list) -> dict[int, dict]:
     return dict(rows)
 
 
-def search(request, level: str, scope, *, study=None) -> object:
+def search(request, level: str, scope, *, study=None) -> HttpResponse:
     """Run a QIDO-RS search at ``level`` within ``scope`` and answer DICOM JSON."""
     query = parse_search(request, level)
     qs = _level_queryset(level, scope).filter(query.filters)
@@ -441,7 +442,8 @@ def search(request, level: str, scope, *, study=None) -> object:
         elif extra_tags:
             metadata = stored.get(obj.pk, {})
             for tag in extra_tags:
-                if tag in metadata and tag not in item:
+                # Bulk data belongs to instances, not to a study or series answer.
+                if tag in metadata and tag not in item and "BulkDataURI" not in metadata[tag]:
                     item[tag] = metadata[tag]
         results.append(dict(sorted(item.items())))
 
