@@ -99,6 +99,7 @@ def _load(model: str, source: str, device: str, quantize: str, auto_model_name: 
         # Gated, absent from the cache while offline, or a half-downloaded folder.
         raise ModelNotInstalled(model, str(exc).splitlines()[0][:300], source) from exc
     network = network.to(device_name).eval()
+    parameters = sum(p.numel() for p in network.parameters())
     quantization = ""
     if quantize == "int8":
         if device_name != "cpu":
@@ -112,7 +113,7 @@ def _load(model: str, source: str, device: str, quantize: str, auto_model_name: 
         source=str(checked),
         device=device_name,
         dtype=dtype_name,
-        parameters=sum(p.numel() for p in network.parameters()),
+        parameters=parameters,
         random_weights=bool(getattr(network.config, "reading_room_random_weights", False)),
         quantization=quantization,
     )

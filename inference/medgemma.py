@@ -112,8 +112,12 @@ class MedGemmaEngine:
         on_token: TokenCallback | None = None,
         on_progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        min_new_tokens: int = 0,
     ) -> Generation:
-        """Greedy generation for one chat; raises ``InferenceCancelled`` when cancelled."""
+        """Greedy generation for one chat; raises ``InferenceCancelled`` when cancelled.
+
+        ``min_new_tokens`` holds back end-of-turn (benchmarks time a fixed length).
+        """
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
@@ -142,7 +146,9 @@ class MedGemmaEngine:
         class _Cancel(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
                 stop = cancel is not None and cancel.is_set()
-                return torch.full((input_ids.shape[0],), stop, dtype=torch.bool)
+                return torch.full(
+                    (input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device
+                )
 
         streamer = _Streamer(self.processor.tokenizer, on_token, on_progress, max_new_tokens)
         # One generation at a time per model: a second caller waits rather than doubling memory.
@@ -150,6 +156,7 @@ class MedGemmaEngine:
             output = self.model.generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
+                min_new_tokens=min_new_tokens or None,
                 do_sample=False,
                 streamer=streamer,
                 stopping_criteria=StoppingCriteriaList([_Cancel()]),
@@ -188,6 +195,7 @@ def analyze(
     on_token: TokenCallback | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    min_new_tokens: int = 0,
 ) -> AnalysisResult:
     """Run one task (findings, localisation, comparison, impression) and parse its answer.
 
@@ -211,6 +219,7 @@ def analyze(
         on_token=on_token,
         on_progress=on_progress,
         cancel=cancel,
+        min_new_tokens=min_new_tokens,
     )
     parsed = PARSERS[task](generation.text)
     boxes: list[SourceBox] = []
