@@ -226,14 +226,20 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
     except Exception as exc:
         raise DicomInputError(f"malformed pixel data: {exc}") from None
     if offset is not None and not tsyntax.is_encapsulated and "Rows" in ds:
-        expected = (
-            int(ds.Rows)
-            * int(ds.Columns)
-            * frames
-            * int(ds.get("SamplesPerPixel", 1))
-            * int(ds.get("BitsAllocated", 16))
-            // 8
-        )
+        try:
+            expected = (
+                int(ds.Rows)
+                * int(ds.Columns)
+                * frames
+                * int(ds.get("SamplesPerPixel", 1))
+                * int(ds.get("BitsAllocated", 16))
+                // 8
+            )
+        except (AttributeError, TypeError, ValueError):
+            raise DicomInputError(
+                "invalid Image Pixel module (PS3.3 C.7.6.3): Rows, Columns, Samples per "
+                "Pixel and Bits Allocated must all be present"
+            ) from None
         if length < expected:
             raise DicomInputError(
                 f"truncated: pixel data holds {length} bytes, {expected} expected"

@@ -299,14 +299,19 @@ def test_files_cut_outside_the_pixel_data_are_truncated_not_stored(attending_cli
     element = b"\x28\x00\x08\x00IS\x02\x007 "  # (0028,0008) IS "7 ", explicit VR LE
     assert element in to_bytes(with_frames)
     bad_frames = to_bytes(with_frames).replace(element, element[:-2] + b"1A")
+    no_columns = make_dataset()
+    del no_columns.Columns
     files = [
         ("cut-in-value.dcm", raw[:-1]),
         ("cut-in-header.dcm", raw[:-5]),
         ("cut-in-uid.dcm", raw[:400]),
         ("frames.dcm", bad_frames),
+        ("no-columns.dcm", to_bytes(no_columns)),
         ("whole.dcm", raw),
     ]
     results = by_name(upload(attending_client, *files).json())
+    assert results["no-columns.dcm"]["status"] == "failed"
+    assert "Image Pixel module" in results["no-columns.dcm"]["reason"]
     for name in ("cut-in-value.dcm", "cut-in-header.dcm", "cut-in-uid.dcm"):
         assert results[name]["status"] == "failed"
         assert results[name]["reason"].startswith("truncated: the file ends inside"), results[name]
