@@ -16,6 +16,16 @@ from tests.worklist.conftest import build_study
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+async def _close_worker_connections():
+    """The ORM calls run on asgiref's worker thread; close its connection so the
+    test database can be dropped (PostgreSQL keeps it open for CONN_MAX_AGE)."""
+    yield
+    from django.db import connections
+
+    await database_sync_to_async(connections.close_all)()
+
+
 async def connect(user):
     comm = WebsocketCommunicator(WorklistConsumer.as_asgi(), "/ws/worklist/")
     comm.scope["user"] = user
