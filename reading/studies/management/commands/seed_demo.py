@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from reading.accounts.demo import ensure_demo_users
 
@@ -13,8 +13,12 @@ class Command(BaseCommand):
         users = ensure_demo_users()
         if not users_only:
             from reading.studies.demo import seed_demo_studies
+            from reading.studies.demo.seed import DemoSeedError
 
-            seed_demo_studies(stdout=self.stdout)
+            try:
+                seed_demo_studies(stdout=self.stdout)
+            except DemoSeedError as exc:
+                raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS("\nDemo logins (username / password / role):"))
         for username, password, role in users:
             self.stdout.write(f"  {username:<10} {password:<14} {role}")
