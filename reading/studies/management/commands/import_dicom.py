@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        started = time.monotonic()
         files = list(walk_paths(options["paths"]))
         summary = BatchSummary()
         show = not options["no_progress"] and options["verbosity"] > 0
@@ -57,16 +59,17 @@ class Command(BaseCommand):
                 )
         # No web user here: the audit names the command and the operating-system account.
         record_store_events(summary, detail=f"import_dicom:{_os_user()}")
-        self._report(summary)
+        self._report(summary, time.monotonic() - started)
         failed = summary.counts["failed"]
         if failed:
             raise CommandError(f"{failed} file(s) failed", returncode=1)
 
-    def _report(self, summary: BatchSummary) -> None:
+    def _report(self, summary: BatchSummary, seconds: float) -> None:
         counts = summary.counts
         self.stdout.write(
             "Imported: {stored} stored, {duplicate} duplicate, {conflict} conflict, "
             "{failed} failed, {skipped} skipped".format(**counts)
+            + f" in {seconds:.1f} s ({len(summary.results) / max(seconds, 1e-6):.0f} files/s)"
         )
         studies = summary.study_uids()
         if studies:
