@@ -66,6 +66,18 @@ async ([base, accept]) => {
 }
 """
 
+RESOURCES_JS = """
+() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const rows = [`document: response ${nav.responseEnd.toFixed(0)} ms, DOMContentLoaded ${nav.domContentLoadedEventEnd.toFixed(0)} ms`];
+  for (const r of performance.getEntriesByType('resource')) {
+    if (r.name.includes('/frames/')) continue;
+    rows.push(`${r.name.split('/').pop().slice(0, 40)}: ${r.startTime.toFixed(0)}-${r.responseEnd.toFixed(0)} ms, ${(r.encodedBodySize / 1024).toFixed(0)} KiB`);
+  }
+  return rows.join('\\n');
+}
+"""
+
 SCROLL_JS = """
 async (steps) => {
   const raf = () => new Promise(r => requestAnimationFrame(r));
@@ -162,6 +174,8 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scroll-steps", type=int, default=400)
+    parser.add_argument("--verbose", action="store_true", help="print resource timings")
+    parser.add_argument("--screenshot", help="save a PNG of the loaded viewer here")
     parser.add_argument("--data-dir", help="keep (and on later runs reuse) the seeded data here")
     parser.add_argument("--disable-3d", action="store_true", help="force the CPU rendering path")
     args = parser.parse_args()
@@ -249,8 +263,21 @@ def run_browser(args, base: str, study_uid: str, series_uid: str, user) -> None:
             series = next(s for s in st["series"] if s["uid"] == series_uid)
             if series["failed"]:
                 raise SystemExit(f"{series['failed']} frames failed to load")
-            first = st["timings"]["firstImage"] / 1000
+            t = st["timings"]
+            print(
+                "  timeline (s): "
+                + ", ".join(
+                    f"{k.split(':')[0]} {v / 1000:.2f}"
+                    for k, v in sorted(t.items(), key=lambda kv: kv[1])
+                )
+                + f"; stacks drawn on the {st['stackRendering'].upper()}"
+            )
+            first = t["firstImage"] / 1000
             full = st["timings"][f"complete:{series_uid}"] / 1000
+            if args.verbose:
+                print(page.evaluate(RESOURCES_JS))
+            if args.screenshot and round_no == 1:
+                page.screenshot(path=args.screenshot)
             scroll = page.evaluate(SCROLL_JS, args.scroll_steps)
             context.close()
             firsts.append(first)

@@ -4,14 +4,23 @@
  * image pixel coordinates, and is rebuilt from that record when the study is reopened.
  */
 import { eventTarget, metaData, utilities as csUtils } from '@cornerstonejs/core';
-import * as csTools from '@cornerstonejs/tools';
+import {
+  AngleTool,
+  ArrowAnnotateTool,
+  EllipticalROITool,
+  Enums as toolEnums,
+  LengthTool,
+  ProbeTool,
+  RectangleROITool,
+  annotation as toolAnnotation,
+} from '@cornerstonejs/tools';
 
 import { request } from './http.js';
 import { parseImageId } from './loading.js';
 import { MEASUREMENT_TOOL_NAMES } from './tools.js';
 
-const { Events } = csTools.Enums;
-const annotationState = csTools.annotation.state;
+const { Events } = toolEnums;
+const annotationState = toolAnnotation.state;
 
 function cross(a, b) {
   return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
@@ -19,12 +28,12 @@ function cross(a, b) {
 
 /** Cornerstone tool names <-> the annotations API's tool vocabulary. */
 export const API_TOOL = {
-  [csTools.LengthTool.toolName]: 'length',
-  [csTools.AngleTool.toolName]: 'angle',
-  [csTools.EllipticalROITool.toolName]: 'ellipse_roi',
-  [csTools.RectangleROITool.toolName]: 'rectangle_roi',
-  [csTools.ProbeTool.toolName]: 'probe',
-  [csTools.ArrowAnnotateTool.toolName]: 'arrow',
+  [LengthTool.toolName]: 'length',
+  [AngleTool.toolName]: 'angle',
+  [EllipticalROITool.toolName]: 'ellipse_roi',
+  [RectangleROITool.toolName]: 'rectangle_roi',
+  [ProbeTool.toolName]: 'probe',
+  [ArrowAnnotateTool.toolName]: 'arrow',
 };
 const CS_TOOL = Object.fromEntries(Object.entries(API_TOOL).map(([cs, api]) => [api, cs]));
 
@@ -292,7 +301,7 @@ export class AnnotationSync {
         cachedStats: {},
       },
     };
-    if (toolName === csTools.ArrowAnnotateTool.toolName) {
+    if (toolName === ArrowAnnotateTool.toolName) {
       annotation.data.handles.arrowFirst = true;
     }
     this.applying += 1;

@@ -6,9 +6,7 @@
 import { imageLoader } from '@cornerstonejs/core';
 import { wadors } from '@cornerstonejs/dicom-image-loader';
 
-import { getJson } from './http.js';
-
-const DICOM_JSON = 'application/dicom+json';
+import { earlyJson } from './early.js';
 
 /** First value of a DICOM JSON attribute (PS3.18 F.2). */
 export function tagValue(meta, tag, index = 0) {
@@ -45,6 +43,7 @@ export class SeriesData {
   constructor(viewer, qido, studyUid) {
     this.viewer = viewer;
     this.studyUid = studyUid;
+    this.qido = qido;
     this.uid = tagValue(qido, '0020000E');
     this.description = tagValue(qido, '0008103E') || '';
     this.modality = tagValue(qido, '00080060') || '';
@@ -77,7 +76,7 @@ export class SeriesData {
   }
 
   async _fetchMetadata() {
-    const instances = await getJson(`${this.base}/metadata`, DICOM_JSON);
+    const instances = await earlyJson(`${this.base}/metadata`);
     const entries = [];
     for (const meta of instances) {
       const sop = tagValue(meta, '00080018');
@@ -181,7 +180,7 @@ export class SeriesData {
 /** QIDO-RS: the study's series, in series-number order. */
 export async function loadStudySeries(viewer, studyUid) {
   const { dicomweb } = viewer.config;
-  const list = (await getJson(`${dicomweb}/studies/${studyUid}/series`, DICOM_JSON)) || [];
+  const list = (await earlyJson(`${dicomweb}/studies/${studyUid}/series`)) || [];
   const series = list.map((qido) => new SeriesData(viewer, qido, studyUid));
   series.sort((a, b) => (a.number ?? 1e9) - (b.number ?? 1e9));
   return series;

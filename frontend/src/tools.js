@@ -1,8 +1,6 @@
 /** Reading tools: Cornerstone3D tool groups, the primary-button tool, W/L presets. */
 import { utilities as csUtils } from '@cornerstonejs/core';
-import * as csTools from '@cornerstonejs/tools';
-
-const {
+import {
   addTool,
   ToolGroupManager,
   WindowLevelTool,
@@ -16,8 +14,8 @@ const {
   ProbeTool,
   ArrowAnnotateTool,
   CrosshairsTool,
-  Enums: toolEnums,
-} = csTools;
+  Enums as toolEnums,
+} from '@cornerstonejs/tools';
 const { MouseBindings } = toolEnums;
 
 /** Tools that can take the primary (left) mouse button; `measure` ones are saved as data. */

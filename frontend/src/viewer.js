@@ -31,9 +31,15 @@ import {
   utilities as csUtils,
 } from '@cornerstonejs/core';
 import { init as loaderInit } from '@cornerstonejs/dicom-image-loader';
-import * as csTools from '@cornerstonejs/tools';
+import {
+  annotation as toolAnnotation,
+  init as toolsInit,
+  synchronizers as toolSynchronizers,
+  utilities as toolUtilities,
+} from '@cornerstonejs/tools';
 
 import { AnnotationSync } from './annotations-sync.js';
+import { pickDefaultSeries } from './early.js';
 import { Emitter } from './emitter.js';
 import { SeriesData, loadStudySeries, parseImageId } from './loading.js';
 import { Mpr } from './mpr.js';
@@ -119,7 +125,7 @@ export class Viewer extends Emitter {
     this.timings.init = performance.now();
     const workers = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2));
     loaderInit({ maxWebWorkers: workers });
-    csTools.init();
+    toolsInit();
     registerTools();
     this.buildUi();
     this.renderingEngine = new RenderingEngine(ENGINE_ID);
@@ -152,8 +158,8 @@ export class Viewer extends Emitter {
   }
 
   defaultSeries() {
-    const images = this.series.filter((s) => s.instanceCount > 0 && !['SR', 'PR', 'KO'].includes(s.modality));
-    return images[0] || this.series[0];
+    const uid = pickDefaultSeries(this.series.map((s) => s.qido))?.['0020000E']?.Value?.[0];
+    return this.series.find((s) => s.uid === uid) || this.series[0];
   }
 
   // ---- UI skeleton -------------------------------------------------------------------
@@ -457,8 +463,12 @@ export class Viewer extends Emitter {
     }
     const viewport = this.renderingEngine.getViewport(c.id);
     const start = imageIndex ?? (series.total > 1 ? Math.floor(series.total / 2) : 0);
-    series.prefetch(start);
-    await viewport.setStack(series.imageIds, start);
+    // The slice in view loads alone first; the rest follow, nearest to it first.
+    try {
+      await viewport.setStack(series.imageIds, start);
+    } finally {
+      series.prefetch(start);
+    }
     viewport.render();
     for (const s of this.series) s.listItem?.classList.toggle('shown', this.cells.some((x) => x.enabled && x.series === s));
     this.updateOverlay(c);
@@ -693,7 +703,7 @@ export class Viewer extends Emitter {
   toggleCine(on = !this.cine.playing) {
     const c = this.cells.find((x) => x.id === this.activeViewportId && x.enabled) || this.cells[0];
     if (on) {
-      csTools.utilities.cine.playClip(c.element, { framesPerSecond: this.cine.fps, loop: true });
+      toolUtilities.cine.playClip(c.element, { framesPerSecond: this.cine.fps, loop: true });
       this.cine.playing = true;
       this.cine.cell = c;
     } else {
@@ -704,15 +714,15 @@ export class Viewer extends Emitter {
 
   stopCine(c) {
     if (this.cine.playing && this.cine.cell === c) {
-      csTools.utilities.cine.stopClip(c.element);
+      toolUtilities.cine.stopClip(c.element);
       this.cine.playing = false;
       this.cineButton?.classList.remove('on');
     }
   }
 
   deleteSelected() {
-    const selected = csTools.annotation.selection.getAnnotationsSelected();
-    for (const uid of selected) csTools.annotation.state.removeAnnotation(uid);
+    const selected = toolAnnotation.selection.getAnnotationsSelected();
+    for (const uid of selected) toolAnnotation.state.removeAnnotation(uid);
     this.renderAll();
   }
 
@@ -832,9 +842,8 @@ export class Viewer extends Emitter {
   /** Synchronize scrolling (by slice position) and W/L between viewports. */
   linkViewports(ids) {
     for (const s of this.synchronizers) s.destroy();
-    const { synchronizers } = csTools;
-    const slice = synchronizers.createImageSliceSynchronizer('rr-slice-sync');
-    const voi = synchronizers.createVOISynchronizer('rr-voi-sync', {
+    const slice = toolSynchronizers.createImageSliceSynchronizer('rr-slice-sync');
+    const voi = toolSynchronizers.createVOISynchronizer('rr-voi-sync', {
       syncInvertState: true,
       syncColormap: false,
     });
@@ -966,7 +975,7 @@ export class Viewer extends Emitter {
         records: this.annotations.records(),
         saves: this.annotations.saves,
         errors: this.annotations.errors,
-        shown: csTools.annotation.state.getAllAnnotations().length,
+        shown: toolAnnotation.state.getAllAnnotations().length,
       },
       timings: { ...this.timings },
       stackRendering: this.stackCpu || getShouldUseCPURendering() ? 'cpu' : 'gpu',

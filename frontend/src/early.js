@@ -1,0 +1,53 @@
+/**
+ * Network work that starts before the (large) viewer module has loaded: the study's
+ * series list and the metadata of the series that will be shown first. The entry
+ * module is small, so these requests overlap the download and compile of Cornerstone.
+ */
+const DICOM_JSON = 'application/dicom+json';
+const requests = new Map();
+
+function getDicomJson(url) {
+  return fetch(url, { headers: { Accept: DICOM_JSON }, credentials: 'same-origin' }).then((r) => {
+    if (!r.ok) {
+      const error = new Error(`GET ${url}: HTTP ${r.status}`);
+      error.status = r.status;
+      throw error;
+    }
+    return r.json();
+  });
+}
+
+/** A GET of DICOM JSON, shared with whoever asks for the same URL first. */
+export function earlyJson(url) {
+  if (!requests.has(url)) {
+    const promise = getDicomJson(url);
+    promise.catch(() => requests.delete(url));
+    requests.set(url, promise);
+  }
+  return requests.get(url);
+}
+
+const first = (meta, tag) => meta?.[tag]?.Value?.[0];
+const NOT_IMAGES = new Set(['SR', 'PR', 'KO', 'SEG', 'RTSTRUCT']);
+
+/** The series the viewer opens first: the lowest series number that holds images. */
+export function pickDefaultSeries(list) {
+  const sorted = [...list].sort(
+    (a, b) => (first(a, '00200011') ?? 1e9) - (first(b, '00200011') ?? 1e9),
+  );
+  return (
+    sorted.find((s) => Number(first(s, '00201209') || 0) > 0 && !NOT_IMAGES.has(first(s, '00080060'))) ||
+    sorted[0]
+  );
+}
+
+export function startEarly(config) {
+  const studyBase = `${config.dicomweb}/studies/${config.studyUid}`;
+  earlyJson(`${studyBase}/series`)
+    .then((list) => {
+      const series = pickDefaultSeries(list || []);
+      const uid = first(series, '0020000E');
+      if (uid) earlyJson(`${studyBase}/series/${uid}/metadata`);
+    })
+    .catch(() => {});
+}
