@@ -126,3 +126,23 @@ def test_bearer_token_client(client, attending, study):
         u(study, "claim"), HTTP_AUTHORIZATION=f"Bearer {token.key}", content_type="application/json"
     )
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize("n", [3, 60])
+def test_list_and_page_query_counts_do_not_grow(
+    client, make_study, attending, resident, n, django_assert_max_num_queries
+):
+    from reading.worklist import services
+
+    for i in range(n):
+        study = make_study()
+        if i % 2:
+            services.claim_study(resident, study)
+    client.force_login(attending)
+    # session + user, COUNT + page
+    with django_assert_max_num_queries(4):
+        body = client.get("/api/worklist/?page_size=200").json()
+    assert len(body["results"]) == n
+    # ... plus the saved and the department worklists for the sidebar
+    with django_assert_max_num_queries(6):
+        assert client.get("/?page_size=200").status_code == 200

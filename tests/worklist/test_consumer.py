@@ -108,3 +108,26 @@ async def test_losing_the_clinical_role_closes_sockets(resident, admin_user):
     await database_sync_to_async(department.set_role)(admin_user, resident, "none")
     out = await comm.receive_output(timeout=2)
     assert out["type"] == "websocket.close"
+
+
+@pytest.mark.scaleout
+async def test_claim_event_and_forced_close_through_redis(attending, resident, admin_user):
+    """The same path on channels_redis (what several Daphne processes share)."""
+    from django.conf import settings
+
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisChannelLayer")
+    study = await database_sync_to_async(build_study)(accession="WS-REDIS")
+    att, ok, _ = await connect(attending)
+    res, ok2, _ = await connect(resident)
+    assert ok and ok2
+    await database_sync_to_async(services.claim_study)(resident, study)
+    for comm in (att, res):
+        event = await comm.receive_json_from(timeout=3)
+        assert event["type"] == "worklist.study_claimed"
+        assert event["payload"]["accession_number"] == "WS-REDIS"
+    await database_sync_to_async(department.deactivate_user)(admin_user, resident)
+    closed = await res.receive_output(timeout=3)
+    while closed.get("type") != "websocket.close":  # the claim release event comes first
+        closed = await res.receive_output(timeout=3)
+    assert closed["code"] == 4401
+    await att.disconnect()
