@@ -65,7 +65,10 @@ def wait_for(port: int, path: str, timeout: float = 60.0) -> None:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", path)
-            if conn.getresponse().status < 500:
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            if response.status < 500:
                 return
         except OSError:
             time.sleep(0.2)
