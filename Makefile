@@ -37,9 +37,10 @@ chromium:
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	@echo "Reading Room on http://$(HOST):$(PORT)/  (Ctrl-C stops the server and the worker)"
+	@echo "Reading Room on http://$(HOST):$(PORT)/ ; DICOM C-STORE on port $${DICOM_PORT:-11112} (Ctrl-C stops all)"
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(BIN)/python manage.py run_huey --quiet & \
+	  $(BIN)/python manage.py dicom_listener & \
 	  $(BIN)/daphne -b $(HOST) -p $(PORT) reading.asgi:application
 
 test: install chromium lint

@@ -8,6 +8,8 @@ processes may each write one.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.core.cache import cache
 
 from reading.audit.models import AuditEvent
@@ -37,7 +39,8 @@ def record_access(
     if study is not None:
         patient_id = study.patient.patient_id
         patient_name = study.patient.patient_name
-    key = f"audit:{getattr(user, 'pk', None)}:{action}:{study_uid}:{detail[:64]}"
+    digest = hashlib.sha1(detail.encode(), usedforsecurity=False).hexdigest()[:12]
+    key = f"audit:{getattr(user, 'pk', None)}:{action}:{study_uid}:{digest}"
     if not cache.add(key, 1, DEDUP_SECONDS):
         return None
     return AuditEvent.objects.create(
