@@ -59,9 +59,17 @@
     cells[7].title = r.description;
     cells[8].append(fmtDate(r.study_datetime), el("span", "age", since(r.study_datetime)));
     if (r.claimed_by) {
-      const c = el("span", "claim", (r.claimed_by.id === me.id ? "▶ you" : "▶ " + r.claimed_by.name));
+      const mine = r.claimed_by.id === me.id;
+      const c = el("span", "claim", mine ? "▶ you" : "▶ " + r.claimed_by.name);
       c.title = "Claimed (being read)";
       cells[11].append(c);
+      if (mine) {
+        const release = el("button", "link wl-release", "release");
+        release.type = "button";
+        release.title = "Give the study back to the worklist";
+        release.addEventListener("click", (e) => { e.stopPropagation(); releaseStudy(r); });
+        cells[11].append(" ", release);
+      }
     } else if (r.assigned_to) {
       cells[11].textContent = r.assigned_to.name;
       cells[11].title = "Assigned";
@@ -180,6 +188,13 @@
     };
     dialog.showModal();
     $("#wl-readonly").focus();
+  }
+
+  async function releaseStudy(r) {
+    const resp = await fetch(`/api/worklist/studies/${encodeURIComponent(r.study_instance_uid)}/release/`, {
+      method: "POST", headers: { "X-CSRFToken": csrf(), Accept: "application/json" },
+    });
+    if (resp.ok) load();
   }
 
   document.addEventListener("keydown", (e) => {

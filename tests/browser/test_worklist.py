@@ -80,6 +80,17 @@ def test_filter_sort_keyboard_and_open(login_page, attending, shot, live_url):
     assert page.url.startswith(f"{live_url}/viewer/{target.study_instance_uid}/")
     item = ReadingItem.objects.get(pk=target.pk)
     assert item.claimed_by == attending and item.reading_status == "in_progress"
+
+    # The other tab shows the claim live, and releases it.
+    claim = page2.locator(ROWS, has_text="WL-CT2").locator(".claim")
+    claim.wait_for(timeout=3000)
+    assert claim.inner_text() == "▶ you"
+    page2.locator(ROWS, has_text="WL-CT2").locator(".wl-release").click()
+    page2.wait_for_function(
+        "!document.querySelector('#worklist tbody tr[data-uid] .claim')", timeout=3000
+    )
+    item.refresh_from_db()
+    assert item.claimed_by is None and item.reading_status == "unread"
     assert page2.errors == []
 
 
