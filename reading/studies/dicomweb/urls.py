@@ -25,13 +25,13 @@ class FrameListConverter:
         return value
 
 
-register_converter(UIDConverter, "uid")
-register_converter(FrameListConverter, "frames")
+register_converter(UIDConverter, "dicom_uid")
+register_converter(FrameListConverter, "dicom_frames")
 
 app_name = "dicomweb"
-S = "studies/<uid:study_uid>"
-SE = S + "/series/<uid:series_uid>"
-I = SE + "/instances/<uid:sop_uid>"  # noqa: E741
+S = "studies/<dicom_uid:study_uid>"
+SE = S + "/series/<dicom_uid:series_uid>"
+I = SE + "/instances/<dicom_uid:sop_uid>"  # noqa: E741
 
 urlpatterns = [
     path("studies", stow.studies_root, name="studies"),
@@ -50,7 +50,9 @@ urlpatterns = [
     path(I + "/metadata", wado.instance_metadata, name="instance-metadata"),
     path(I + "/rendered", render.rendered_instance, name="instance-rendered"),
     path(I + "/thumbnail", render.thumbnail_instance, name="instance-thumbnail"),
-    path(I + "/frames/<frames:frames>", wado.retrieve_frames, name="frames"),
-    path(I + "/frames/<frames:frames>/rendered", render.rendered_frames, name="frames-rendered"),
+    path(I + "/frames/<dicom_frames:frames>", wado.retrieve_frames, name="frames"),
+    path(
+        I + "/frames/<dicom_frames:frames>/rendered", render.rendered_frames, name="frames-rendered"
+    ),
     path(I + "/bulkdata/<path:tag_path>", wado.retrieve_bulkdata, name="bulkdata"),
 ]
