@@ -18,7 +18,9 @@ class ResetPasswordForm(forms.Form):
 
 class WorklistForm(forms.ModelForm):
     members = forms.ModelMultipleChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("username"),
+        queryset=User.objects.filter(
+            is_active=True, role__in=[Role.ATTENDING, Role.RESIDENT]
+        ).order_by("username"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )

@@ -185,6 +185,14 @@ def test_admin_creates_a_user_who_then_logs_in(login_page, admin_user, browser, 
     assert "Dr New" in newbie.inner_text(".who")
     newbie.wait_for_selector(".wl-live.on")
 
+    build_study(accession="WL-ADM", patient_name="Private^Person")
+    page.goto(live_url + "/manage/assign/")
+    assert "WL-ADM" in page.inner_text("#assign") and "Private" not in page.content()
+    shot(page, "manage-assign")
+    page.goto(live_url + "/manage/worklists/")
+    shot(page, "manage-worklists")
+    page.goto(live_url + "/manage/")
+
     # Deactivated: the open worklist's socket closes and the next request lands on the login page.
     page.locator("tr[data-username=drnew] button[value=deactivate]").click()
     page.wait_for_selector("tr[data-username=drnew].inactive")
