@@ -458,6 +458,19 @@ def test_compressed_frames_pass_through_or_decode(attending_client, name):
     assert wrong.status_code == 406
 
 
+def test_compressed_frames_without_recorded_fragments_use_pydicom(attending_client):
+    ds = sample_with_new_uids("SC_rgb_rle_2frame.dcm")
+    assert ingest_instance(to_bytes(ds)).ok
+    # As for a file whose fragments could not be grouped into frames at ingest.
+    Instance.objects.update(frame_offsets=None)
+    single = attending_client.get(
+        _frames_url(ds, "2"),
+        headers={"Accept": "image/dicom-rle, image/x-dicom-rle"},
+    )
+    assert single["Content-Type"] == "image/dicom-rle; transfer-syntax=1.2.840.10008.1.2.5"
+    assert single.content == source_frames(ds)[1]
+
+
 def test_rendered_and_thumbnails(attending_client, archive):
     ds = archive["ct"][1]
     base = _frames_url(ds).rsplit("/frames/", 1)[0]
