@@ -312,6 +312,7 @@ export class AnnotationSync {
     }
     this._remember(annotation.annotationUID, record);
     this.viewer.renderAll();
+    this.viewer.renderAnnotationList();
     return annotation.annotationUID;
   }
 
@@ -328,6 +329,7 @@ export class AnnotationSync {
       this.applying -= 1;
     }
     this.viewer.renderAll();
+    this.viewer.renderAnnotationList();
     return true;
   }
 

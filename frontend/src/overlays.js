@@ -57,6 +57,17 @@ function setLines(el, lines) {
   if (el.textContent !== text) el.textContent = text;
 }
 
+/**
+ * Screen pixels per image pixel, the same on Cornerstone's CPU and WebGL paths (their
+ * ``getZoom`` baselines differ); volume viewports report ``getZoom`` relative to fit.
+ */
+export function magnification(viewport, imageId) {
+  if (!imageId) return viewport.getZoom();
+  const a = viewport.worldToCanvas(csUtils.imageToWorldCoords(imageId, [0, 0]));
+  const b = viewport.worldToCanvas(csUtils.imageToWorldCoords(imageId, [1, 0]));
+  return Math.hypot(b[0] - a[0], b[1] - a[1]);
+}
+
 /** Refresh one viewport's overlay text from its current image and camera. */
 export function updateOverlay(overlay, viewport, info) {
   const q = (sel) => overlay.querySelector(sel);
@@ -114,7 +125,7 @@ export function updateOverlay(overlay, viewport, info) {
     display.push(`W ${Math.round(windowWidth)} L ${Math.round(windowCenter)}`);
   }
   try {
-    display.push(`Zoom ${fmt(viewport.getZoom(), 2)}x`);
+    display.push(`Zoom ${fmt(magnification(viewport, imageId), 2)}x`);
   } catch {
     /* no camera yet */
   }

@@ -97,6 +97,32 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+const TOOL_LABELS = {
+  length: 'Length', angle: 'Angle', ellipse_roi: 'Ellipse', rectangle_roi: 'Rect', probe: 'Probe',
+  arrow: 'Arrow',
+};
+
+function summarizeMeasurement(record) {
+  const m = record.measurements || {};
+  const v = (name, digits = 1) =>
+    m[name] ? `${Number(m[name].value).toFixed(digits)}${m[name].unit ? ` ${m[name].unit}` : ''}` : '';
+  switch (record.tool) {
+    case 'length':
+      return v('length');
+    case 'angle':
+      return m.angle ? `${Number(m.angle.value).toFixed(1)}°` : '';
+    case 'ellipse_roi':
+    case 'rectangle_roi':
+      return [m.mean && `mean ${v('mean')}`, m.std_dev && `SD ${v('std_dev')}`].filter(Boolean).join(', ');
+    case 'probe':
+      return v('value');
+    case 'arrow':
+      return record.text || record.label || '';
+    default:
+      return record.label || '';
+  }
+}
+
 export class Viewer extends Emitter {
   constructor(root, config) {
     super();
@@ -137,6 +163,9 @@ export class Viewer extends Emitter {
     this.mpr = new Mpr(this, this.mprContainer, this.mprGroup);
     this.annotations = new AnnotationSync(this);
     this.annotations.start();
+    for (const type of ['annotation-added', 'annotation-modified', 'annotation-removed', 'annotations-loaded']) {
+      this.on(type, () => this.renderAnnotationList());
+    }
     bindShortcuts(this, shortcutTable(this));
     new ResizeObserver(() => this.resize()).observe(this.stage);
 
@@ -153,6 +182,7 @@ export class Viewer extends Emitter {
     if (first) await this.displaySeries(0, first);
     this.timings.displayed = performance.now();
     await this.annotations.loadAll();
+    this.emit('annotations-loaded', this.annotations.records());
     this.root.dataset.ready = 'true';
     return this;
   }
@@ -287,9 +317,12 @@ export class Viewer extends Emitter {
   }
 
   renderSeriesList() {
+    this.annotationList = el('ul', { class: 'vw-annotations' });
     this.sidebar.replaceChildren(
       el('div', { class: 'vw-side-title' }, 'Series'),
       el('ul', { class: 'vw-series' }, this.series.map((s) => this.seriesItem(s))),
+      el('div', { class: 'vw-side-title' }, 'Measurements'),
+      this.annotationList,
     );
     if (this.config.priors?.length) {
       this.priorList = el(
@@ -346,6 +379,71 @@ export class Viewer extends Emitter {
     series.listItem = item;
     series.progressBar = bar;
     return item;
+  }
+
+  /** The saved measurements: jump to the image, export as DICOM SR, delete. */
+  renderAnnotationList() {
+    if (!this.annotationList) return;
+    const records = this.annotations.records();
+    if (!records.length) {
+      this.annotationList.replaceChildren(el('li', { class: 'muted' }, 'None yet'));
+      return;
+    }
+    this.annotationList.replaceChildren(
+      ...records.map((r) =>
+        el(
+          'li',
+          { class: 'vw-annotation', dataset: { annotationId: r.id } },
+          el(
+            'button',
+            { type: 'button', class: 'link', title: 'Show this image', onclick: () => this.showAnnotation(r) },
+            `${TOOL_LABELS[r.tool] || r.tool} `,
+            el('span', { class: 'value' }, summarizeMeasurement(r)),
+          ),
+          el(
+            'span',
+            { class: 'actions' },
+            r.sr_sop_instance_uid
+              ? el('span', { class: 'ok', title: `DICOM SR ${r.sr_sop_instance_uid}` }, 'SR ✓')
+              : el('button', { type: 'button', title: 'Export as DICOM SR (TID 1500) into the study',
+                  dataset: { action: 'export-sr' }, onclick: () => this.exportSr(r) }, 'SR'),
+            el('button', { type: 'button', title: 'Delete', dataset: { action: 'delete-annotation' },
+              onclick: () => this.deleteAnnotation(r) }, '×'),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async showAnnotation(record) {
+    const imageId = await this.findImageId(record.series_instance_uid, record.sop_instance_uid, record.frame_number);
+    const series = this.findSeries(record.series_instance_uid);
+    if (!imageId || !series) return;
+    const index = series.imageIds.indexOf(imageId);
+    const c = this.cells.find((x) => x.enabled && x.series === series);
+    if (c) this.jumpTo(c.id, index);
+    else await this.displaySeries(this.activeIndex(), series, index);
+  }
+
+  async exportSr(record) {
+    const uid = this.annotations.byServer.get(String(record.id));
+    try {
+      const result = await this.annotations.exportSr(uid);
+      this.annotations._remember(uid, result.annotation);
+      this.notify(`Stored as DICOM SR ${result.sop_instance_uid}`);
+      this.renderAnnotationList();
+      return result;
+    } catch (err) {
+      this.notify(`SR export failed (${err.status || err.message})`);
+      return null;
+    }
+  }
+
+  deleteAnnotation(record) {
+    const uid = this.annotations.byServer.get(String(record.id));
+    // Removing it from Cornerstone's state fires ANNOTATION_REMOVED, which DELETEs it.
+    if (uid) toolAnnotation.state.removeAnnotation(uid);
+    this.renderAll();
   }
 
   notify(message) {
@@ -938,6 +1036,16 @@ export class Viewer extends Emitter {
     } finally {
       this.remoteDepth -= 1;
     }
+  }
+
+  /** Page (client) coordinates of image pixel ``point`` in a stack viewport. */
+  imageToPage(viewportId, point) {
+    const viewport = this.renderingEngine.getViewport(viewportId);
+    const imageId = viewport?.getCurrentImageId?.();
+    if (!imageId) return null;
+    const [x, y] = viewport.worldToCanvas(csUtils.imageToWorldCoords(imageId, point));
+    const rect = viewport.getCanvas().getBoundingClientRect();
+    return [rect.left + x, rect.top + y];
   }
 
   applyAnnotation(record) {

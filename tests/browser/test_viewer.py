@@ -234,6 +234,7 @@ def test_ct_renders_scrolls_and_windows(login_page, attending, shot):
 
 def test_length_measurement_is_saved_and_comes_back(login_page, attending, shot):
     from reading.annotations.models import Annotation
+    from reading.studies.models import Instance
 
     study_uid, series_uid, datasets = make_study(n=24)
     page = open_viewer(login_page, attending, study_uid)
@@ -277,6 +278,52 @@ def test_length_measurement_is_saved_and_comes_back(login_page, attending, shot)
     assert Annotation.objects.count() == 1  # showing it again saved nothing new
     saved.refresh_from_db()
     assert saved.version == 1 and saved.geometry["points"] == [[ax, ay], [bx, by]]
+
+    # The measurements list: export the record as DICOM SR into the study, then delete it.
+    item = page.locator(f'.vw-annotation[data-annotation-id="{saved.id}"]')
+    assert "Length" in item.inner_text() and " mm" in item.inner_text()
+    item.locator('[data-action="export-sr"]').click()
+    page.wait_for_function("document.querySelector('.vw-status').textContent.includes('DICOM SR')")
+    saved.refresh_from_db()
+    assert saved.sr_sop_instance_uid
+    assert Instance.objects.filter(
+        sop_instance_uid=saved.sr_sop_instance_uid, series__study__study_instance_uid=study_uid
+    ).exists()
+    shot(page, "viewer-length-exported")
+    item.locator('[data-action="delete-annotation"]').click()
+    page.wait_for_function("window.readingViewer.state().annotations.records.length === 0")
+    page.wait_for_timeout(300)
+    saved.refresh_from_db()
+    assert saved.deleted_at is not None
+    assert page.errors == []
+
+
+def test_roi_reports_mean_and_sd_in_hu(login_page, attending, shot):
+    from reading.annotations.models import Annotation
+
+    study_uid, _, _ = make_study(n=4)
+    page = open_viewer(login_page, attending, study_uid)
+    page.keyboard.press("r")  # rectangular ROI
+    # Inside the 700 HU spine disc (centre x=128, y=128+0.22*256).
+    cy = SIZE / 2 + 0.22 * SIZE
+    (x0, y0), (x1, y1) = (
+        page.evaluate("([p]) => window.readingViewer.imageToPage('vp-0', p)", [pt])
+        for pt in ([SIZE / 2 - 7, cy - 7], [SIZE / 2 + 7, cy + 7])
+    )
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=6)
+    page.mouse.up()
+    page.wait_for_function("window.readingViewer.state().annotations.records.length === 1")
+    page.wait_for_timeout(800)  # statistics settle, a PATCH may follow
+    saved = Annotation.objects.get()
+    assert saved.tool == "rectangle_roi"
+    assert saved.measurements["mean"]["unit"] == "HU"
+    assert saved.measurements["mean"]["value"] == pytest.approx(700, abs=1)
+    assert saved.measurements["std_dev"]["value"] == pytest.approx(0, abs=1)
+    item = page.locator(".vw-annotation").first.inner_text()
+    assert "mean 700.0 HU" in item
+    shot(page, "viewer-roi")
     assert page.errors == []
 
 
