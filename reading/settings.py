@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "reading.worklist",
     "reading.annotations",
     "reading.reading_sessions",
+    "reading.viewer",
 ]
 
 MIDDLEWARE = [

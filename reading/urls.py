@@ -23,5 +23,6 @@ urlpatterns = [
     path("", include("reading.reading_sessions.urls")),
     path("api/worklist/", include("reading.worklist.api_urls")),
     path("", include("reading.worklist.urls")),
+    path("", include("reading.viewer.urls")),
     path("", include("reading.studies.urls")),
 ]
