@@ -126,14 +126,17 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_vision(engine, device, batch: int, repeats: int = 2) -> float:
+def time_vision(engine, device, batch: int, repeats: int = 2, warmup: bool = True) -> float:
     """Seconds per image for the vision tower + projector."""
     import torch
 
+    from inference.medgemma import attention_backends
+
     dtype = next(engine.model.parameters()).dtype
     pixels = torch.randn(batch, 3, 896, 896, device=device, dtype=dtype)
-    with torch.inference_mode():
-        engine.model.get_image_features(pixel_values=pixels[:1])
+    with torch.inference_mode(), attention_backends(torch.device(device)):
+        if warmup:
+            engine.model.get_image_features(pixel_values=pixels[:1])
         sync(device)
         start = time.perf_counter()
         for _ in range(repeats):
@@ -146,9 +149,11 @@ def time_text(engine, device, prompt_tokens: int, new_tokens: int) -> tuple[floa
     """(prefill seconds for ``prompt_tokens``, seconds per decoded token), text only."""
     import torch
 
+    from inference.medgemma import attention_backends
+
     vocab = engine.processor.tokenizer
     ids = torch.randint(300, len(vocab), (1, prompt_tokens), device=device)
-    with torch.inference_mode():
+    with torch.inference_mode(), attention_backends(torch.device(device)):
         engine.model(input_ids=ids)  # warm-up at this shape
         sync(device)
         start = time.perf_counter()
@@ -247,7 +252,8 @@ def main() -> None:
             generation, wall = analysis(engine, task, images, tokens, modality)
             print(
                 f"  {name} analysis: {generation.prompt_tokens} prompt tokens, "
-                f"{generation.images} image(s); prefill incl. vision {generation.prefill_s:.2f} s; "
+                f"{generation.images} image(s); processor {generation.prepare_s:.2f} s; "
+                f"prefill incl. vision {generation.prefill_s:.2f} s; "
                 f"{generation.new_tokens} tokens at {generation.seconds_per_token * 1000:.1f} ms; "
                 f"total {wall:.2f} s"
             )
@@ -259,7 +265,7 @@ def main() -> None:
     start = time.perf_counter()
     engine = build(device, torch.float32, 2)
     print(f"  built vision tower + 2-layer text model in {time.perf_counter() - start:.0f} s")
-    vision = time_vision(engine, device, 1, 1)
+    vision = time_vision(engine, device, 1, 1, warmup=False)
     print(f"  vision tower (measured, full 27 layers, float32): {vision:.1f} s/image")
     prompt = 256 + 90  # one image plus the localisation prompt
     results = {}
