@@ -80,7 +80,7 @@ class ReadingItem(models.Model):
     )
     # Copies of study and patient fields, so the worklist filters, sorts and
     # counts on this one indexed table (no join) at 100,000+ studies. Kept in
-    # step by services.sync_study_fields whenever an instance is stored.
+    # step by services.register_study whenever an instance is stored.
     study_datetime = models.DateTimeField(null=True, blank=True)  # (0008,0020) + (0008,0030)
     patient_name = models.CharField(max_length=324, blank=True, default="")  # (0010,0010)
     patient_id = models.CharField(max_length=64, blank=True, default="")  # (0010,0020)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -32,6 +33,9 @@ from reading.worklist.models import (
 )
 
 S = ReadingStatus
+
+# A 500-slice CT stores 500 instances: worklists hear of it at most once a second.
+UPDATE_THROTTLE_SECONDS = 1
 
 # Which status may follow which. UNREAD -> IN_PROGRESS happens by claiming.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -99,22 +103,6 @@ def item_defaults(study: Study) -> dict:
     }
 
 
-def sync_study_fields(study_id: int) -> bool:
-    """Refresh the item's copies after the study changed (a new series adds a modality).
-
-    One SELECT, and one UPDATE only when something differs. Returns whether it changed.
-    """
-    study = Study.objects.select_related("patient").filter(pk=study_id).first()
-    item = ReadingItem.objects.filter(pk=study_id).first()
-    if study is None or item is None:
-        return False
-    fresh = item_defaults(study)
-    if all(getattr(item, k) == v for k, v in fresh.items()):
-        return False
-    ReadingItem.objects.filter(pk=study_id).update(**fresh, version=F("version") + 1)
-    return True
-
-
 def ensure_item(study: Study) -> ReadingItem:
     """The study's ReadingItem, created now if the study predates it."""
     try:
@@ -151,14 +139,26 @@ def _reload(study_id: int) -> ReadingItem:
 
 
 def register_study(study_id: int, *, created_study: bool) -> ReadingItem | None:
-    """Called when an instance of ``study_id`` is stored: create the item, tell the worklists."""
+    """An instance of ``study_id`` was stored: keep its row in step and tell the worklists.
+
+    A new study gets its row and a ``study_arrived`` event. For a known study the
+    row's copies are refreshed (two SELECTs, an UPDATE only when something
+    changed) and a ``study_updated`` event goes out at most once a second per
+    study (leading edge; clients re-fetch shortly after the last one they saw).
+    """
     study = Study.objects.select_related("patient").filter(pk=study_id).first()
     if study is None:
         return None
-    existed = ReadingItem.objects.filter(pk=study_id).exists()
-    item = ensure_item(study)
-    if created_study or not existed:
+    item = None if created_study else ReadingItem.objects.filter(pk=study_id).first()
+    if item is None:
+        item = ensure_item(study)
         events.emit_on_commit(events.STUDY_ARRIVED, study_id)
+        return item
+    fresh = item_defaults(study)
+    if any(getattr(item, k) != v for k, v in fresh.items()):
+        ReadingItem.objects.filter(pk=study_id).update(**fresh, version=F("version") + 1)
+    if cache.add(f"worklist:updated:{study_id}", 1, UPDATE_THROTTLE_SECONDS):
+        events.emit_on_commit(events.STUDY_UPDATED, study_id)
     return item
 
 
