@@ -162,6 +162,13 @@ def _check_last_element_complete(ds: Dataset, raw: bytes) -> None:
         raise DicomInputError(f"truncated: the file ends inside the element after {last.tag}")
 
 
+def add_missing_preamble(raw: bytes) -> bytes:
+    """Prefix a zeroed 128-byte preamble to a file that starts with "DICM" (PS3.10 7.1)."""
+    if raw[:4] == b"DICM" and raw[128:132] != b"DICM":
+        return bytes(128) + raw
+    return raw
+
+
 def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
     """Parse and validate one DICOM Part 10 file.
 

@@ -14,6 +14,7 @@ from reading.studies import storage
 from reading.studies.dicomio import (
     DicomInputError,
     ParsedInstance,
+    add_missing_preamble,
     parse_dicom_date,
     parse_dicom_time,
     read_instance,
@@ -161,8 +162,11 @@ def ingest_instance(raw: bytes, *, name: str = "") -> IngestResult:
     Identical re-sends are no-ops; the same SOP Instance UID with different
     content is a conflict and leaves the stored copy alone. The file and the
     row both exist or neither does (an orphan file is removed on failure).
+    A file sent without its 128-byte preamble (some DICOMweb clients do) is
+    stored with a zeroed one, so that every stored file is valid Part 10.
     """
     result = IngestResult(status=IngestStatus.FAILED, name=name)
+    raw = add_missing_preamble(raw)
     try:
         parsed = read_instance(raw, max_bytes=settings.DICOM_MAX_INSTANCE_BYTES)
     except DicomInputError as exc:

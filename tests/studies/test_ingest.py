@@ -148,3 +148,15 @@ def test_zip_is_not_dicom():
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("a.txt", "x" * 200)
     assert ingest_instance(buffer.getvalue()).status == IngestStatus.FAILED
+
+
+def test_file_without_preamble_is_stored_as_valid_part10():
+    raw = to_bytes(make_dataset())
+    assert raw[128:132] == b"DICM"
+    result = ingest_instance(raw[128:])
+    assert result.status == IngestStatus.STORED, result.reason
+    inst = Instance.objects.get()
+    stored = storage.read_all(inst.file_path)
+    assert stored == raw  # zeroed preamble + the bytes as sent
+    assert pydicom.dcmread(io.BytesIO(stored)).SOPInstanceUID == inst.sop_instance_uid
+    assert ingest_instance(raw[128:]).status == IngestStatus.DUPLICATE
