@@ -143,7 +143,9 @@ class AsrEngine:
         device = self.device
         features = inputs["input_features"].to(device=device, dtype=dtype)
         mask = inputs.get("attention_mask")
-        with torch.inference_mode():
+        from inference.loading import attention_backends
+
+        with torch.inference_mode(), attention_backends(device):
             kwargs = {"attention_mask": mask.to(device)} if mask is not None else {}
             logits = self.model(input_features=features, **kwargs).logits
         ids = logits.argmax(-1).cpu().numpy()

@@ -8,7 +8,6 @@ between tokens. :func:`analyze` is the task-level entry point.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 from inference import parsing, prompts
 from inference.errors import InferenceCancelled
+from inference.loading import attention_backends
 from inference.preprocessing import PreparedImage, SourceBox, box_to_source
 
 TokenCallback = Callable[[str], None]
@@ -94,21 +94,6 @@ class _Streamer:
 
     def end(self) -> None:
         pass
-
-
-def attention_backends(device) -> contextlib.AbstractContextManager:
-    """On CUDA, SDPA without the cuDNN backend.
-
-    cuDNN attention rebuilds its graph for every new sequence length: during
-    decoding (one new length per token) that cost ~1 ms of CPU per layer per
-    token, more than the GPU work itself. Flash/efficient attention have no such cost.
-    """
-    if getattr(device, "type", str(device)) != "cuda":
-        return contextlib.nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    backends = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
-    return sdpa_kernel(backends)
 
 
 class MedGemmaEngine:
