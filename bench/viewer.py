@@ -2,7 +2,8 @@
 
     python bench/viewer.py                 # the 200-slice 512x512 demo chest CT
     python bench/viewer.py --slices 220 --rounds 3
-    python bench/viewer.py --disable-3d    # Cornerstone's CPU rendering path
+    python bench/viewer.py --render gpu    # stacks through WebGL even when it is software
+    python bench/viewer.py --disable-3d    # no WebGL at all: Cornerstone's CPU path everywhere
 
 Builds the demo chest CT (reading.studies.demo, through ``ingest_instance``) in a
 temporary DATA_DIR, starts Daphne on it, and opens ``/viewer/<study>/`` in Debian's
@@ -177,6 +178,12 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print resource timings")
     parser.add_argument("--screenshot", help="save a PNG of the loaded viewer here")
     parser.add_argument("--data-dir", help="keep (and on later runs reuse) the seeded data here")
+    parser.add_argument(
+        "--render",
+        choices=["auto", "cpu", "gpu"],
+        default="auto",
+        help="stack rendering path (auto: CPU when WebGL is a software rasterizer)",
+    )
     parser.add_argument("--disable-3d", action="store_true", help="force the CPU rendering path")
     args = parser.parse_args()
 
@@ -254,7 +261,8 @@ def run_browser(args, base: str, study_uid: str, series_uid: str, user) -> None:
             context = browser.new_context(viewport={"width": 1440, "height": 900})
             context.add_cookies([cookie])
             page = context.new_page()
-            page.goto(f"{base}/viewer/{study_uid}/")
+            query = "" if args.render == "auto" else f"?render={args.render}"
+            page.goto(f"{base}/viewer/{study_uid}/{query}")
             page.wait_for_function(
                 f"window.readingViewer && window.readingViewer.timings['complete:{series_uid}']",
                 timeout=180_000,
