@@ -136,6 +136,9 @@ def radiograph_to_uint8(ds: Dataset, frame: int = 1) -> np.ndarray:
     if stored.ndim == 3:  # colour: the model takes it as it is
         return stored.astype(np.uint8)
     values = apply_modality_lut(stored, ds)
+    if ds.get("VOILUTSequence") and values.dtype.kind == "f" and np.all(values == np.round(values)):
+        # A rescale of 1/0 yields floats; a LUT indexes by integer value.
+        values = values.astype(np.int64)
     voi = _voi_output_range(ds)
     if voi is not None:
         out = np.asarray(apply_voi_lut(values, ds), dtype=np.float64)

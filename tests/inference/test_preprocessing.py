@@ -200,3 +200,20 @@ def test_pad_to_square_of_a_tall_image_pads_left_and_right():
     image = pad_to_square(np.full((10, 4), 200, np.uint8), source=None)
     assert image.pixels.shape == (10, 10, 3) and image.pad_left == 3 and image.pad_top == 0
     assert (image.pixels[:, 3:7] == 200).all() and (image.pixels[:, :3] == 0).all()
+
+
+def test_multiframe_radiograph_frame_is_selected_and_referenced():
+    frames = np.stack([np.full((20, 30), 100 * (k + 1), np.int16) for k in range(3)])
+    ds = make_dataset(modality="DX", rows=20, columns=30, pixels=frames[0])
+    ds.NumberOfFrames = 3
+    ds.PixelData = frames.tobytes()
+    ds.RescaleIntercept, ds.RescaleSlope = 0, 1
+    ds.WindowCenter, ds.WindowWidth = 200, 200  # 100..300
+    ds = reread(ds)
+    images = [prepare_radiograph(ds, frame=k) for k in (1, 2, 3)]
+    assert [im.source.frame for im in images] == [1, 2, 3]
+    assert [int(im.pixels[15, 15, 0]) for im in images] == [0, 128, 255]
+    box = box_to_source([0, 0, 1000, 1000], images[1])
+    assert box.frame == 2 and (box.x1, box.y1) == pytest.approx((30, 20))
+    with pytest.raises(ValueError):
+        prepare_radiograph(ds, frame=4)
