@@ -54,12 +54,14 @@ async ([base, accept]) => {
   const meta = await (await fetch(base + '/metadata', {headers: {Accept: 'application/dicom+json'}})).json();
   const urls = meta.map(m => `${base}/instances/${m['00080018'].Value[0]}/frames/1`);
   const t0 = performance.now();
-  let bytes = 0, next = 0;
+  let bytes = 0, next = 0;  // one shared cursor: the workers take the next URL in turn
   async function worker() {
     while (next < urls.length) {
       const url = urls[next++];
       const r = await fetch(url, {headers: {Accept: accept}, cache: 'no-store'});
-      bytes += (await r.arrayBuffer()).byteLength;
+      const body = await r.arrayBuffer();
+      if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+      bytes += body.byteLength;
     }
   }
   await Promise.all(Array.from({length: 6}, worker));
