@@ -433,6 +433,53 @@ def test_prior_side_by_side_scrolls_by_position_and_shares_wl(login_page, attend
     assert page.errors == []
 
 
+def test_layouts_and_drag_a_series_into_a_viewport(login_page, attending, shot):
+    def two_series():
+        study_uid, first_series, _ = _make_study(n=3, size=64, patient_id="MRN-L1")
+        second = generate_uid()
+        for k in range(5):
+            ds = make_dataset(
+                study_uid=study_uid,
+                series_uid=second,
+                rows=64,
+                columns=64,
+                instance_number=k + 1,
+                z=float(k),
+                patient_id="MRN-L1",
+                series_description="Coronal",
+                pixels=phantom_slice(k, 5, 64),
+            )
+            ds.SeriesNumber = 2
+            assert ingest_instance(to_bytes(ds), name=f"c{k}.dcm").ok
+        return study_uid, first_series, second
+
+    with ThreadPoolExecutor(1) as pool:
+        study_uid, first_series, second_series = pool.submit(two_series).result()
+    page = open_viewer(login_page, attending, study_uid)
+    items = page.locator(".vw-series-item")
+    assert items.count() == 2
+    assert "Coronal" in items.nth(1).inner_text() and "5" in items.nth(1).inner_text()
+    page.click('[data-action="layout-2x2"]')
+    page.wait_for_function("window.readingViewer.state().viewports.length === 4")
+    wait_for_image(page, "vp-1")
+    series = [v.get("series") for v in state(page)["viewports"]]
+    assert series[:2] == [first_series, second_series]
+    page.click('[data-action="layout-1x1"]')
+    page.wait_for_function("window.readingViewer.state().viewports.length === 1")
+    page.drag_and_drop(
+        f'.vw-series-item[data-series-uid="{second_series}"]',
+        '.vw-cell[data-viewport-id="vp-0"]',
+    )
+    page.wait_for_function(
+        "(uid) => window.readingViewer.state().viewports[0].series === uid", arg=second_series
+    )
+    wait_for_image(page)
+    assert vp_state(page)["total"] == 5
+    assert_not_blank(pixels(page))
+    shot(page, "viewer-dragged-series")
+    assert page.errors == []
+
+
 def test_outsider_cannot_open_viewer(login_page, outsider):
     study_uid, _, _ = make_study(n=2, size=32)
     page = login_page(outsider, f"/viewer/{study_uid}/")
