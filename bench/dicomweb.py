@@ -12,6 +12,10 @@ with 1 and 8 concurrent clients. The baseline is a plain static file server
 (Python's ThreadingHTTPServer, HTTP/1.1 keep-alive) serving the same frame bytes
 from disk, on the same machine in the same run, fetched by the same client code.
 Prints instances/s and MB/s for both and their ratio (aim: >= 0.5x).
+
+Floors measured by the same client code in the same rounds: a trivial raw ASGI
+application on Daphne serving the same frame files (what no ASGI code on Daphne
+can beat), Django's ``/healthz`` and an empty authenticated QIDO-RS search.
 """
 
 from __future__ import annotations
@@ -50,6 +54,22 @@ class Handler(SimpleHTTPRequestHandler):
 
 handler = functools.partial(Handler, directory=sys.argv[2])
 Server(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
+# The Daphne floor: no framework, no auth, the file read and sent (ROOT from the environment).
+RAW_ASGI_APP = """
+import os
+
+ROOT = os.environ["BENCH_STATIC_ROOT"]
+
+
+async def application(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    with open(ROOT + scope["path"], "rb") as fh:
+        body = fh.read()
+    headers = [(b"content-type", b"application/octet-stream"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 """
 
 
@@ -250,19 +270,27 @@ def fetch_all(port: int, paths: list[str], clients: int, headers: dict) -> tuple
     return elapsed, sum(totals)
 
 
-def check_frames(port: int, token: str, paths: list[tuple[str, str]], expected: dict) -> None:
-    """The WADO-RS frames are the stored pixel bytes (checked on a sample)."""
+def check_frames(port: int, token: str, paths: list[tuple[str, str]], expected: dict) -> float:
+    """The WADO-RS frames are the stored pixel bytes (checked on a sample).
+
+    Returns the seconds the first request took: the first frame of a series
+    after the server started, with every cache cold.
+    """
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    first = None
     for path, sop in paths[:: max(len(paths) // 10, 1)]:
+        start = time.perf_counter()
         conn.request(
             "GET", path, headers={"Authorization": f"Bearer {token}", "Accept": FRAME_ACCEPT}
         )
         response = conn.getresponse()
         body = response.read()
+        first = time.perf_counter() - start if first is None else first
         header_end = body.index(b"\r\n\r\n") + 4
         assert b"Content-Type: application/octet-stream; transfer-syntax=" in body[:header_end]
         frame = body[header_end : header_end + len(expected[sop])]
         assert frame == expected[sop], f"frame of {sop} differs from the source pixel data"
+    return first
 
 
 def main() -> None:
@@ -291,7 +319,7 @@ def main() -> None:
         tmp_path = Path(tmp)
         env = django_env(tmp_path / "data", args.settings)
         token = prepare(env)
-        web_port, static_port = free_port(), free_port()
+        web_port, static_port, raw_port = free_port(), free_port(), free_port()
         daphne = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port)]
             + ["reading.asgi:application"],
@@ -299,7 +327,7 @@ def main() -> None:
             env=env,
             stdout=subprocess.DEVNULL,
         )
-        static = None
+        static = raw = None
         try:
             wait_for(web_port, "/healthz")
             seconds = stow(web_port, token, files, args.batch)
@@ -309,7 +337,8 @@ def main() -> None:
             )
             paths = frame_paths(web_port, token)
             paths = [p for p in paths if p[1] in expected]
-            check_frames(web_port, token, paths, expected)
+            first = check_frames(web_port, token, paths, expected)
+            print(f"first frame request (cold caches): {first * 1000:.1f} ms")
 
             # The baseline serves the very same frame bytes, one file per frame.
             static_root = tmp_path / "static"
@@ -320,6 +349,16 @@ def main() -> None:
                 [sys.executable, "-c", STATIC_SERVER, str(static_port), str(static_root)]
             )
             wait_for(static_port, "/")
+            (tmp_path / "bench_raw_asgi.py").write_text(RAW_ASGI_APP)
+            raw = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(raw_port)]
+                + ["bench_raw_asgi:application"],
+                cwd=tmp_path,
+                env={**env, "BENCH_STATIC_ROOT": str(static_root), "PYTHONPATH": str(tmp_path)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            wait_for(raw_port, f"/{paths[0][1]}/1")
 
             wado_headers = {"Authorization": f"Bearer {token}", "Accept": FRAME_ACCEPT}
             wado_paths = [p for p, _ in paths]
@@ -328,10 +367,13 @@ def main() -> None:
             for clients in (int(c) for c in args.clients.split(",")):
                 fetch_all(web_port, wado_paths[:20], clients, wado_headers)  # warm up
                 fetch_all(static_port, static_paths[:20], clients, {})
-                wado, base, floor, auth_floor = [], [], [], []
+                fetch_all(raw_port, static_paths[:20], clients, {})
+                wado, base, raw_floor, floor, auth_floor = [], [], [], [], []
                 for _ in range(args.rounds):
                     wado.append(fetch_all(web_port, wado_paths, clients, wado_headers))
                     base.append(fetch_all(static_port, static_paths, clients, {}))
+                    # The Daphne floor: a raw ASGI app sending the same files.
+                    raw_floor.append(fetch_all(raw_port, static_paths, clients, {}))
                     # The framework floor: the same server answering a view that does nothing.
                     floor.append(fetch_all(web_port, ["/healthz"] * len(paths), clients, {}))
                     # ... and an authenticated search that matches nothing (token lookup,
@@ -350,26 +392,34 @@ def main() -> None:
                     "static_instances_per_s": n / b_s,
                     "static_mb_per_s": b_b / 1e6 / b_s,
                     "wado_median_s": statistics.median(s for s, _ in wado),
+                    "static_median_s": statistics.median(s for s, _ in base),
+                    "raw_asgi_instances_per_s": n / min(raw_floor)[0],
                     "floor_requests_per_s": len(paths) / min(floor)[0],
                     "auth_floor_requests_per_s": len(paths) / min(auth_floor)[0],
                 }
                 row["ratio"] = row["wado_instances_per_s"] / row["static_instances_per_s"]
+                row["raw_asgi_ratio"] = (
+                    row["raw_asgi_instances_per_s"] / row["static_instances_per_s"]
+                )
                 results.append(row)
                 print(
                     f"WADO-RS frames, {clients} client(s): "
                     f"{row['wado_instances_per_s']:.0f} instances/s {row['wado_mb_per_s']:.0f} MB/s"
                     f" | static {row['static_instances_per_s']:.0f} instances/s "
                     f"{row['static_mb_per_s']:.0f} MB/s | ratio {row['ratio']:.2f}x"
-                    f" | floors: /healthz {row['floor_requests_per_s']:.0f} req/s,"
+                    f" | floors: raw ASGI on Daphne {row['raw_asgi_instances_per_s']:.0f} req/s"
+                    f" ({row['raw_asgi_ratio']:.2f}x),"
+                    f" /healthz {row['floor_requests_per_s']:.0f} req/s,"
                     f" empty QIDO {row['auth_floor_requests_per_s']:.0f} req/s"
                 )
             print(json.dumps(results))
         finally:
             daphne.terminate()
             daphne.wait(timeout=20)
-            if static is not None:
-                static.terminate()
-                static.wait(timeout=20)
+            for server in (static, raw):
+                if server is not None:
+                    server.terminate()
+                    server.wait(timeout=20)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (served by Daphne)."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels (served by Daphne).
+
+WADO-RS frame requests meet ``FramesFastPath`` first: it answers the ones it
+can from its caches and hands everything else to Django unchanged
+(``reading/studies/dicomweb/fastpath.py`` says why and what that costs).
+"""
 
 import os
 
@@ -12,10 +17,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from reading.routing import websocket_urlpatterns  # noqa: E402
+from reading.studies.dicomweb.fastpath import FramesFastPath  # noqa: E402
+
+http_app = FramesFastPath(django_asgi_app)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -193,6 +193,10 @@ DICOM_PORT = env_int("DICOM_PORT", 11112)
 # Public URL of the DICOMweb root for absolute RetrieveURL/BulkDataURI values, when the
 # Host header cannot be trusted to carry it (some clients drop the port); else from the request.
 DICOMWEB_ROOT_URL = env_str("DICOMWEB_ROOT_URL", "").rstrip("/")
+# WADO-RS frames fast path (reading/studies/dicomweb/fastpath.py): how long a credential's
+# access decision is reused. A deactivated or logged-out user keeps frame access that long;
+# 0 sends every frame request through Django.
+DICOMWEB_FAST_FRAMES_TTL = env_int("DICOMWEB_FAST_FRAMES_TTL", 5)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

@@ -5,6 +5,7 @@ Pure functions over headers and byte streams; no database access here.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
     return media_type, params
 
 
-@dataclass
+@dataclass(frozen=True)
 class AcceptEntry:
     """One media range of an Accept header, unwrapped from multipart/related."""
 
@@ -111,6 +112,12 @@ class AcceptEntry:
 
 def parse_accept(header: str | None) -> list[AcceptEntry]:
     """Accept header (PS3.18 8.7.1) -> entries, best first; ``*/*`` when absent."""
+    return list(_parse_accept(header))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_accept(header: str | None) -> tuple[AcceptEntry, ...]:
+    # A viewer sends the same few Accept headers on every frame request.
     entries = []
     for index, item in enumerate(split_header_list(header or "*/*")):
         media_type, params = parse_media_type(item)
@@ -124,7 +131,7 @@ def parse_accept(header: str | None) -> list[AcceptEntry]:
         inner = params.get("type", "*/*").lower() if multipart else media_type
         entry = AcceptEntry(inner, multipart, params.get("transfer-syntax"), q, params)
         entries.append((-q, index, entry))
-    return [entry for _, _, entry in sorted(entries, key=lambda e: (e[0], e[1]))]
+    return tuple(entry for _, _, entry in sorted(entries, key=lambda e: (e[0], e[1])))
 
 
 def new_boundary() -> str:

@@ -187,26 +187,73 @@ class FramePlan:
         return f"{self.media_type}; transfer-syntax={self.transfer_syntax}"
 
 
-def _native_readable(instance: Instance) -> bool:
+@dataclass(frozen=True)
+class FrameSource:
+    """Where the frames of one stored instance lie, and what reading them needs.
+
+    A plain value taken from an ``Instance`` row (stored instances never change:
+    a different content under the same SOP Instance UID is a conflict, not an
+    update), so the frames fast path may keep it across requests.
+
+    Parameters follow the Instance fields; ``samples_per_pixel`` is Samples per
+    Pixel (0028,0002) and only matters for native syntaxes.
+    """
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    file_path: str
+    transfer_syntax_uid: str
+    rows: int | None
+    columns: int | None
+    bits_allocated: int | None
+    samples_per_pixel: int
+    number_of_frames: int
+    pixel_data_offset: int | None
+    pixel_data_length: int | None
+    frame_offsets: list | None
+
+    @classmethod
+    def of(cls, instance: Instance) -> FrameSource:
+        """From an Instance loaded with ``FRAME_FIELDS`` (series and study selected)."""
+        native = instance.transfer_syntax_uid in NATIVE_SYNTAXES
+        return cls(
+            study_instance_uid=instance.series.study.study_instance_uid,
+            series_instance_uid=instance.series.series_instance_uid,
+            sop_instance_uid=instance.sop_instance_uid,
+            file_path=instance.file_path,
+            transfer_syntax_uid=instance.transfer_syntax_uid,
+            rows=instance.rows,
+            columns=instance.columns,
+            bits_allocated=instance.bits_allocated,
+            samples_per_pixel=samples_per_pixel(instance) if native and instance.rows else 1,
+            number_of_frames=instance.number_of_frames,
+            pixel_data_offset=instance.pixel_data_offset,
+            pixel_data_length=instance.pixel_data_length,
+            frame_offsets=instance.frame_offsets,
+        )
+
+
+def _native_readable(source: FrameSource) -> bool:
     """Native frames can be read straight from the file (little endian, byte aligned)."""
     return (
-        instance.transfer_syntax_uid in NATIVE_SYNTAXES - {BIG_ENDIAN, DEFLATED_EXPLICIT_VR_LE}
-        and instance.pixel_data_offset is not None
-        and (instance.bits_allocated or 8) % 8 == 0
+        source.transfer_syntax_uid in NATIVE_SYNTAXES - {BIG_ENDIAN, DEFLATED_EXPLICIT_VR_LE}
+        and source.pixel_data_offset is not None
+        and (source.bits_allocated or 8) % 8 == 0
     )
 
 
-def negotiate_frames(accept: str | None, instance: Instance, count: int) -> FramePlan:
+def negotiate_frames(accept: str | None, source: FrameSource, count: int) -> FramePlan:
     """Pick the representation of frames from the Accept header (PS3.18 8.7.3.5, 8.7.4).
 
     ``transfer-syntax=*`` (or ``*/*``) passes frames through in the stored
     syntax; ``application/octet-stream`` without a syntax means explicit VR
     little endian (the standard's default), decoded when stored compressed.
     """
-    stored = instance.transfer_syntax_uid
+    stored = source.transfer_syntax_uid
     compressed = stored not in NATIVE_SYNTAXES
     passthrough_syntax = stored if compressed else EXPLICIT_VR_LE
-    native_from_file = _native_readable(instance)
+    native_from_file = _native_readable(source)
     for entry in parse_accept(accept):
         if not entry.multipart and count > 1 and entry.media_type not in ("*/*", "*"):
             continue
@@ -244,6 +291,21 @@ def parse_frame_list(text: str, number_of_frames: int) -> list[int]:
     return frames
 
 
+def frame_numbers(source: FrameSource, text: str) -> list[int]:
+    """The frame list of a frames URL, checked against the instance (404 when it has none)."""
+    if not source.rows:
+        raise Http404("this instance has no frames")
+    return parse_frame_list(text, source.number_of_frames)
+
+
+def plan_frames(accept: str | None, source: FrameSource, count: int) -> FramePlan:
+    """The negotiated representation; 404 when frames would be read but there is no pixel data."""
+    plan = negotiate_frames(accept, source, count)
+    if source.pixel_data_offset is None and not plan.decode:
+        raise Http404("this instance has no pixel data")
+    return plan
+
+
 ONE_SAMPLE = {"MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"}
 THREE_SAMPLES = {"RGB", "YBR_FULL", "YBR_ICT", "YBR_RCT", "HSV"}
 
@@ -276,6 +338,16 @@ FRAME_FIELDS = (
 )
 
 
+def _frame_rows(user, study_uid: str, series_uid: str):
+    """Instances of one series with the columns frames need, scoped by ``studies_for_user``."""
+    studies = studies_for_user(user).filter(study_instance_uid=study_uid)
+    return (
+        Instance.objects.select_related("series__study__patient")
+        .only(*FRAME_FIELDS)
+        .filter(series__study__in=studies, series__series_instance_uid=series_uid)
+    )
+
+
 def instance_for_user(user, study_uid: str, series_uid: str, sop_uid: str) -> Instance:
     """One instance with its series, study and patient, in a single query.
 
@@ -285,58 +357,60 @@ def instance_for_user(user, study_uid: str, series_uid: str, sop_uid: str) -> In
     loading four full rows costs more than the query itself); other fields are
     deferred and load on access.
     """
-    studies = studies_for_user(user).filter(study_instance_uid=study_uid)
-    rows = list(
-        Instance.objects.select_related("series__study__patient")
-        .only(*FRAME_FIELDS)
-        .filter(
-            series__study__in=studies,
-            series__series_instance_uid=series_uid,
-            sop_instance_uid=sop_uid,
-        )[:1]
-    )
+    rows = list(_frame_rows(user, study_uid, series_uid).filter(sop_instance_uid=sop_uid)[:1])
     if not rows:
         raise Http404("No such instance in this study.")
     return rows[0]
 
 
+def frame_sources_for_user(user, study_uid: str, series_uid: str) -> dict[str, FrameSource]:
+    """Every instance of a series as a FrameSource, by SOP Instance UID, in one query.
+
+    For the frames fast path: a viewer that asks for one frame of a series asks
+    for the others next. Raises PermissionDenied like ``studies_for_user``.
+    """
+    return {
+        inst.sop_instance_uid: FrameSource.of(inst)
+        for inst in _frame_rows(user, study_uid, series_uid)
+    }
+
+
 class FrameReader:
     """Reads frames of one stored instance without parsing the whole file."""
 
-    def __init__(self, instance: Instance):
-        self.instance = instance
-        self._encapsulated: list[bytes] | None = None
+    def __init__(self, source: FrameSource):
+        self.source = source
 
     def native(self, numbers: list[int]) -> list[bytes]:
-        inst = self.instance
-        size = inst.rows * inst.columns * samples_per_pixel(inst) * inst.bits_allocated // 8
-        with open(storage.absolute(inst.file_path), "rb") as fh:
+        src = self.source
+        size = src.rows * src.columns * src.samples_per_pixel * src.bits_allocated // 8
+        with open(storage.absolute(src.file_path), "rb") as fh:
             out = []
             for n in numbers:
-                fh.seek(inst.pixel_data_offset + (n - 1) * size)
+                fh.seek(src.pixel_data_offset + (n - 1) * size)
                 out.append(fh.read(size))
         return out
 
     def compressed(self, numbers: list[int]) -> list[bytes]:
-        inst = self.instance
-        if inst.frame_offsets:
-            with open(storage.absolute(inst.file_path), "rb") as fh:
+        src = self.source
+        if src.frame_offsets:
+            with open(storage.absolute(src.file_path), "rb") as fh:
                 out = []
                 for n in numbers:
                     pieces = []
-                    for offset, length in inst.frame_offsets[n - 1]:
+                    for offset, length in src.frame_offsets[n - 1]:
                         fh.seek(offset)
                         pieces.append(fh.read(length))
                     out.append(b"".join(pieces))
             return out
         # No recorded fragment layout: let pydicom split the encapsulated value.
-        buffer = storage.read_range(inst.file_path, inst.pixel_data_offset, inst.pixel_data_length)
-        frames = list(generate_frames(buffer, number_of_frames=inst.number_of_frames))
+        buffer = storage.read_range(src.file_path, src.pixel_data_offset, src.pixel_data_length)
+        frames = list(generate_frames(buffer, number_of_frames=src.number_of_frames))
         return [frames[n - 1] for n in numbers]
 
     def decoded(self, numbers: list[int]) -> list[bytes]:
         """Frames decoded by pydicom's pixel handlers, as little-endian native bytes."""
-        path = storage.absolute(self.instance.file_path)
+        path = storage.absolute(self.source.file_path)
         out = []
         for n in numbers:
             array = pydicom.pixels.pixel_array(path, index=n - 1)
@@ -346,32 +420,45 @@ class FrameReader:
     def read(self, numbers: list[int], plan: FramePlan) -> list[bytes]:
         if plan.decode:
             return self.decoded(numbers)
-        if self.instance.transfer_syntax_uid in NATIVE_SYNTAXES:
+        if self.source.transfer_syntax_uid in NATIVE_SYNTAXES:
             return self.native(numbers)
         return self.compressed(numbers)
 
 
-def frames_response(request, instance: Instance, numbers: list[int]) -> HttpResponse:
-    plan = negotiate_frames(request.headers.get("Accept"), instance, len(numbers))
-    if instance.pixel_data_offset is None and not plan.decode:
-        raise Http404("this instance has no pixel data")
-    frames = FrameReader(instance).read(numbers, plan)
+def frames_content(plan: FramePlan, source: FrameSource, numbers: list[int]) -> tuple[str, bytes]:
+    """(Content-Type, body) of a frames answer: one bare frame or a multipart/related body.
+
+    The one place frames are put on the wire, for the Django view and the fast
+    path alike.
+    """
+    frames = FrameReader(source).read(numbers, plan)
     if not plan.multipart:
-        return HttpResponse(frames[0], content_type=plan.content_type)
+        return plan.content_type, frames[0]
     boundary = new_boundary()
     body = multipart_body(boundary, [(plan.content_type, frame) for frame in frames])
-    return HttpResponse(body, content_type=multipart_content_type(plan.media_type, boundary))
+    return multipart_content_type(plan.media_type, boundary), body
+
+
+def frames_response(request, source: FrameSource, numbers: list[int]) -> HttpResponse:
+    plan = plan_frames(request.headers.get("Accept"), source, len(numbers))
+    content_type, body = frames_content(plan, source, numbers)
+    return HttpResponse(body, content_type=content_type)
 
 
 @dicomweb_view()
 def retrieve_frames(request, study_uid, series_uid, sop_uid, frames):
+    """WADO-RS frames (PS3.18 10.4.1.1.3).
+
+    ``reading.studies.dicomweb.fastpath`` answers the same URL ahead of Django
+    for requests it can serve from its caches, with the same functions; this
+    view answers everything else (errors, decoding, cache misses it hands on).
+    """
     instance = instance_for_user(request.user, study_uid, series_uid, sop_uid)
     study = instance.series.study
-    if not instance.rows:
-        raise Http404("this instance has no frames")
-    numbers = parse_frame_list(frames, instance.number_of_frames)
+    source = FrameSource.of(instance)
+    numbers = frame_numbers(source, frames)
     audit(request, AuditAction.RETRIEVE, study=study, detail="frames")
-    return frames_response(request, instance, numbers)
+    return frames_response(request, source, numbers)
 
 
 # -- bulk data ------------------------------------------------------------------
@@ -405,7 +492,7 @@ def retrieve_bulkdata(request, study_uid, series_uid, sop_uid, tag_path):
             raise Http404("this instance has no pixel data")
         numbers = list(range(1, instance.number_of_frames + 1))
         if instance.transfer_syntax_uid not in NATIVE_SYNTAXES:
-            return frames_response(request, instance, numbers)
+            return frames_response(request, FrameSource.of(instance), numbers)
         payload = storage.read_range(
             instance.file_path, instance.pixel_data_offset, instance.pixel_data_length
         )

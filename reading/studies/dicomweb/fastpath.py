@@ -1,0 +1,369 @@
+"""WADO-RS frames ahead of Django: a small pure-ASGI application for the viewer's hot path.
+
+A viewer scrolling a CT asks for hundreds of frames a second. Through Django
+each one pays a new thread, about 16 crossings between the event loop and
+threads (sync-only middleware), a new SQLite connection, the session or token
+lookup and a query: a frame costs what any authenticated request costs. This
+application answers ``GET /dicomweb/studies/{study}/series/{series}/instances/
+{sop}/frames/{list}`` itself when it can serve it from two per-process caches,
+and hands every other request to Django unchanged.
+
+- Access decisions: (session key, Authorization header, study) -> the user,
+  for ``DICOMWEB_FAST_FRAMES_TTL`` seconds (default 5). The decision is made by
+  the same code as Django's: ``django.contrib.auth.get_user`` on the session,
+  ``reading.accounts.middleware.token_user_for`` for API tokens, and
+  ``reading.studies.access.get_study_for_user``. **Consequence: a user who is
+  deactivated, loses the clinical role or logs out keeps frame access for at
+  most that many seconds**; everything else about them is checked by Django
+  on every request as before.
+- Frame locations: SOP Instance UID -> ``FrameSource`` (file, offsets,
+  syntax, geometry), least recently used first out. Stored instances never
+  change, so a location is never stale; a miss loads the whole series in one
+  query (``frame_sources_for_user``, scoped by ``studies_for_user``), since a
+  viewer that asks for one frame of a series asks for the others next.
+
+Only successes are answered here. Whatever Django would answer with an error
+(no or bad credentials: 401; no clinical role: 403; unknown or mismatched
+UIDs, frame numbers out of range: 404; 400; 406) or with work that does not
+belong on the event loop (decoding compressed frames for a client that wants
+them uncompressed) falls through to Django, which answers it exactly as
+before. The body and part headers come from ``wado.frames_content``, the
+function the Django view uses, and the audit record from
+``reading.audit.services.record_access`` (on a worker thread, at most once per
+user, study and minute, as its own de-duplication does anyway).
+
+Database work runs only on a cache miss, on a worker thread
+(``sync_to_async(thread_sensitive=False)``) that closes its connection
+afterwards; concurrent misses for the same key share one lookup. The frame
+bytes are read on the event loop: a seek and a read of well under a megabyte
+from the page cache cost less than handing it to a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from importlib import import_module
+from types import SimpleNamespace
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.core.exceptions import BadRequest, DisallowedHost, PermissionDenied
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
+from django.http import Http404, parse_cookie
+from django.urls import reverse
+
+from reading.accounts.middleware import token_user_for
+from reading.audit.models import AuditAction
+from reading.audit.services import DEDUP_SECONDS, record_access
+from reading.studies.access import get_study_for_user
+from reading.studies.dicomweb.media import NotAcceptable
+from reading.studies.dicomweb.urls import FrameListConverter, UIDConverter
+from reading.studies.dicomweb.wado import (
+    FrameSource,
+    frame_numbers,
+    frame_sources_for_user,
+    frames_content,
+    plan_frames,
+)
+
+MAX_SOURCES = 20_000  # about a hundred CT series of frame locations
+MAX_GRANTS = 10_000
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A credential found to give ``user`` access to a study, valid until ``expires``."""
+
+    user: object
+    expires: float
+
+
+@dataclass
+class FrameRequest:
+    study: str
+    series: str
+    sop: str
+    frames: str
+    host: str | None
+    forwarded_host: str | None
+    session_key: str | None
+    authorization: str | None
+    accept: str | None
+
+    @property
+    def credential(self) -> tuple[str | None, str | None]:
+        return (self.session_key, self.authorization)
+
+
+def credential_user(session_key: str | None, authorization: str | None):
+    """The active user a request with these credentials acts as, or None.
+
+    Django's own rule: ``get_user`` on the session (the session auth hash
+    included), then the API token when the session has no user. None too when
+    reading the session changed it (Django must answer that request, to save
+    the session and send its cookie).
+    """
+    from django.contrib.auth.models import AnonymousUser
+
+    session_user = AnonymousUser()
+    if session_key:
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        session_user = get_user(SimpleNamespace(session=store))
+        if store.modified:
+            return None
+    user = token_user_for(session_user, authorization or "") or session_user
+    if not user.is_authenticated or not user.is_active:
+        return None
+    return user
+
+
+def middleware_headers(secure: bool) -> list[tuple[bytes, bytes]]:
+    """The headers Django's middleware puts on a frames answer (the tests compare both paths)."""
+    middleware = settings.MIDDLEWARE
+    headers: list[tuple[str, str]] = []
+    if "django.contrib.sessions.middleware.SessionMiddleware" in middleware:
+        # The login check reads the session, so Django's answer varies on it.
+        headers.append(("Vary", "Cookie"))
+    if "django.middleware.security.SecurityMiddleware" in middleware:
+        if settings.SECURE_HSTS_SECONDS and secure:
+            value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+                value += "; includeSubDomains"
+            if settings.SECURE_HSTS_PRELOAD:
+                value += "; preload"
+            headers.append(("Strict-Transport-Security", value))
+        if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+            headers.append(("X-Content-Type-Options", "nosniff"))
+        policy = settings.SECURE_REFERRER_POLICY
+        if policy:
+            if isinstance(policy, str):
+                policy = [v.strip() for v in policy.split(",")]
+            headers.append(("Referrer-Policy", ",".join(policy)))
+        if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+            headers.append(
+                ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
+            )
+    if "django.middleware.clickjacking.XFrameOptionsMiddleware" in middleware:
+        headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+class FramesFastPath:
+    """ASGI application: WADO-RS frames from caches, everything else to ``app`` (Django)."""
+
+    def __init__(self, app):
+        self.app = app
+        self._path: re.Pattern | None = None
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every cached decision and location (tests; a settings change)."""
+        self._grants: OrderedDict[tuple, Grant] = OrderedDict()
+        self._sources: OrderedDict[str, FrameSource] = OrderedDict()
+        self._hosts: dict[tuple, bool] = {}
+        self._audited: dict[tuple, float] = {}
+        self._pending: dict[tuple, asyncio.Future] = {}
+
+    # -- ASGI -----------------------------------------------------------------------
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "GET":
+            request = self._match(scope)
+            if request is not None and await self._serve(request, scope, send):
+                return
+        await self.app(scope, receive, send)
+
+    def _match(self, scope) -> FrameRequest | None:
+        if not settings.DICOMWEB_FAST_FRAMES_TTL or scope.get("root_path"):
+            return None
+        if settings.SECURE_SSL_REDIRECT and scope.get("scheme") != "https":
+            return None  # Django redirects it
+        if self._path is None:
+            root = reverse("dicomweb:studies")[: -len("studies")]
+            uid, frames = UIDConverter.regex, FrameListConverter.regex
+            self._path = re.compile(
+                rf"{re.escape(root)}studies/({uid})/series/({uid})/instances/({uid})"
+                rf"/frames/({frames})"
+            )
+        match = self._path.fullmatch(scope["path"])
+        if match is None:
+            return None
+        headers: dict[bytes, list[str]] = {}
+        for name, value in scope["headers"]:
+            if name in (b"host", b"cookie", b"authorization", b"accept", b"x-forwarded-host"):
+                headers.setdefault(name, []).append(value.decode("latin-1"))
+        session_key = None
+        if b"cookie" in headers:
+            cookies = parse_cookie("; ".join(headers[b"cookie"]))
+            session_key = cookies.get(settings.SESSION_COOKIE_NAME) or None
+
+        def joined(name: bytes) -> str | None:
+            return ",".join(headers[name]) if name in headers else None
+
+        return FrameRequest(
+            *match.groups(),
+            host=joined(b"host"),
+            forwarded_host=joined(b"x-forwarded-host"),
+            session_key=session_key,
+            authorization=joined(b"authorization"),
+            accept=joined(b"accept"),
+        )
+
+    async def _serve(self, request: FrameRequest, scope, send) -> bool:
+        """Answer from the caches; False hands the request to Django."""
+        if request.session_key is None and not request.authorization:
+            return False
+        if not self._host_allowed(request, scope):
+            return False
+        grant = await self._grant_and_source(request)
+        if grant is None:
+            return False
+        source = self._sources[request.sop]
+        if (source.study_instance_uid, source.series_instance_uid) != (
+            request.study,
+            request.series,
+        ):
+            return False
+        try:
+            numbers = frame_numbers(source, request.frames)
+            plan = plan_frames(request.accept, source, len(numbers))
+        except (Http404, BadRequest, NotAcceptable):
+            return False
+        if plan.decode:
+            return False  # pixel decoding is CPU work for Django's worker threads
+        try:
+            content_type, body = frames_content(plan, source, numbers)
+        except OSError:
+            return False  # a missing file is Django's error to report
+        if not await self._audit(grant.user, request.study, scope):
+            return False
+        headers = [
+            (b"content-type", content_type.encode("latin-1")),
+            (b"content-length", str(len(body)).encode("ascii")),
+            *middleware_headers(scope.get("scheme") == "https"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+    # -- caches -----------------------------------------------------------------------
+
+    def _host_allowed(self, request: FrameRequest, scope) -> bool:
+        """Django's ALLOWED_HOSTS check (``HttpRequest.get_host``), remembered per Host value."""
+        key = (request.host, request.forwarded_host, tuple(settings.ALLOWED_HOSTS))
+        allowed = self._hosts.get(key)
+        if allowed is None:
+            try:
+                ASGIRequest(scope, io.BytesIO()).get_host()
+                allowed = True
+            except DisallowedHost:
+                allowed = False
+            if len(self._hosts) > 1000:
+                self._hosts.clear()
+            self._hosts[key] = allowed
+        return allowed
+
+    async def _grant_and_source(self, request: FrameRequest) -> Grant | None:
+        """The access decision for this credential and study, with the instance's location cached."""
+        now = time.monotonic()
+        grant_key = (request.credential, request.study)
+        grant = self._grants.get(grant_key)
+        if grant is not None and grant.expires <= now:
+            grant = None
+        if grant is not None and request.sop in self._sources:
+            self._sources.move_to_end(request.sop)
+            return grant
+        user = grant.user if grant is not None else None
+        key = ("lookup", request.credential, request.study, request.series, user is None)
+        found = await self._shared(
+            key,
+            _lookup,
+            request.session_key,
+            request.authorization,
+            request.study,
+            request.series,
+            user,
+        )
+        if found is None:
+            return None
+        user, sources = found
+        if grant is None:
+            ttl = float(settings.DICOMWEB_FAST_FRAMES_TTL)
+            grant = Grant(user, time.monotonic() + ttl)
+            self._grants[grant_key] = grant
+            self._grants.move_to_end(grant_key)
+            while len(self._grants) > MAX_GRANTS:
+                self._grants.popitem(last=False)
+        for sop, source in sources.items():
+            self._sources[sop] = source
+            self._sources.move_to_end(sop)
+        while len(self._sources) > MAX_SOURCES:
+            self._sources.popitem(last=False)
+        return grant if request.sop in self._sources else None
+
+    async def _audit(self, user, study_uid: str, scope) -> bool:
+        """Write the audit record when one may be due; False when the study is no longer there."""
+        key = (user.pk, study_uid)
+        if self._audited.get(key, 0.0) > time.monotonic():
+            return True
+        written = await self._shared(("audit", *key), _record_frames_access, user, study_uid, scope)
+        if written is None:
+            return False
+        # Written now: none is due for a minute. Refused by record_access's own
+        # de-duplication (written earlier, maybe by another path): ask again soon.
+        wait = DEDUP_SECONDS if written else float(settings.DICOMWEB_FAST_FRAMES_TTL)
+        self._audited[key] = time.monotonic() + wait
+        if len(self._audited) > MAX_GRANTS:
+            now = time.monotonic()
+            self._audited = {k: t for k, t in self._audited.items() if t > now}
+        return True
+
+    async def _shared(self, key: tuple, func, *args):
+        """Run ``func(*args)`` on a worker thread, once for all concurrent callers with ``key``."""
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.ensure_future(sync_to_async(func, thread_sensitive=False)(*args))
+            self._pending[key] = task
+            task.add_done_callback(lambda _: self._pending.pop(key, None))
+        return await asyncio.shield(task)
+
+
+def _lookup(session_key, authorization, study_uid, series_uid, user):
+    """(user, series frame sources) when the credential may read the study, else None.
+
+    With ``user`` given (a live grant), only the series' locations are loaded.
+    """
+    try:
+        if user is None:
+            user = credential_user(session_key, authorization)
+            if user is None:
+                return None
+            get_study_for_user(user, study_uid)
+        return user, frame_sources_for_user(user, study_uid, series_uid)
+    except (PermissionDenied, Http404):
+        return None
+    finally:
+        connection.close()
+
+
+def _record_frames_access(user, study_uid: str, scope) -> bool | None:
+    """``record_access`` as the frames view calls it; True when a record was written."""
+    try:
+        study = get_study_for_user(user, study_uid)
+        request = ASGIRequest(scope, io.BytesIO())
+        request.user = user
+        event = record_access(
+            user, AuditAction.RETRIEVE, study=study, request=request, detail="frames"
+        )
+        return event is not None
+    except (PermissionDenied, Http404):
+        return None
+    finally:
+        connection.close()
