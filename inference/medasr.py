@@ -32,8 +32,10 @@ BLOCK = 160  # 10 ms: the unit of pause detection
 class StreamSettings:
     """Window, step and pause detection of the streaming transcriber (seconds, dBFS)."""
 
-    window_s: float = 8.0
-    step_s: float = 0.5
+    # 6 s / 1 s: four live streams keep partials within 1 s on two CPU cores with int8
+    # (docs/benchmarks.md); a GPU affords a longer window and a shorter step.
+    window_s: float = 6.0
+    step_s: float = 1.0
     pause_s: float = 0.6
     silence_dbfs: float = -40.0
     preroll_s: float = 0.3

@@ -34,7 +34,11 @@ def dictation() -> np.ndarray:
     )
 
 
-def run(engine, audio, chunk: int, settings=None):
+# The dictation above is designed around an 8 s window and 0.5 s partials.
+SETTINGS = StreamSettings(window_s=8.0, step_s=0.5)
+
+
+def run(engine, audio, chunk: int, settings=SETTINGS):
     transcriber = StreamingTranscriber(engine, settings)
     events = []
     for i in range(0, len(audio), chunk):
@@ -117,9 +121,9 @@ def test_pauses_close_segments(asr_engine):
 
 def test_a_short_pause_does_not_split(asr_engine):
     audio = np.concatenate([tone(1.0), silence(0.3), tone(1.0), silence(1.0)])
-    _, events = run(asr_engine, audio, 1600, StreamSettings(pause_s=0.6))
+    _, events = run(asr_engine, audio, 1600, StreamSettings(window_s=8.0, step_s=0.5, pause_s=0.6))
     assert [e.reason for e in finals(events)] == ["pause"]
-    _, events = run(asr_engine, audio, 1600, StreamSettings(pause_s=0.2))
+    _, events = run(asr_engine, audio, 1600, StreamSettings(window_s=8.0, step_s=0.5, pause_s=0.2))
     assert [e.reason for e in finals(events)] == ["pause", "pause"]
 
 
@@ -157,7 +161,7 @@ def test_int16_float_and_bytes_agree(asr_engine):
     as_int16 = np.round(audio * 32767).astype(np.int16)
     _, from_float = run(asr_engine, as_int16.astype(np.float32) / 32768.0, 1600)
     _, from_int16 = run(asr_engine, as_int16, 1600)
-    transcriber = StreamingTranscriber(asr_engine)
+    transcriber = StreamingTranscriber(asr_engine, SETTINGS)
     from_bytes = transcriber.feed(as_int16.tobytes()) + transcriber.finish()
     assert [signature(e) for e in finals(from_float)] == [signature(e) for e in finals(from_int16)]
     assert [signature(e) for e in finals(from_bytes)] == [signature(e) for e in finals(from_int16)]
@@ -193,7 +197,7 @@ def test_batched_streams_match_single_streams(asr_engine):
         np.concatenate([silence(1.0), tone(0.6, 8), silence(1.6)]),
     ]
     singles = [[signature(e) for e in run(asr_engine, a, 800)[1]] for a in streams]
-    transcribers = [StreamingTranscriber(asr_engine) for _ in streams]
+    transcribers = [StreamingTranscriber(asr_engine, SETTINGS) for _ in streams]
     batched = [[] for _ in streams]
     for i in range(0, max(len(a) for a in streams), 800):
         work = [(t, a[i : i + 800]) for t, a in zip(transcribers, streams, strict=True)]
@@ -208,7 +212,7 @@ def test_batched_streams_match_single_streams(asr_engine):
 
 def test_offline_transcribe_uses_the_same_path(asr_engine):
     audio = dictation()
-    offline = transcribe(asr_engine, audio)
+    offline = transcribe(asr_engine, audio, SETTINGS)
     _, events = run(asr_engine, audio, 1600)
     assert [signature(e) for e in offline] == [signature(e) for e in finals(events)]
 
