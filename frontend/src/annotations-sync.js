@@ -135,14 +135,16 @@ export class AnnotationSync {
       const [x, y] = csUtils.worldToImageCoords(imageId, p);
       return [round(x), round(y)];
     });
+    const isArrow = annotation.metadata.toolName === ArrowAnnotateTool.toolName;
     return {
       series_instance_uid: ref.seriesUid,
       sop_instance_uid: ref.sopUid,
       frame_number: ref.frame,
       tool: API_TOOL[annotation.metadata.toolName],
       geometry: { points },
-      label: annotation.data?.label || '',
-      text: annotation.data?.text || '',
+      // The arrow tool keeps its text in ``data.label``; the API calls it ``text``.
+      label: isArrow ? '' : annotation.data?.label || '',
+      text: isArrow ? annotation.data?.label || '' : annotation.data?.text || '',
       measurements: measurementsOf(annotation),
     };
   }
@@ -282,7 +284,7 @@ export class AnnotationSync {
         viewUp: [-col[0], -col[1], -col[2]],
       },
       data: {
-        label: record.label || '',
+        label: toolName === ArrowAnnotateTool.toolName ? record.text || record.label || '' : record.label || '',
         text: record.text || '',
         handles: {
           points,

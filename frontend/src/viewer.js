@@ -223,7 +223,10 @@ export class Viewer extends Emitter {
           class: 'vw-tool',
           title: `${t.title} (${t.key.toUpperCase()})`,
           dataset: { tool: t.id },
-          onclick: () => this.selectTool(t.id),
+          onclick: (e) => {
+            e.currentTarget.blur();
+            this.selectTool(t.id);
+          },
         },
         t.label,
       );
@@ -231,17 +234,32 @@ export class Viewer extends Emitter {
       this.toolButtons.set(t.id, b);
       return b;
     });
+    // Buttons give the focus back, so Space and the arrow keys keep driving the viewer.
     const action = (id, label, title, fn) =>
-      el('button', { type: 'button', title, dataset: { action: id }, onclick: fn }, label);
+      el('button', {
+        type: 'button',
+        title,
+        dataset: { action: id },
+        onclick: (e) => {
+          e.currentTarget.blur();
+          fn();
+        },
+      }, label);
     this.fpsInput = el('input', {
       type: 'number', min: 1, max: 60, value: this.cine.fps, class: 'vw-fps', title: 'Cine frames per second',
       'aria-label': 'Cine frames per second',
-      onchange: (e) => this.setCineFps(Number(e.target.value)),
+      onchange: (e) => {
+        this.setCineFps(Number(e.target.value));
+        e.target.blur();
+      },
     });
     this.slabSelect = el(
       'select',
       { class: 'vw-slab', title: 'MIP slab thickness', 'aria-label': 'MIP slab', hidden: true,
-        onchange: (e) => this.mpr.setSlab(Number(e.target.value)) },
+        onchange: (e) => {
+          this.mpr.setSlab(Number(e.target.value));
+          e.target.blur();
+        } },
       el('option', { value: 0 }, 'Slab off'),
       ...[5, 10, 20, 40].map((mm) => el('option', { value: mm }, `MIP ${mm} mm`)),
     );
@@ -783,6 +801,8 @@ export class Viewer extends Emitter {
   reset() {
     for (const viewport of this.targetViewports()) {
       viewport.resetProperties?.();
+      const { flipHorizontal, flipVertical } = viewport.getCamera();
+      if (flipHorizontal || flipVertical) viewport.setCamera({ flipHorizontal: false, flipVertical: false });
       viewport.resetCamera();
       if (viewport.getViewPresentation) viewport.setViewPresentation({ rotation: 0 });
       viewport.render();

@@ -223,6 +223,39 @@ def test_ct_renders_scrolls_and_windows(login_page, attending, shot):
     assert vp_state(page)["invert"] is True
     inverted = pixels(page)
     assert np.abs(inverted - lung).mean() > 20
+    # Rotate and flip move the orientation markers with the image.
+    markers = '.vw-cell[data-viewport-id="vp-0"] [data-orient="{}"]'
+    assert page.locator(markers.format("left")).inner_text() == "R"
+    page.keyboard.press("h")
+    page.wait_for_timeout(300)
+    assert vp_state(page)["flipHorizontal"] is True
+    assert page.locator(markers.format("left")).inner_text() == "L"
+    page.keyboard.press("o")
+    page.wait_for_timeout(300)
+    assert vp_state(page)["rotation"] == 90
+    assert page.locator(markers.format("top")).inner_text() in {"L", "R"}
+    shot(page, "viewer-ct-rotated")
+    # Reset restores the default window, no inversion, no rotation or flip.
+    page.keyboard.press("0")
+    page.wait_for_timeout(300)
+    s = vp_state(page)
+    assert not s["invert"] and s["rotation"] == 0 and not s["flipHorizontal"]
+    assert s["voi"]["lower"] == pytest.approx(-160, abs=1)  # the file's W400/L40
+    assert page.locator(markers.format("left")).inner_text() == "R"
+
+    # Cine plays at the chosen rate and stops.
+    page.fill(".vw-fps", "20")
+    page.locator(".vw-fps").dispatch_event("change")
+    start = vp_state(page)["slice"]
+    page.keyboard.press(" ")
+    page.wait_for_timeout(1000)
+    page.keyboard.press(" ")
+    moved = (vp_state(page)["slice"] - start) % SLICES
+    assert moved >= 5, f"cine moved {moved} slices in 1 s at 20 fps"
+    stopped = vp_state(page)["slice"]
+    page.wait_for_timeout(400)
+    assert vp_state(page)["slice"] == stopped
+
     page.keyboard.press("?")
     assert page.locator(".vw-help").is_visible()
     assert "Lung window" in page.locator(".vw-help").inner_text()
@@ -324,6 +357,25 @@ def test_roi_reports_mean_and_sd_in_hu(login_page, attending, shot):
     item = page.locator(".vw-annotation").first.inner_text()
     assert "mean 700.0 HU" in item
     shot(page, "viewer-roi")
+
+    # An arrow asks for its text, which is saved with it.
+    page.keyboard.press("t")
+    (ax, ay), (bx, by) = (
+        page.evaluate("([p]) => window.readingViewer.imageToPage('vp-0', p)", [pt])
+        for pt in ([40, 40], [80, 70])
+    )
+    page.mouse.move(ax, ay)
+    page.mouse.down()
+    page.mouse.move(bx, by, steps=5)
+    page.mouse.up()
+    page.locator(".vw-ask input").fill("check this")
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.readingViewer.state().annotations.records.length === 2")
+    arrow = Annotation.objects.get(tool="arrow")
+    assert arrow.text == "check this"
+    (tx, ty), (hx, hy) = arrow.geometry["points"]
+    assert abs(tx - 40) < 2 and abs(ty - 40) < 2 and abs(hx - 80) < 2 and abs(hy - 70) < 2
+    shot(page, "viewer-arrow")
     assert page.errors == []
 
 
