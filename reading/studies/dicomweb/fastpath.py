@@ -11,8 +11,9 @@ and hands every other request to Django unchanged.
 - Access decisions: (session key, Authorization header, study) -> the user,
   for ``DICOMWEB_FAST_FRAMES_TTL`` seconds (default 5). The decision is made by
   the same code as Django's: ``django.contrib.auth.get_user`` on the session,
-  ``reading.accounts.middleware.token_user_for`` for API tokens, and
-  ``reading.studies.access.get_study_for_user``. **Consequence: a user who is
+  ``reading.accounts.middleware.token_user_for`` for API tokens, and the
+  study scope of ``reading.studies.access.studies_for_user`` (through
+  ``wado.frame_sources_for_user``). **Consequence: a user who is
   deactivated, loses the clinical role or logs out keeps frame access for at
   most that many seconds**; everything else about them is checked by Django
   on every request as before.
@@ -294,6 +295,8 @@ class FramesFastPath:
         if found is None:
             return None
         user, sources = found
+        if request.sop not in sources:
+            return None  # no such instance, or none this user may see: Django says which
         if grant is None:
             ttl = float(settings.DICOMWEB_FAST_FRAMES_TTL)
             grant = Grant(user, time.monotonic() + ttl)
@@ -306,7 +309,8 @@ class FramesFastPath:
             self._sources.move_to_end(sop)
         while len(self._sources) > MAX_SOURCES:
             self._sources.popitem(last=False)
-        return grant if request.sop in self._sources else None
+        self._sources[request.sop] = sources[request.sop]  # this request's, even past the limit
+        return grant
 
     async def _audit(self, user, study_uid: str, scope) -> bool:
         """Write the audit record when one may be due; False when the study is no longer there."""
@@ -336,16 +340,17 @@ class FramesFastPath:
 
 
 def _lookup(session_key, authorization, study_uid, series_uid, user):
-    """(user, series frame sources) when the credential may read the study, else None.
+    """(user, the series' frame sources as that user may see them), or None.
 
-    With ``user`` given (a live grant), only the series' locations are loaded.
+    ``user`` is the user of a live grant; without one the credential is
+    resolved first. The sources are scoped by ``studies_for_user``: an instance
+    among them is one the user may read.
     """
     try:
         if user is None:
             user = credential_user(session_key, authorization)
             if user is None:
                 return None
-            get_study_for_user(user, study_uid)
         return user, frame_sources_for_user(user, study_uid, series_uid)
     except (PermissionDenied, Http404):
         return None
