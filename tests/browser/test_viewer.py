@@ -532,6 +532,42 @@ def test_layouts_and_drag_a_series_into_a_viewport(login_page, attending, shot):
     assert page.errors == []
 
 
+def test_every_sample_transfer_syntax_renders(login_page, attending, shot):
+    """pydicom's sample files in nine transfer syntaxes (the demo's sample study), one series
+    each: every one decodes in the loader's workers and draws something."""
+    from reading.studies.demo import DemoScale, demo_studies
+
+    def seed():
+        sample_study = demo_studies(DemoScale.small())[-1]
+        results = [ingest_instance(i.build(), name=i.name) for i in sample_study.instances]
+        assert all(r.ok for r in results), [r.reason for r in results if not r.ok]
+        return results[0].study_instance_uid, len(results)
+
+    with ThreadPoolExecutor(1) as pool:
+        study_uid, count = pool.submit(seed).result()
+    assert count >= 9
+    page = open_viewer(login_page, attending, study_uid)
+    items = page.locator(".vw-series-item")
+    assert items.count() == count
+    for i in range(count):
+        uid = items.nth(i).get_attribute("data-series-uid")
+        items.nth(i).click()
+        page.wait_for_function(
+            """(uid) => { const s = window.readingViewer.state();
+                          const v = s.viewports[0]; const se = s.series.find(x => x.uid === uid);
+                          return v.series === uid && v.imageId && se.complete; }""",
+            arg=uid,
+        )
+        page.wait_for_timeout(300)
+        series = next(x for x in state(page)["series"] if x["uid"] == uid)
+        description = items.nth(i).inner_text().splitlines()[0]
+        assert series["failed"] == 0, description
+        img = pixels(page)
+        assert img.std() > 5, f"{description}: blank"
+        shot(page, f"viewer-sample-{i + 1:02d}")
+    assert page.errors == []
+
+
 def test_outsider_cannot_open_viewer(login_page, outsider):
     study_uid, _, _ = make_study(n=2, size=32)
     page = login_page(outsider, f"/viewer/{study_uid}/")
