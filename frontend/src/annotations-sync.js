@@ -165,7 +165,7 @@ export class AnnotationSync {
   }
 
   async _onCompleted(annotation) {
-    if (this.applying || !this._isOurs(annotation)) return;
+    if (this.applying || this.viewer.config.readonly || !this._isOurs(annotation)) return;
     const uid = annotation.annotationUID;
     if (this.byLocal.has(uid) || this.pending.has(uid)) return;
     // Statistics are recomputed on the render after the last handle move: wait for it.
@@ -273,7 +273,7 @@ export class AnnotationSync {
     const annotation = {
       annotationUID: `rr-${record.id}-${csUtils.uuidv4().slice(0, 8)}`,
       highlighted: false,
-      isLocked: false,
+      isLocked: Boolean(this.viewer.config.readonly),
       isVisible: true,
       invalidated: true,
       metadata: {

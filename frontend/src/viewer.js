@@ -183,6 +183,7 @@ export class Viewer extends Emitter {
     this.timings.displayed = performance.now();
     await this.annotations.loadAll();
     this.emit('annotations-loaded', this.annotations.records());
+    if (this.config.readonly) this.notify('Read-only: someone else is reading this study');
     this.root.dataset.ready = 'true';
     return this;
   }
@@ -230,7 +231,7 @@ export class Viewer extends Emitter {
         },
         t.label,
       );
-      if (t.mprOnly) b.hidden = true;
+      if (t.mprOnly || (t.measure && this.config.readonly)) b.hidden = true;
       this.toolButtons.set(t.id, b);
       return b;
     });
@@ -751,6 +752,10 @@ export class Viewer extends Emitter {
   selectTool(id) {
     const tool = TOOLS.find((t) => t.id === id);
     if (!tool) return;
+    if (tool.measure && this.config.readonly) {
+      this.notify('Read-only: measurements are off while someone else reads this study');
+      return;
+    }
     if (tool.mprOnly && !this.mpr.active) return;
     setPrimaryTool(this.stackGroup, tool.name);
     setPrimaryTool(this.mprGroup, tool.name);

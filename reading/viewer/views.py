@@ -42,6 +42,8 @@ def viewer(request, study_uid: str):
         "dicomweb": "/dicomweb",
         "api": "/api",
         "user": {"username": request.user.username, "role": request.user.role},
+        # The worklist opens a study someone else holds with ?readonly=1: look, don't measure.
+        "readonly": request.GET.get("readonly", "").lower() in {"1", "true", "yes"},
         "patient": {
             "name": patient.patient_name.replace("^", " ").strip(),
             "id": patient.patient_id,

@@ -312,6 +312,18 @@ def test_length_measurement_is_saved_and_comes_back(login_page, attending, shot)
     saved.refresh_from_db()
     assert saved.version == 1 and saved.geometry["points"] == [[ax, ay], [bx, by]]
 
+    # Read-only (the worklist's way of opening a study someone else holds): shown, not editable.
+    viewer_url = page.url
+    page.goto(viewer_url + "?readonly=1")
+    page.wait_for_function("window.readingViewer && window.readingViewer.state().ready")
+    assert page.locator('[data-tool="length"]').is_hidden()
+    assert state(page)["annotations"]["shown"] == 1
+    page.keyboard.press("l")
+    assert state(page)["tool"] == "wl"
+    assert "Read-only" in page.locator(".vw-status").inner_text()
+    page.goto(viewer_url)
+    page.wait_for_function("window.readingViewer && window.readingViewer.state().ready")
+
     # The measurements list: export the record as DICOM SR into the study, then delete it.
     item = page.locator(f'.vw-annotation[data-annotation-id="{saved.id}"]')
     assert "Length" in item.inner_text() and " mm" in item.inner_text()

@@ -45,6 +45,12 @@ def test_reader_opens_viewer_with_config_and_priors(attending_client, attending)
     assert event.path == f"/viewer/{current}/"
 
 
+def test_readonly_flag_from_the_worklist(attending_client):
+    uid = _study()
+    assert _config(attending_client.get(f"/viewer/{uid}/"))["readonly"] is False
+    assert _config(attending_client.get(f"/viewer/{uid}/?readonly=True"))["readonly"] is True
+
+
 def test_outsider_gets_403_and_no_audit(outsider_client):
     uid = _study()
     response = outsider_client.get(f"/viewer/{uid}/")
