@@ -230,13 +230,13 @@ async def test_decoding_is_left_to_django(attending, django_calls):
 async def test_session_and_token_auth(attending, resident, django_calls):
     ds = make_dataset(rows=8, columns=8)
     await store(ds)
+    resident_token = (await token_for(resident))["Authorization"]
     for headers in (
         await session_cookie_for(resident),
         await token_for(attending),
-        {"Authorization": (await token_for(resident))["Authorization"].replace("Bearer", "Token")},
+        {"Authorization": resident_token.replace("Bearer", "Token")},
     ):
-        status, response_headers, body = await asgi_get(application, frames_url(ds), headers)
-        assert status == 200, headers
+        response_headers, body = await same_as_django(frames_url(ds), headers)
         assert parts(response_headers, body)[0][1] == ds.PixelData
     assert django_calls.paths == []
 
@@ -307,6 +307,22 @@ async def test_deactivated_user_is_refused_after_the_ttl(
     for headers in (token, session):
         assert (await asgi_get(application, frames_url(ds), headers))[0] == 401
     assert django_calls.paths == [frames_url(ds)] * 2
+
+
+async def test_logged_out_session_is_refused_after_the_ttl(attending, django_calls, settings):
+    settings.DICOMWEB_FAST_FRAMES_TTL = 0.5
+    ds = make_dataset(rows=8, columns=8)
+    await store(ds)
+    client = Client()
+    await sync_to_async(client.force_login)(attending)
+    name = django_settings.SESSION_COOKIE_NAME
+    cookie = {"Cookie": f"{name}={client.cookies[name].value}"}
+    assert (await asgi_get(application, frames_url(ds), cookie))[0] == 200
+    await sync_to_async(client.logout)()
+    assert (await asgi_get(application, frames_url(ds), cookie))[0] == 200  # within the TTL
+    await asyncio.sleep(0.6)
+    assert (await asgi_get(application, frames_url(ds), cookie))[0] == 401
+    assert django_calls.paths == [frames_url(ds)]
 
 
 async def test_ttl_zero_sends_everything_to_django(attending, django_calls, settings):
