@@ -69,6 +69,13 @@ async ([base, accept]) => {
 }
 """
 
+LONGTASKS_JS = """
+window.__rrLongTasks = {count: 0, ms: 0};
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) { window.__rrLongTasks.count++; window.__rrLongTasks.ms += e.duration; }
+}).observe({type: 'longtask', buffered: true});
+"""
+
 RESOURCES_JS = """
 () => {
   const nav = performance.getEntriesByType('navigation')[0];
@@ -262,6 +269,7 @@ def run_browser(args, base: str, study_uid: str, series_uid: str, user) -> None:
 
             context = browser.new_context(viewport={"width": 1440, "height": 900})
             context.add_cookies([cookie])
+            context.add_init_script(LONGTASKS_JS)
             page = context.new_page()
             query = "" if args.render == "auto" else f"?render={args.render}"
             page.goto(f"{base}/viewer/{study_uid}/{query}")
@@ -286,6 +294,12 @@ def run_browser(args, base: str, study_uid: str, series_uid: str, user) -> None:
             full = st["timings"][f"complete:{series_uid}"] / 1000
             if args.verbose:
                 print(page.evaluate(RESOURCES_JS))
+                busy = page.evaluate("window.__rrLongTasks")
+                stats = page.evaluate("(uid) => window.readingViewer.loadStats(uid)", series_uid)
+                print(
+                    f"  main thread: {busy['count']} long tasks, {busy['ms'] / 1000:.2f} s in them; "
+                    f"per frame: fetch {stats['loadMs']:.0f} ms, decode {stats['decodeMs']:.0f} ms"
+                )
             if args.screenshot and round_no == 1:
                 page.screenshot(path=args.screenshot)
             scroll = page.evaluate(SCROLL_JS, args.scroll_steps)

@@ -149,8 +149,8 @@ export class Viewer extends Emitter {
     seriesList.catch(() => {});
     await csInit();
     this.timings.init = performance.now();
-    const workers = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2));
-    loaderInit({ maxWebWorkers: workers });
+    const workers = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
+    loaderInit({ maxWebWorkers: Number(new URLSearchParams(window.location.search).get('workers')) || workers });
     toolsInit();
     registerTools();
     this.buildUi();
@@ -1079,6 +1079,15 @@ export class Viewer extends Emitter {
 
   removeAnnotation(id) {
     return this.annotations.remove(id);
+  }
+
+  /** Mean per-frame times (ms) the loader recorded for a series: fetch and decode. */
+  loadStats(seriesUid) {
+    const series = this.findSeries(seriesUid);
+    if (!series) return null;
+    const images = series.imageIds.map((id) => cache.getImage(id)).filter(Boolean);
+    const mean = (key) => images.reduce((sum, i) => sum + (i[key] || 0), 0) / (images.length || 1);
+    return { frames: images.length, loadMs: mean('loadTimeInMS'), decodeMs: mean('decodeTimeInMS') };
   }
 
   /** A snapshot of what is on screen, for tests, the benchmark and debugging. */
