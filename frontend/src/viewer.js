@@ -1,9 +1,11 @@
 /**
  * Reading Room diagnostic viewer on Cornerstone3D.
  *
- * Modules: loading.js (QIDO/WADO-RS, progressive frames), tools.js (tool groups, presets),
- * overlays.js (text + orientation markers), mpr.js (axial/sagittal/coronal + MIP),
- * annotations-sync.js (REST persistence in image coordinates), shortcuts.js (keys + help).
+ * Modules: early.js (requests made while the bundle loads), loading.js (QIDO/WADO-RS,
+ * progressive frames), layout.js (series list, grid, cells, drag and drop), tools.js (tool
+ * groups, presets), overlays.js (text + orientation markers), mpr.js (axial/sagittal/coronal
+ * + MIP), annotations-sync.js (REST persistence in image coordinates), panels.js (the
+ * measurements list), shortcuts.js (keys + help). This module wires them together.
  *
  * Public interface (live sessions hook in here; tests and bench read ``state()``):
  *
@@ -42,8 +44,10 @@ import { AnnotationSync } from './annotations-sync.js';
 import { pickDefaultSeries } from './early.js';
 import { Emitter } from './emitter.js';
 import { SeriesData, loadStudySeries, parseImageId } from './loading.js';
+import { ENGINE_ID, LAYOUTS, el, layoutMethods } from './layout.js';
 import { Mpr } from './mpr.js';
 import { createOverlay, updateOverlay } from './overlays.js';
+import { panelMethods } from './panels.js';
 import { bindShortcuts, renderHelp, shortcutTable } from './shortcuts.js';
 import {
   PRESETS,
@@ -55,7 +59,7 @@ import {
   voiFromPreset,
 } from './tools.js';
 
-const { ViewportType, Events } = Enums;
+const { Events } = Enums;
 
 /**
  * Stack viewports draw on the CPU when WebGL is a software rasterizer (SwiftShader,
@@ -78,50 +82,7 @@ function chooseStackCpu() {
     return false;
   }
 }
-const LAYOUTS = { '1x1': 1, '1x2': 2, '2x2': 4 };
-const ENGINE_ID = 'rr-engine';
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === 'class') node.className = value;
-    else if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) {
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-  }
-  return node;
-}
-
-const TOOL_LABELS = {
-  length: 'Length', angle: 'Angle', ellipse_roi: 'Ellipse', rectangle_roi: 'Rect', probe: 'Probe',
-  arrow: 'Arrow',
-};
-
-function summarizeMeasurement(record) {
-  const m = record.measurements || {};
-  const v = (name, digits = 1) =>
-    m[name] ? `${Number(m[name].value).toFixed(digits)}${m[name].unit ? ` ${m[name].unit}` : ''}` : '';
-  switch (record.tool) {
-    case 'length':
-      return v('length');
-    case 'angle':
-      return m.angle ? `${Number(m.angle.value).toFixed(1)}°` : '';
-    case 'ellipse_roi':
-    case 'rectangle_roi':
-      return [m.mean && `mean ${v('mean')}`, m.std_dev && `SD ${v('std_dev')}`].filter(Boolean).join(', ');
-    case 'probe':
-      return v('value');
-    case 'arrow':
-      return record.text || record.label || '';
-    default:
-      return record.label || '';
-  }
-}
 
 export class Viewer extends Emitter {
   constructor(root, config) {
@@ -335,228 +296,24 @@ export class Viewer extends Emitter {
     };
   }
 
-  renderSeriesList() {
-    this.annotationList = el('ul', { class: 'vw-annotations' });
-    this.sidebar.replaceChildren(
-      el('div', { class: 'vw-side-title' }, 'Series'),
-      el('ul', { class: 'vw-series' }, this.series.map((s) => this.seriesItem(s))),
-      el('div', { class: 'vw-side-title' }, 'Measurements'),
-      this.annotationList,
-    );
-    if (this.config.priors?.length) {
-      this.priorList = el(
-        'ul',
-        { class: 'vw-priors' },
-        this.config.priors.map((p) =>
-          el(
-            'li',
-            {},
-            el(
-              'button',
-              {
-                type: 'button',
-                class: 'vw-prior',
-                dataset: { studyUid: p.studyUid },
-                title: 'Open side by side with synchronized scrolling and W/L (C)',
-                onclick: () => this.compareWith(p.studyUid),
-              },
-              el('span', { class: 'date' }, p.date || '—'),
-              el('span', { class: 'desc' }, p.description || p.modalities || ''),
-            ),
-          ),
-        ),
-      );
-      this.sidebar.append(el('div', { class: 'vw-side-title' }, 'Priors'), this.priorList);
-    }
-  }
 
-  seriesItem(series) {
-    const bar = el('div', { class: 'bar' });
-    const item = el(
-      'li',
-      {
-        class: 'vw-series-item',
-        draggable: 'true',
-        dataset: { seriesUid: series.uid },
-        title: 'Drag into a viewport, or click to show in the active one',
-        ondragstart: (e) => {
-          e.dataTransfer.setData('text/x-series-uid', series.uid);
-          e.dataTransfer.effectAllowed = 'copy';
-        },
-        onclick: () => this.displaySeries(this.activeIndex(), series),
-      },
-      el('img', { src: series.thumbnailUrl, alt: '', loading: 'lazy', draggable: 'false' }),
-      el(
-        'div',
-        { class: 'meta' },
-        el('div', { class: 'desc' }, series.description || '(no description)'),
-        el('div', { class: 'muted' }, `${series.modality} #${series.number ?? ''} · `,
-          el('span', { class: 'count' }, `${series.instanceCount}`), ' img'),
-        el('div', { class: 'progress' }, bar),
-      ),
-    );
-    series.listItem = item;
-    series.progressBar = bar;
-    return item;
-  }
 
-  /** The saved measurements: jump to the image, export as DICOM SR, delete. */
-  renderAnnotationList() {
-    if (!this.annotationList) return;
-    const records = this.annotations.records();
-    if (!records.length) {
-      this.annotationList.replaceChildren(el('li', { class: 'muted' }, 'None yet'));
-      return;
-    }
-    this.annotationList.replaceChildren(
-      ...records.map((r) =>
-        el(
-          'li',
-          { class: 'vw-annotation', dataset: { annotationId: r.id } },
-          el(
-            'button',
-            { type: 'button', class: 'link', title: 'Show this image', onclick: () => this.showAnnotation(r) },
-            `${TOOL_LABELS[r.tool] || r.tool} `,
-            el('span', { class: 'value' }, summarizeMeasurement(r)),
-          ),
-          el(
-            'span',
-            { class: 'actions' },
-            r.sr_sop_instance_uid
-              ? el('span', { class: 'ok', title: `DICOM SR ${r.sr_sop_instance_uid}` }, 'SR ✓')
-              : el('button', { type: 'button', title: 'Export as DICOM SR (TID 1500) into the study',
-                  dataset: { action: 'export-sr' }, onclick: () => this.exportSr(r) }, 'SR'),
-            el('button', { type: 'button', title: 'Delete', dataset: { action: 'delete-annotation' },
-              onclick: () => this.deleteAnnotation(r) }, '×'),
-          ),
-        ),
-      ),
-    );
-  }
 
-  async showAnnotation(record) {
-    const imageId = await this.findImageId(record.series_instance_uid, record.sop_instance_uid, record.frame_number);
-    const series = this.findSeries(record.series_instance_uid);
-    if (!imageId || !series) return;
-    const index = series.imageIds.indexOf(imageId);
-    const c = this.cells.find((x) => x.enabled && x.series === series);
-    if (c) this.jumpTo(c.id, index);
-    else await this.displaySeries(this.activeIndex(), series, index);
-  }
 
-  async exportSr(record) {
-    const uid = this.annotations.byServer.get(String(record.id));
-    try {
-      const result = await this.annotations.exportSr(uid);
-      this.annotations._remember(uid, result.annotation);
-      this.notify(`Stored as DICOM SR ${result.sop_instance_uid}`);
-      this.renderAnnotationList();
-      return result;
-    } catch (err) {
-      this.notify(`SR export failed (${err.status || err.message})`);
-      return null;
-    }
-  }
 
-  deleteAnnotation(record) {
-    const uid = this.annotations.byServer.get(String(record.id));
-    // Removing it from Cornerstone's state fires ANNOTATION_REMOVED, which DELETEs it.
-    if (uid) toolAnnotation.state.removeAnnotation(uid);
-    this.renderAll();
-  }
 
   notify(message) {
     this.statusLine.textContent = message;
   }
 
-  askText(label, initial = '') {
-    return new Promise((resolve) => {
-      const input = el('input', { type: 'text', value: initial, 'aria-label': label });
-      const finish = (value) => {
-        dialog.remove();
-        resolve(value);
-      };
-      const dialog = el(
-        'form',
-        {
-          class: 'vw-ask',
-          onsubmit: (e) => {
-            e.preventDefault();
-            finish(input.value);
-          },
-        },
-        el('label', {}, label, input),
-        el('button', { type: 'submit', class: 'primary' }, 'OK'),
-        el('button', { type: 'button', onclick: () => finish(null) }, 'Cancel'),
-      );
-      this.root.append(dialog);
-      input.focus();
-    });
-  }
 
   // ---- layout and series ---------------------------------------------------------------
 
-  activeIndex() {
-    const cell = this.cells.find((c) => c.id === this.activeViewportId);
-    return cell && cell.enabled ? cell.index : 0;
-  }
 
-  setActive(viewportId) {
-    this.activeViewportId = viewportId;
-    for (const c of [...this.cells, ...(this.mpr?.cells || [])]) {
-      c.cell.classList.toggle('active', c.id === viewportId);
-    }
-  }
 
-  setLayout(layout) {
-    if (!LAYOUTS[layout]) return;
-    if (this.mpr?.active) this.toggleMpr(false);
-    this.layout = layout;
-    this.grid.dataset.layout = layout;
-    const count = LAYOUTS[layout];
-    for (const b of this.layoutButtons) b.classList.toggle('on', b.dataset.action === `layout-${layout}`);
-    for (const c of this.cells) {
-      const visible = c.index < count;
-      c.cell.hidden = !visible;
-      if (visible && !c.enabled) this.enableCell(c);
-      else if (!visible && c.enabled) this.disableCell(c);
-    }
-    this.resize(true);
-    // Fill newly shown cells with series not on screen yet.
-    const shown = new Set(this.cells.filter((c) => c.enabled && c.series).map((c) => c.series.uid));
-    const candidates = this.series.filter((s) => !shown.has(s.uid) && s.instanceCount > 0);
-    for (const c of this.cells) {
-      if (c.enabled && !c.series && candidates.length) this.displaySeries(c.index, candidates.shift());
-    }
-    if (!this.cells.find((c) => c.id === this.activeViewportId)?.enabled) this.setActive('vp-0');
-    else this.setActive(this.activeViewportId);
-  }
 
-  enableCell(c) {
-    this.renderingEngine.enableElement({
-      viewportId: c.id,
-      type: ViewportType.STACK,
-      element: c.element,
-      defaultOptions: { background: [0, 0, 0] },
-    });
-    this.stackGroup.addViewport(c.id, ENGINE_ID);
-    c.enabled = true;
-  }
 
-  disableCell(c) {
-    this.stopCine(c);
-    this.stackGroup.removeViewports(ENGINE_ID, c.id);
-    this.renderingEngine.disableElement(c.id);
-    c.enabled = false;
-    c.series = null;
-  }
 
-  /** Resize the canvases; ``refit`` (layout changes) fits the images to their new cells. */
-  resize(refit = false) {
-    if (!this.renderingEngine) return;
-    this.renderingEngine.resize(true, !refit);
-    this.updateAllOverlays();
-  }
 
   findSeries(uid) {
     return (
@@ -688,29 +445,6 @@ export class Viewer extends Emitter {
     for (const c of this.mpr?.cells || []) if (this.mpr.active) this.updateOverlay(c);
   }
 
-  bindScrollbar(index, bar) {
-    const go = (e) => {
-      const c = this.cells[index];
-      const viewport = c.enabled && this.renderingEngine.getViewport(c.id);
-      if (!viewport?.getImageIds) return;
-      const rect = bar.getBoundingClientRect();
-      const total = viewport.getImageIds().length;
-      const f = Math.min(1, Math.max(0, (e.clientY - rect.top) / rect.height));
-      this.jumpTo(c.id, Math.round(f * (total - 1)));
-    };
-    bar.addEventListener('pointerdown', (e) => {
-      e.stopPropagation();
-      bar.setPointerCapture(e.pointerId);
-      go(e);
-      const move = (ev) => go(ev);
-      const up = () => {
-        bar.removeEventListener('pointermove', move);
-        bar.removeEventListener('pointerup', up);
-      };
-      bar.addEventListener('pointermove', move);
-      bar.addEventListener('pointerup', up);
-    });
-  }
 
   // ---- actions on the active viewport --------------------------------------------------
 
@@ -1125,5 +859,7 @@ export class Viewer extends Emitter {
     };
   }
 }
+
+Object.assign(Viewer.prototype, layoutMethods, panelMethods);
 
 export { getRenderingEngine, SeriesData };
