@@ -164,24 +164,34 @@ async def test_native_frames_equal_the_django_view(attending, django_calls):
     assert django_calls.paths == []
 
 
-async def test_a_series_is_looked_up_once(attending, django_calls, monkeypatch):
+async def test_a_series_is_looked_up_once(attending, django_calls, monkeypatch, settings):
     from reading.studies.dicomweb import fastpath
 
+    settings.DICOMWEB_FAST_FRAMES_TTL = 0.5
     series = make_ct_series(4, rows=32, columns=32)
     await store(*series)
     auth = {**(await token_for(attending)), "Accept": ANY_SYNTAX}
     lookups = []
     real_lookup = fastpath._lookup
-    monkeypatch.setattr(
-        fastpath, "_lookup", lambda *args: lookups.append(args[2:4]) or real_lookup(*args)
-    )
+
+    def counted_lookup(*args):
+        lookups.append((args[2], args[3], args[5]))  # study, series, load_series
+        return real_lookup(*args)
+
+    monkeypatch.setattr(fastpath, "_lookup", counted_lookup)
     # Eight concurrent cold requests share one lookup of the whole series.
     answers = await asyncio.gather(
         *(asgi_get(application, frames_url(ds), auth) for ds in series * 2)
     )
     assert [status for status, _, _ in answers] == [200] * 8
     assert [parts(h, b)[0][1] for _, h, b in answers] == [ds.PixelData for ds in series * 2]
-    assert lookups == [(series[0].StudyInstanceUID, series[0].SeriesInstanceUID)]
+    study, series_uid = series[0].StudyInstanceUID, series[0].SeriesInstanceUID
+    assert lookups == [(study, series_uid, True)]
+    # Once the decision expires, the credential is checked again; the locations stay.
+    await asyncio.sleep(0.6)
+    for ds in series:
+        assert (await asgi_get(application, frames_url(ds), auth))[0] == 200
+    assert lookups == [(study, series_uid, True), (study, series_uid, False)]
     assert django_calls.paths == []
 
 

@@ -282,20 +282,26 @@ class FramesFastPath:
             self._sources.move_to_end(request.sop)
             return grant
         user = grant.user if grant is not None else None
+        # A known location with an expired grant needs the credential checked, not the series.
+        known = self._sources.get(request.sop)
+        load_series = known is None
         key = ("lookup", request.credential, request.study, request.series, user is None)
         found = await self._shared(
-            key,
+            (*key, load_series),
             _lookup,
             request.session_key,
             request.authorization,
             request.study,
             request.series,
             user,
+            load_series,
         )
         if found is None:
             return None
         user, sources = found
-        if request.sop not in sources:
+        if not load_series:
+            sources = {request.sop: known}
+        elif request.sop not in sources:
             return None  # no such instance, or none this user may see: Django says which
         if grant is None:
             ttl = float(settings.DICOMWEB_FAST_FRAMES_TTL)
@@ -339,18 +345,23 @@ class FramesFastPath:
         return await asyncio.shield(task)
 
 
-def _lookup(session_key, authorization, study_uid, series_uid, user):
+def _lookup(session_key, authorization, study_uid, series_uid, user, load_series: bool):
     """(user, the series' frame sources as that user may see them), or None.
 
     ``user`` is the user of a live grant; without one the credential is
     resolved first. The sources are scoped by ``studies_for_user``: an instance
-    among them is one the user may read.
+    among them is one the user may read. Without ``load_series`` (the location
+    is cached) only the user's access to the study is checked, and no sources
+    come back.
     """
     try:
         if user is None:
             user = credential_user(session_key, authorization)
             if user is None:
                 return None
+        if not load_series:
+            get_study_for_user(user, study_uid)
+            return user, {}
         return user, frame_sources_for_user(user, study_uid, series_uid)
     except (PermissionDenied, Http404):
         return None
