@@ -83,7 +83,9 @@ export function updateOverlay(overlay, viewport, info) {
   const lines = [];
   let position = '';
   let thickness = '';
-  const imageId = viewport.getCurrentImageId?.();
+  // Volume viewports also answer getCurrentImageId (the nearest acquired slice); their
+  // overlay shows the reformatted slice instead.
+  const imageId = viewport.type === 'stack' ? viewport.getCurrentImageId?.() : undefined;
   if (series) {
     lines.push(`${series.modality} #${series.number ?? ''} ${series.description}`.trim());
   }

@@ -414,10 +414,15 @@ def test_mpr_shows_three_orientations(login_page, attending, shot):
     )
     assert np.abs(axial - sagittal).mean() > 5 and np.abs(sagittal - coronal).mean() > 5
     shot(page, "viewer-mpr")
-    # MIP slab: the slab makes the axial plane brighter or equal everywhere.
+    # A 20 mm MIP slab: every axial pixel as bright or brighter, and the nodule 10 mm
+    # below this plane shows up in it.
     page.select_option(".vw-slab", "20")
     page.wait_for_timeout(1000)
     assert state(page)["slab"] == 20
+    mip = pixels(page, "mpr-axial")[:h, :w]
+    diff = mip - axial
+    assert np.percentile(diff, 0.5) > -3
+    assert diff.max() > 60
     shot(page, "viewer-mpr-mip")
     # Leaving MPR brings the stack back at the slice it showed.
     page.keyboard.press("m")
