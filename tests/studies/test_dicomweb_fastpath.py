@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pydicom
@@ -24,6 +25,7 @@ from rest_framework.authtoken.models import Token
 from reading.asgi import application, django_asgi_app, http_app
 from reading.audit.models import AuditEvent
 from reading.studies.dicomweb.media import iter_multipart, parse_media_type
+from reading.studies.models import Instance
 from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, make_dataset, to_bytes
 from tests.studies.test_dicomweb import sample_with_new_uids, source_frames
@@ -164,35 +166,79 @@ async def test_native_frames_equal_the_django_view(attending, django_calls):
     assert django_calls.paths == []
 
 
-async def test_a_series_is_looked_up_once(attending, django_calls, monkeypatch, settings):
+@pytest.fixture
+def clock(monkeypatch):
+    """The fast path's clock, moved by hand."""
     from reading.studies.dicomweb import fastpath
 
-    settings.DICOMWEB_FAST_FRAMES_TTL = 0.5
-    series = make_ct_series(4, rows=32, columns=32)
-    await store(*series)
-    auth = {**(await token_for(attending)), "Accept": ANY_SYNTAX}
-    lookups = []
+    now = [1000.0]
+    monkeypatch.setattr(fastpath, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    return now
+
+
+@pytest.fixture
+def lookups(monkeypatch):
+    """(study, series, whole series loaded) of every lookup the fast path makes."""
+    from reading.studies.dicomweb import fastpath
+
+    seen = []
     real_lookup = fastpath._lookup
 
     def counted_lookup(*args):
-        lookups.append((args[2], args[3], args[5]))  # study, series, load_series
+        seen.append((args[2], args[3], args[5]))
         return real_lookup(*args)
 
     monkeypatch.setattr(fastpath, "_lookup", counted_lookup)
+    return seen
+
+
+async def test_a_series_is_looked_up_once(attending, django_calls, lookups):
+    series = make_ct_series(4, rows=32, columns=32)
+    await store(*series)
+    auth = {**(await token_for(attending)), "Accept": ANY_SYNTAX}
     # Eight concurrent cold requests share one lookup of the whole series.
     answers = await asyncio.gather(
         *(asgi_get(application, frames_url(ds), auth) for ds in series * 2)
     )
     assert [status for status, _, _ in answers] == [200] * 8
     assert [parts(h, b)[0][1] for _, h, b in answers] == [ds.PixelData for ds in series * 2]
-    study, series_uid = series[0].StudyInstanceUID, series[0].SeriesInstanceUID
-    assert lookups == [(study, series_uid, True)]
-    # Once the decision expires, the credential is checked again; the locations stay.
-    await asyncio.sleep(0.6)
-    for ds in series:
-        assert (await asgi_get(application, frames_url(ds), auth))[0] == 200
-    assert lookups == [(study, series_uid, True), (study, series_uid, False)]
+    assert lookups == [(series[0].StudyInstanceUID, series[0].SeriesInstanceUID, True)]
     assert django_calls.paths == []
+
+
+@sync_to_async
+def delete_instance(sop_uid: str) -> None:
+    Instance.objects.filter(sop_instance_uid=sop_uid).delete()
+
+
+async def test_decisions_and_locations_expire_after_the_ttl(
+    attending, django_calls, lookups, clock
+):
+    first = make_ct_series(2, rows=8, columns=8)
+    second = make_ct_series(2, rows=8, columns=8, study_uid=first[0].StudyInstanceUID)
+    await store(*first, *second)
+    study = first[0].StudyInstanceUID
+    series_a, series_b = first[0].SeriesInstanceUID, second[0].SeriesInstanceUID
+    auth = await token_for(attending)
+
+    async def status(ds) -> int:
+        return (await asgi_get(application, frames_url(ds), auth))[0]
+
+    assert await status(first[0]) == 200  # t=0: the decision and series A
+    clock[0] += 3
+    assert await status(second[0]) == 200  # t=3: series B under the same decision
+    assert lookups == [(study, series_a, True), (study, series_b, True)]
+    clock[0] += 2.5
+    # t=5.5: the decision has expired, B's locations have not: only the credential is checked.
+    assert await status(second[1]) == 200
+    assert lookups[2:] == [(study, series_b, False)]
+    # A's locations (t=0) have expired too: a deleted instance is no longer served.
+    await delete_instance(first[1].SOPInstanceUID)
+    assert await status(first[1]) == 404
+    assert lookups[3:] == [(study, series_a, True)]
+    assert await status(first[0]) == 200  # reloaded with it
+    assert len(lookups) == 4
+    assert django_calls.paths == [frames_url(first[1])]
 
 
 @pytest.mark.parametrize(
@@ -297,9 +343,9 @@ def deactivate(user) -> None:
 
 
 async def test_deactivated_user_is_refused_after_the_ttl(
-    attending, resident, django_calls, settings
+    attending, resident, django_calls, settings, clock
 ):
-    settings.DICOMWEB_FAST_FRAMES_TTL = 0.5
+    settings.DICOMWEB_FAST_FRAMES_TTL = 1
     ds = make_dataset(rows=8, columns=8)
     await store(ds)
     token = await token_for(attending)
@@ -312,15 +358,17 @@ async def test_deactivated_user_is_refused_after_the_ttl(
     for headers in (token, session):
         assert (await asgi_get(application, frames_url(ds), headers))[0] == 200
     assert django_calls.paths == []
-    await asyncio.sleep(0.6)
+    clock[0] += 1.1
     # ... after it the credential is looked at again, and Django answers the refusal.
     for headers in (token, session):
         assert (await asgi_get(application, frames_url(ds), headers))[0] == 401
     assert django_calls.paths == [frames_url(ds)] * 2
 
 
-async def test_logged_out_session_is_refused_after_the_ttl(attending, django_calls, settings):
-    settings.DICOMWEB_FAST_FRAMES_TTL = 0.5
+async def test_logged_out_session_is_refused_after_the_ttl(
+    attending, django_calls, settings, clock
+):
+    settings.DICOMWEB_FAST_FRAMES_TTL = 1
     ds = make_dataset(rows=8, columns=8)
     await store(ds)
     client = Client()
@@ -330,7 +378,7 @@ async def test_logged_out_session_is_refused_after_the_ttl(attending, django_cal
     assert (await asgi_get(application, frames_url(ds), cookie))[0] == 200
     await sync_to_async(client.logout)()
     assert (await asgi_get(application, frames_url(ds), cookie))[0] == 200  # within the TTL
-    await asyncio.sleep(0.6)
+    clock[0] += 1.1
     assert (await asgi_get(application, frames_url(ds), cookie))[0] == 401
     assert django_calls.paths == [frames_url(ds)]
 

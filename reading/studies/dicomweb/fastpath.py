@@ -18,10 +18,13 @@ and hands every other request to Django unchanged.
   most that many seconds**; everything else about them is checked by Django
   on every request as before.
 - Frame locations: SOP Instance UID -> ``FrameSource`` (file, offsets,
-  syntax, geometry), least recently used first out. Stored instances never
-  change, so a location is never stale; a miss loads the whole series in one
-  query (``frame_sources_for_user``, scoped by ``studies_for_user``), since a
-  viewer that asks for one frame of a series asks for the others next.
+  syntax, geometry), least recently used first out, for the same TTL. Stored
+  instances never change, but rows can be deleted (the admin), and a deleted
+  instance stops being served within the TTL too. A miss loads the whole
+  series in one query (``frame_sources_for_user``, scoped by
+  ``studies_for_user``), since a viewer that asks for one frame of a series
+  asks for the others next; an expired decision whose location is still fresh
+  only re-checks the credential and ``get_study_for_user``.
 
 Only successes are answered here. Whatever Django would answer with an error
 (no or bad credentials: 401; no clinical role: 403; unknown or mismatched
@@ -83,6 +86,14 @@ class Grant:
     """A credential found to give ``user`` access to a study, valid until ``expires``."""
 
     user: object
+    expires: float
+
+
+@dataclass(frozen=True)
+class Located:
+    """An instance's frame location, trusted until ``expires``."""
+
+    source: FrameSource
     expires: float
 
 
@@ -167,7 +178,7 @@ class FramesFastPath:
     def clear(self) -> None:
         """Forget every cached decision and location (tests; a settings change)."""
         self._grants: OrderedDict[tuple, Grant] = OrderedDict()
-        self._sources: OrderedDict[str, FrameSource] = OrderedDict()
+        self._sources: OrderedDict[str, Located] = OrderedDict()
         self._hosts: dict[tuple, bool] = {}
         self._audited: dict[tuple, float] = {}
         self._pending: dict[tuple, asyncio.Future] = {}
@@ -223,10 +234,10 @@ class FramesFastPath:
             return False
         if not self._host_allowed(request, scope):
             return False
-        grant = await self._grant_and_source(request)
-        if grant is None:
+        found = await self._grant_and_source(request)
+        if found is None:
             return False
-        source = self._sources[request.sop]
+        grant, source = found
         if (source.study_instance_uid, source.series_instance_uid) != (
             request.study,
             request.series,
@@ -271,21 +282,27 @@ class FramesFastPath:
             self._hosts[key] = allowed
         return allowed
 
-    async def _grant_and_source(self, request: FrameRequest) -> Grant | None:
-        """The access decision for this credential and study, with the instance's location cached."""
+    async def _grant_and_source(self, request: FrameRequest) -> tuple[Grant, FrameSource] | None:
+        """The access decision for this credential and study, and the instance's location.
+
+        Both are at most ``DICOMWEB_FAST_FRAMES_TTL`` seconds old: a location
+        does not change, but an instance or series deleted (in the admin) must
+        stop being served as surely as a deactivated user.
+        """
         now = time.monotonic()
         grant_key = (request.credential, request.study)
         grant = self._grants.get(grant_key)
         if grant is not None and grant.expires <= now:
             grant = None
-        if grant is not None and request.sop in self._sources:
+        located = self._sources.get(request.sop)
+        if located is not None and located.expires <= now:
+            located = None
+        if grant is not None and located is not None:
             self._sources.move_to_end(request.sop)
-            return grant
-        user = grant.user if grant is not None else None
-        # A known location with an expired grant needs the credential checked, not the series.
-        known = self._sources.get(request.sop)
-        load_series = known is None
-        key = ("lookup", request.credential, request.study, request.series, user is None)
+            return grant, located.source
+        # A fresh location with an expired grant needs the credential checked, not the series.
+        load_series = located is None
+        key = ("lookup", request.credential, request.study, request.series, grant is None)
         found = await self._shared(
             (*key, load_series),
             _lookup,
@@ -293,30 +310,29 @@ class FramesFastPath:
             request.authorization,
             request.study,
             request.series,
-            user,
+            grant.user if grant is not None else None,
             load_series,
         )
         if found is None:
             return None
         user, sources = found
-        if not load_series:
-            sources = {request.sop: known}
-        elif request.sop not in sources:
-            return None  # no such instance, or none this user may see: Django says which
+        expires = time.monotonic() + float(settings.DICOMWEB_FAST_FRAMES_TTL)
         if grant is None:
-            ttl = float(settings.DICOMWEB_FAST_FRAMES_TTL)
-            grant = Grant(user, time.monotonic() + ttl)
+            grant = Grant(user, expires)
             self._grants[grant_key] = grant
             self._grants.move_to_end(grant_key)
             while len(self._grants) > MAX_GRANTS:
                 self._grants.popitem(last=False)
+        if not load_series:
+            return grant, located.source
         for sop, source in sources.items():
-            self._sources[sop] = source
+            self._sources[sop] = Located(source, expires)
             self._sources.move_to_end(sop)
         while len(self._sources) > MAX_SOURCES:
             self._sources.popitem(last=False)
-        self._sources[request.sop] = sources[request.sop]  # this request's, even past the limit
-        return grant
+        if request.sop not in sources:
+            return None  # no such instance, or none this user may see: Django says which
+        return grant, sources[request.sop]
 
     async def _audit(self, user, study_uid: str, scope) -> bool:
         """Write the audit record when one may be due; False when the study is no longer there."""
