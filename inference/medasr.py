@@ -190,6 +190,7 @@ class _State:
     segment: int = 0
     peak_buffer: int = 0
     total: int = 0  # samples received
+    closed_at: int = 0  # end of the last final: the next segment never overlaps it
 
 
 Request = Generator[np.ndarray, np.ndarray, list[TranscriptEvent]]
@@ -263,7 +264,7 @@ class StreamingTranscriber:
             speech = float(np.sqrt(np.mean(block.astype(np.float64) ** 2))) > self._threshold
             if speech:
                 if s.seg_start is None:
-                    s.seg_start = max(s.audio_start, block_start - self._preroll)
+                    s.seg_start = max(s.audio_start, block_start - self._preroll, s.closed_at)
                     s.next_step = s.seg_start + self._step
                 s.last_speech_end = block_end
             if s.seg_start is None:
@@ -342,6 +343,7 @@ class StreamingTranscriber:
         event = yield from self._decode_event("final", s.seg_start, close, reason)
         s.segment += 1
         s.seg_start = None
+        s.closed_at = close
         self._drop_before(close - self._preroll)
         return event
 

@@ -127,6 +127,16 @@ def test_a_short_pause_does_not_split(asr_engine):
     assert [e.reason for e in finals(events)] == ["pause", "pause"]
 
 
+def test_speech_resuming_right_after_a_pause_does_not_overlap_the_final(asr_engine):
+    # A 0.4 s pause closes the segment at 1.2 s (decided at 1.4 s); speech resumes at
+    # 1.45 s, and its 0.3 s pre-roll would reach back to 1.15 s.
+    audio = np.concatenate([tone(1.0), silence(0.45), tone(1.0), silence(1.0)])
+    _, events = run(asr_engine, audio, 1600, StreamSettings(window_s=8.0, pause_s=0.4))
+    first, second = finals(events)
+    assert second.audio_start >= first.audio_end
+    assert second.audio_start == pytest.approx(first.audio_end)
+
+
 def test_silence_alone_produces_nothing(asr_engine):
     _, events = run(asr_engine, silence(3.0), 1600)
     assert events == []
