@@ -585,6 +585,55 @@ def test_every_sample_transfer_syntax_renders(login_page, attending, shot):
     assert page.errors == []
 
 
+def test_event_interface_for_live_sessions(login_page, attending):
+    """What the live-session code will use: events out, applyViewport/applyAnnotation in."""
+    study_uid, series_uid, datasets = make_study(n=10, size=64)
+    page = open_viewer(login_page, attending, study_uid)
+    wait_loaded(page)
+    page.evaluate(
+        """() => { window.__events = [];
+                   for (const t of ['viewport-changed', 'annotation-added', 'annotation-removed'])
+                     window.readingViewer.on(t, (d) => window.__events.push([t, d])); }"""
+    )
+    page.keyboard.press("Home")
+    page.wait_for_function("window.__events.some(([t, d]) => d.slice === 0)")
+    event = page.evaluate("window.__events.find(([t, d]) => d.slice === 0)")
+    assert event[0] == "viewport-changed"
+    assert event[1]["series"] == series_uid and event[1]["remote"] is False
+    assert {"voi", "zoom", "pan", "viewportId"} <= set(event[1])
+
+    # A follower applies the leader's state; the echo is marked remote.
+    page.evaluate("window.readingViewer.applyViewport({slice: 7, voi: {lower: -1000, upper: 200}})")
+    page.wait_for_function("window.__events.some(([t, d]) => d.slice === 7 && d.remote)")
+    s = vp_state(page)
+    assert s["slice"] == 7 and s["voi"] == {"lower": -1000, "upper": 200}
+
+    # A record made elsewhere (here: POSTed straight to the API) shows up, then goes away.
+    record = page.evaluate(
+        """async ([study, series, sop]) => {
+             const token = document.cookie.match(/csrftoken=([^;]+)/)[1];
+             const r = await fetch(`/api/studies/${study}/annotations/`, {method: 'POST',
+               headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
+               body: JSON.stringify({series_instance_uid: series, sop_instance_uid: sop,
+                 frame_number: 1, tool: 'probe', geometry: {points: [[32, 40]]}})});
+             return r.json(); }""",
+        [study_uid, series_uid, datasets[7].SOPInstanceUID],
+    )
+    assert page.evaluate("window.readingViewer.state().annotations.shown") == 0
+    page.evaluate("(r) => window.readingViewer.applyAnnotation(r)", record)
+    page.wait_for_function("window.readingViewer.state().annotations.shown === 1")
+    assert page.locator(f'.vw-annotation[data-annotation-id="{record["id"]}"]').count() == 1
+    page.evaluate("(id) => window.readingViewer.removeAnnotation(id)", record["id"])
+    page.wait_for_function("window.readingViewer.state().annotations.shown === 0")
+    # Showing and hiding a remote record neither re-saves nor deletes it.
+    page.wait_for_timeout(500)
+    assert not page.evaluate("window.__events.some(([t]) => t.startsWith('annotation-'))")
+    from reading.annotations.models import Annotation
+
+    assert Annotation.objects.filter(pk=record["id"], deleted_at__isnull=True).count() == 1
+    assert page.errors == []
+
+
 def test_outsider_cannot_open_viewer(login_page, outsider):
     study_uid, _, _ = make_study(n=2, size=32)
     page = login_page(outsider, f"/viewer/{study_uid}/")
