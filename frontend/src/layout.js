@@ -105,6 +105,7 @@ export const layoutMethods = {
     this.layout = layout;
     this.grid.dataset.layout = layout;
     const count = LAYOUTS[layout];
+    if (count < 2 && this.comparing) this.unlinkViewports();
     for (const b of this.layoutButtons) b.classList.toggle('on', b.dataset.action === `layout-${layout}`);
     for (const c of this.cells) {
       const visible = c.index < count;

@@ -696,6 +696,12 @@ export class Viewer extends Emitter {
     this.comparing = prior.studyUid;
   }
 
+  unlinkViewports() {
+    for (const s of this.synchronizers) s.destroy();
+    this.synchronizers = [];
+    this.comparing = null;
+  }
+
   /** Synchronize scrolling (by slice position) and W/L between viewports. */
   linkViewports(ids) {
     for (const s of this.synchronizers) s.destroy();

@@ -499,6 +499,11 @@ def test_prior_side_by_side_scrolls_by_position_and_shares_wl(login_page, attend
     page.wait_for_timeout(400)
     assert vp_state(page, "vp-1")["voi"] == vp_state(page, "vp-0")["voi"]
     shot(page, "viewer-prior-compare")
+    # Back to one viewport ends the comparison cleanly.
+    page.click('[data-action="layout-1x1"]')
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(300)
+    assert len(state(page)["viewports"]) == 1
     assert page.errors == []
 
 
