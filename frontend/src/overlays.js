@@ -2,7 +2,7 @@
  * Viewport overlays: patient/study, series, slice number and position, thickness, W/L,
  * zoom, and orientation markers derived from the camera (so they follow rotate/flip).
  */
-import { metaData, utilities as csUtils } from '@cornerstonejs/core';
+import { utilities as csUtils } from '@cornerstonejs/core';
 
 import { tagValue } from './loading.js';
 
@@ -96,9 +96,9 @@ export function updateOverlay(overlay, viewport, info) {
     lines.push(`Im ${index + 1}/${total}`);
     const meta = series?.instances.get(imageId);
     const location = Number(tagValue(meta, '00201041'));
-    const plane = metaData.get('imagePlaneModule', imageId);
+    const ipp = meta?.['00200032']?.Value;
     if (Number.isFinite(location)) position = `Loc ${fmt(location)} mm`;
-    else if (plane?.imagePositionPatient) position = `Pos ${fmt(plane.imagePositionPatient[2])} mm`;
+    else if (ipp?.length === 3) position = `Pos ${fmt(Number(ipp[2]))} mm`; // projections have none
     const thick = Number(tagValue(meta, '00180050'));
     if (Number.isFinite(thick) && thick > 0) thickness = `Thk ${fmt(thick, 2)} mm`;
   } else if (viewport.getSliceIndex && viewport.getNumberOfSlices) {
