@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -78,10 +79,10 @@ def prepare(participants: int) -> tuple[str, list[str], list[str]]:
     for ds in datasets:
         assert ingest_instance(to_bytes(ds)).ok
     study = Study.objects.get(study_instance_uid=datasets[0].StudyInstanceUID)
+    # No passwords: the clients log in by session cookie (force_login), and hashing 50
+    # passwords would only slow the setup.
     users = [
-        User.objects.create_user(
-            f"reader{i:02d}", password="bench-password", role="attending" if i == 0 else "resident"
-        )
+        User.objects.create(username=f"reader{i:02d}", role="attending" if i == 0 else "resident")
         for i in range(participants)
     ]
     session = create_session(study=study, host=users[0], title="bench")
@@ -94,11 +95,13 @@ def prepare(participants: int) -> tuple[str, list[str], list[str]]:
     return str(session.pk), cookies, [str(ds.SOPInstanceUID) for ds in datasets]
 
 
-def start_daphne(port: int) -> subprocess.Popen:
+def start_daphne(port: int, profile: str = "") -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    profiler = ["-m", "cProfile", "-o", profile] if profile else []
     proc = subprocess.Popen(
         [
             sys.executable,
+            *profiler,
             "-m",
             "daphne",
             "-b",
@@ -167,7 +170,7 @@ async def stored_event_rate(clients, senders: int, per_sender: int) -> tuple[flo
         got, last = 0, 0.0
         while got < total:
             try:
-                at, message = await client.recv(timeout=20)
+                at, message = await client.recv(timeout=60)
             except TimeoutError:
                 raise RuntimeError(f"got {got} of {total} chat messages") from None
             if message["type"] == "chat.message":
@@ -232,7 +235,7 @@ async def run(args, session_id, cookies, sop_uids, port) -> dict:
     await drain(clients, quiet=1.0)
     latencies = await annotation_latency(clients, sop_uids, args.annotations)
     await drain(clients)
-    events_per_s, deliveries_per_s = await stored_event_rate(clients, args.senders, 100)
+    events_per_s, deliveries_per_s = await stored_event_rate(clients, args.senders, args.burst)
     await drain(clients)
     pointer_rate, pointer_offered, pointer_latencies = await ephemeral_rate(
         clients, args.senders, args.seconds
@@ -258,17 +261,23 @@ def main() -> None:
     parser.add_argument("--annotations", type=int, default=200)
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--burst", type=int, default=30, help="chat messages per sender")
+    parser.add_argument("--profile", default="", help="write the server's cProfile here")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-sessions-"))
     setup_django(data_dir)
     session_id, cookies, sop_uids = prepare(args.participants)
     port = free_port()
-    proc = start_daphne(port)
+    proc = start_daphne(port, args.profile)
     try:
         result = asyncio.run(run(args, session_id, cookies, sop_uids, port))
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        proc.send_signal(signal.SIGINT)  # lets cProfile write its file
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     layer = "redis" if os.environ.get("REDIS_URL") else "in-memory"
     print(f"participants: {args.participants}, channel layer: {layer}, load: {os.getloadavg()}")
     print(

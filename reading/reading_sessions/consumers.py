@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -34,12 +35,20 @@ STREAM_INTERVAL = 0.05  # viewport and pointer: at most ~20 updates a second eac
 # A channel layer drops group messages for a channel whose queue is full; a dropped
 # event in the middle is refilled when the next one arrives, one at the end by this
 # periodic look at the log (and by every ping).
-CATCH_UP_INTERVAL = 5.0
+# Jittered, so the sockets of a session do not all look at the same moment.
+CATCH_UP_INTERVAL = (5.0, 10.0)
+# Commands re-check access with the user loaded afresh at most this often; a
+# deactivation is pushed at once anyway (user.disconnect).
+ACCESS_RECHECK_SECONDS = 10.0
 REPLAY_BATCH = 500
 CLOSE_RELOAD = 4401  # docs/realtime.md: user.<id> group, user.disconnect
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_ENDED = 4410
+
+
+def read_from_database(func):
+    return DatabaseSyncToAsync(func, thread_sensitive=False)
 
 
 def _connect(user, session_id):
@@ -78,6 +87,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         self.colour = connected.participant.colour
         self.last_sent = connected.last_seq_before
         self.joined = True
+        self.checked_at = asyncio.get_running_loop().time()
         self.rate = TokenBucket(rate=60, burst=120)
         self.viewport = LatestOnly(STREAM_INTERVAL, self._send_viewport)
         self.pointer = LatestOnly(STREAM_INTERVAL, self._send_pointer)
@@ -162,10 +172,14 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             await self._command(content, ref)
 
     async def _command(self, content, ref):
+        now = asyncio.get_running_loop().time()
+        recheck = now - self.checked_at >= ACCESS_RECHECK_SECONDS
         try:
             result = await database_sync_to_async(protocol.handle_command)(
-                self.user.pk, self.session_id, content
+                self.user, self.session_id, content, recheck=recheck
             )
+            if recheck:
+                self.checked_at = now
         except PermissionDenied as exc:
             await self._error("forbidden", str(exc) or "not allowed.", ref)
             return
@@ -196,7 +210,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             await self._error(exc.code, str(exc), ref)
             return
         await self.channel_layer.group_send(
-            group_for_session(self.session_id), {"type": "session.ephemeral", "event": envelope}
+            group_for_session(self.session_id), ev.group_message(envelope)
         )
 
     async def _send_pointer(self, item):
@@ -207,7 +221,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             await self._error("invalid", " ".join(exc.messages), ref)
             return
         await self.channel_layer.group_send(
-            group_for_session(self.session_id), {"type": "session.ephemeral", "event": envelope}
+            group_for_session(self.session_id), ev.group_message(envelope)
         )
 
     async def _error(self, code: str, detail: str, ref=None):
@@ -217,7 +231,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
 
     async def _replay(self, before: int | None):
         while True:
-            batch = await database_sync_to_async(services.events_after)(
+            # A read: it need not wait in line behind the writes of the shared DB thread.
+            batch = await read_from_database(services.events_after)(
                 self.session_id, self.last_sent, before=before, limit=REPLAY_BATCH
             )
             for envelope in batch:
@@ -227,20 +242,19 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
                 return
 
     async def session_event(self, message):
-        envelope = message["event"]
-        seq = envelope["seq"]
+        seq = message["seq"]
         if seq <= self.last_sent:
             return  # already sent (replayed, or a duplicate delivery)
         if seq > self.last_sent + 1:
             await self._replay(before=seq)  # fill the gap from the log, in order
-        await self.send_json(envelope)
+        await self.send(text_data=message["text"])
         self.last_sent = seq
-        if envelope["type"] == ev.SESSION_ENDED:
+        if message["event_type"] == ev.SESSION_ENDED:
             await self.close(code=CLOSE_ENDED)
 
     async def _check_periodically(self):
         while True:
-            await asyncio.sleep(CATCH_UP_INTERVAL)
+            await asyncio.sleep(random.uniform(*CATCH_UP_INTERVAL))
             try:
                 # Through the consumer's own queue, so it runs between other messages.
                 await self.channel_layer.send(self.channel_name, {"type": "session.check"})
@@ -251,7 +265,7 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         await self._replay(before=None)
 
     async def session_ephemeral(self, message):
-        await self.send_json(message["event"])
+        await self.send(text_data=message["text"])
 
     async def user_disconnect(self, message):
         """The user was deactivated or lost their role: close this socket (4401: reload)."""

@@ -6,6 +6,8 @@ pointer) carry ``"seq": null`` and are never replayed.
 
 from __future__ import annotations
 
+import json
+
 SESSION_STARTED = "session.started"
 SESSION_ENDED = "session.ended"
 PARTICIPANT_JOINED = "participant.joined"
@@ -58,3 +60,15 @@ PONG = "pong"
 
 def ephemeral(event_type: str, payload: dict) -> dict:
     return {"type": event_type, "seq": None, "payload": payload}
+
+
+def group_message(envelope: dict) -> dict:
+    """The channel-layer message for ``session.<id>``: the envelope as JSON text, encoded
+    once here rather than once per participant (layers copy messages per channel)."""
+    kind = "session.ephemeral" if envelope["seq"] is None else "session.event"
+    return {
+        "type": kind,
+        "seq": envelope["seq"],
+        "event_type": envelope["type"],
+        "text": json.dumps(envelope),
+    }

@@ -7,17 +7,18 @@ shapes are documented in docs/realtime.md.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 
 from reading.annotations import services as annotation_services
-from reading.annotations.access import get_annotation_for_user
+from reading.annotations.access import annotations_qs
 from reading.reading_sessions import services
 from reading.reading_sessions.access import get_session_for_user
 from reading.reading_sessions.models import ReadingSession
-from reading.studies.access import get_study_for_user
 
 MAX_MESSAGE_BYTES = 64 * 1024
 
@@ -52,16 +53,28 @@ def _seq(event) -> int | None:
     return getattr(event, "seq", None)
 
 
-def _annotation(user, session: ReadingSession, message: dict):
-    annotation = get_annotation_for_user(user, message.get("id"))
-    if annotation.study_id != session.study_id:
-        raise ValidationError("that annotation belongs to another study.")
+def _annotation(session: ReadingSession, message: dict):
+    """An annotation of the session's study (access to the study came with the session)."""
+    try:
+        pk = uuid.UUID(str(message.get("id")))
+    except ValueError as exc:
+        raise Http404("No such annotation.") from exc
+    annotation = annotations_qs().filter(pk=pk, study_id=session.study_id).first()
+    if annotation is None:
+        raise Http404("No such annotation in this study.")
     return annotation
 
 
-def handle_command(user_id: int, session_id, message: dict) -> dict:
-    """Run one client command; returns ``{"seq": ..., ...}`` for the ack."""
-    user, session = _fresh(user_id, session_id)
+def handle_command(user, session_id, message: dict, *, recheck: bool = True) -> dict:
+    """Run one client command; returns ``{"seq": ..., ...}`` for the ack.
+
+    With ``recheck`` the user is loaded afresh and access checked again; the consumer
+    asks for it every few seconds (deactivation is also pushed to it at once).
+    """
+    if recheck:
+        user, session = _fresh(user.pk, session_id)
+    else:
+        session = ReadingSession.objects.select_related("study").get(pk=session_id)
     kind = message["type"]
     if kind == "presence":
         return {"seq": _seq(services.set_presence(session.pk, user, message.get("state")))}
@@ -73,7 +86,7 @@ def handle_command(user_id: int, session_id, message: dict) -> dict:
             raise ValidationError("user_id must be a user's id.")
         return {"seq": _seq(services.set_presenter(session.pk, by=user, user_id=target))}
     if kind == "chat.send":
-        chat = services.post_chat(session.pk, user, message.get("text"))
+        chat = services.post_chat(session, user, message.get("text"))
         return {"id": chat.pk}
     if kind == "session.end":
         services.end_session(session, by=user)
@@ -84,10 +97,9 @@ def handle_command(user_id: int, session_id, message: dict) -> dict:
         data = message.get("annotation")
         if not isinstance(data, dict):
             raise ValidationError("annotation must be an object.")
-        study = get_study_for_user(user, session.study.study_instance_uid)
-        created = annotation_services.create_annotation(study=study, author=user, data=data)
+        created = annotation_services.create_annotation(study=session.study, author=user, data=data)
         return {"id": str(created.pk), "version": created.version}
-    annotation = _annotation(user, session, message)
+    annotation = _annotation(session, message)
     if kind == "annotation.update":
         changes = message.get("changes")
         if not isinstance(changes, dict):

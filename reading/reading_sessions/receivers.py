@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.dispatch import receiver
 
 from reading.annotations.access import annotations_qs
@@ -21,21 +20,20 @@ ACTION_EVENTS = {
 
 
 @receiver(annotation_changed, dispatch_uid="reading_sessions.annotation_changed")
-def on_annotation_changed(sender, annotation_id, action: str, actor_id=None, **kwargs) -> None:
+def on_annotation_changed(
+    sender, annotation_id, action: str, study_id=None, actor_id=None, **kwargs
+) -> None:
     event_type = ACTION_EVENTS.get(action)
     if event_type is None:
         return
-    annotation = annotations_qs().filter(pk=annotation_id).first()
-    if annotation is None:
-        return
+    if study_id is None:
+        study_id = annotations_qs().filter(pk=annotation_id).values_list("study_id", flat=True)
+        study_id = study_id.first()
     sessions = list(
-        ReadingSession.objects.filter(
-            study_id=annotation.study_id, status=SessionStatus.ACTIVE
-        ).values_list("pk", flat=True)
+        ReadingSession.objects.filter(study_id=study_id, status=SessionStatus.ACTIVE).values_list(
+            "pk", flat=True
+        )
     )
-    if not sessions:
-        return
-    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
     # The payload is read once the event's seq is taken, so of two concurrent writes the
     # later-numbered event never carries an older version: applying events in seq
     # order converges on the stored row (clients may also compare ``version``).
@@ -44,5 +42,5 @@ def on_annotation_changed(sender, annotation_id, action: str, actor_id=None, **k
             session_id,
             event_type,
             lambda: annotation_payload(annotations_qs().get(pk=annotation_id)),
-            actor,
+            actor_id,
         )

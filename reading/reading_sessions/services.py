@@ -98,11 +98,9 @@ def append_event(
             seq=seq,
             type=event_type,
             payload=payload,
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor_id=actor if isinstance(actor, int) else getattr(actor, "pk", None),
         )
-        send_on_commit(
-            group_for_session(session_id), {"type": "session.event", "event": event.envelope()}
-        )
+        send_on_commit(group_for_session(session_id), ev.group_message(event.envelope()))
     return event
 
 
@@ -367,24 +365,26 @@ def pointer_envelope(user, colour: str, pointer: Any) -> dict:
 
 
 def broadcast_ephemeral(session_id, envelope: dict) -> None:
-    group_send(group_for_session(session_id), {"type": "session.ephemeral", "event": envelope})
+    group_send(group_for_session(session_id), ev.group_message(envelope))
 
 
 # -- chat --------------------------------------------------------------------------------
 
 
-def post_chat(session_id, user, text: Any) -> ChatMessage:
+def post_chat(session: ReadingSession | Any, user, text: Any) -> ChatMessage:
+    """A chat line in the session (a session or its id), kept with the study."""
     if not isinstance(text, str) or not text.strip():
         raise ValidationError("a chat message needs text.")
     if len(text) > MAX_CHAT_CHARS:
         raise ValidationError(f"a chat message has at most {MAX_CHAT_CHARS} characters.")
+    if not isinstance(session, ReadingSession):
+        session = ReadingSession.objects.get(pk=session)
     with transaction.atomic():
-        session = ReadingSession.objects.get(pk=session_id)
         _require_active(session)
         message = ChatMessage.objects.create(
             study_id=session.study_id, session=session, author=user, text=text.strip()
         )
-        append_event(session_id, ev.CHAT_MESSAGE, dict(ChatMessageSerializer(message).data), user)
+        append_event(session.pk, ev.CHAT_MESSAGE, dict(ChatMessageSerializer(message).data), user)
     return message
 
 
