@@ -38,12 +38,12 @@ class AnnotationError(Exception):
 
 
 def _emit(annotation: Annotation, action: str, actor) -> None:
-    pk = annotation.pk
+    pk, study_id = annotation.pk, annotation.study_id
     actor_id = getattr(actor, "pk", None)
 
     def send() -> None:
         annotation_changed.send(
-            sender=Annotation, annotation_id=pk, action=action, actor_id=actor_id
+            sender=Annotation, annotation_id=pk, study_id=study_id, action=action, actor_id=actor_id
         )
 
     transaction.on_commit(send)

@@ -1,7 +1,7 @@
 from django.dispatch import Signal
 
 # Sent after commit whenever an annotation changes. Keyword arguments are ids, not
-# objects, so receivers read the committed row: annotation_id (UUID), action
+# objects, so receivers read the committed row: annotation_id (UUID), study_id, action
 # ("created", "updated", "deleted", "reviewed"), actor_id (the user's pk, or None for
 # a background job such as an AI finding).
 annotation_changed = Signal()
