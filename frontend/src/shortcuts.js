@@ -58,7 +58,7 @@ export function bindShortcuts(viewer, table) {
 }
 
 export function renderHelp(container, table) {
-  const rows = table
+  const rows = (entries) => entries
     .map((entry) => {
       const keys = entry.keys
         .map((k) => `<kbd>${KEY_NAMES[k] || (k.length === 1 ? k.toUpperCase() : k)}</kbd>`)
@@ -66,8 +66,10 @@ export function renderHelp(container, table) {
       return `<tr><td>${keys}</td><td>${entry.label}</td></tr>`;
     })
     .join('');
+  const half = Math.ceil(table.length / 2);
   container.innerHTML = `<div class="vw-help-card"><h2>Keyboard shortcuts</h2>
-    <table>${rows}</table>
+    <div class="vw-help-columns"><table>${rows(table.slice(0, half))}</table>
+    <table>${rows(table.slice(half))}</table></div>
     <p class="muted">Mouse: left = active tool, middle = pan, right = zoom, wheel = scroll.
     Drag a series from the list into a viewport.</p></div>`;
 }
