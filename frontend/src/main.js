@@ -13,6 +13,12 @@ import('./viewer.js')
     window.readingViewer = viewer;
     return viewer.start();
   })
+  .then((viewer) => {
+    // A live reading session (docs/realtime.md): loaded only when the URL names one.
+    const sessionId = new URLSearchParams(window.location.search).get('session');
+    if (sessionId) return import('./session/session.js').then((m) => m.startSession(viewer, sessionId));
+    return null;
+  })
   .catch((err) => {
     console.error('viewer: failed to start', err);
     root.dataset.error = String(err?.message || err);
