@@ -93,7 +93,8 @@ def attention_backends(device) -> contextlib.AbstractContextManager:
     that cost ~1 ms of CPU per layer per call, more than the GPU work itself
     (measured on an H100). Flash and memory-efficient attention have no such cost.
     """
-    if getattr(device, "type", str(device)) != "cuda":
+    kind = device.type if hasattr(device, "type") else str(device).split(":")[0]
+    if kind != "cuda":
         return contextlib.nullcontext()
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
