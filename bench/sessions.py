@@ -13,8 +13,10 @@ clinical users, a small CT study and a session, and connects N WebSocket clients
    stored, numbered, stored as a session event, broadcast). One at a time, p50/p99.
 2. Stored-event rate: ``--senders`` clients post chat messages as fast as the
    per-connection limit lets them; events/s stored and messages/s delivered.
-3. Ephemeral rate: ``--senders`` clients stream pointer moves at 20/s each for
-   ``--seconds``; deliveries/s and latency p50/p99 (never stored).
+3. Ephemeral rate: ``--pointers`` clients (default: the presenter) stream pointer
+   moves at 20/s each for ``--seconds``; deliveries/s and latency p50/p99.
+4. The server process's CPU time per annotation, chat event and pointer delivery
+   (all threads; what the work costs regardless of what else runs on the machine).
 
 The clients share one Python process (asyncio), on the same cores as the server:
 their own cost is inside the figures. The baseline is the aim, p99 < 100 ms.
@@ -224,8 +226,16 @@ async def ephemeral_rate(clients, senders: int, seconds: float) -> tuple[float, 
     return delivered / elapsed, senders * 20 * len(clients), latencies
 
 
-async def run(args, session_id, cookies, sop_uids, port) -> dict:
+async def run(args, session_id, cookies, sop_uids, port, server_pid) -> dict:
+    import psutil
+
     from tests.reading_sessions.wsclient import WSClient
+
+    server = psutil.Process(server_pid)
+
+    def cpu() -> float:
+        times = server.cpu_times()
+        return times.user + times.system
 
     base = f"http://127.0.0.1:{port}"
     path = f"/ws/sessions/{session_id}/"
@@ -233,13 +243,19 @@ async def run(args, session_id, cookies, sop_uids, port) -> dict:
     for cookie in cookies:
         clients.append(await WSClient.open(base, path, cookie))
     await drain(clients, quiet=1.0)
+    before = cpu()
     latencies = await annotation_latency(clients, sop_uids, args.annotations)
+    annotation_cpu = (cpu() - before) / args.annotations
     await drain(clients)
+    before = cpu()
     events_per_s, deliveries_per_s = await stored_event_rate(clients, args.senders, args.burst)
+    chat_cpu = (cpu() - before) / (args.senders * args.burst)
     await drain(clients)
+    before = cpu()
     pointer_rate, pointer_offered, pointer_latencies = await ephemeral_rate(
-        clients, args.senders, args.seconds
+        clients, args.pointers, args.seconds
     )
+    pointer_cpu = (cpu() - before) / max(1, len(pointer_latencies))
     for client in clients:
         await client.close()
     return {
@@ -252,6 +268,10 @@ async def run(args, session_id, cookies, sop_uids, port) -> dict:
         "pointer_offered_per_s": pointer_offered,
         "pointer_p50_ms": statistics.median(pointer_latencies),
         "pointer_p99_ms": percentile(pointer_latencies, 99),
+        # Server CPU (all threads): load-independent cost of the work.
+        "server_cpu_ms_per_annotation": annotation_cpu * 1000,
+        "server_cpu_ms_per_chat_event": chat_cpu * 1000,
+        "server_cpu_us_per_pointer_delivery": pointer_cpu * 1e6,
     }
 
 
@@ -259,7 +279,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=50)
     parser.add_argument("--annotations", type=int, default=200)
-    parser.add_argument("--senders", type=int, default=10)
+    parser.add_argument("--senders", type=int, default=10, help="chat senders at once")
+    parser.add_argument("--pointers", type=int, default=1, help="pointer streams at 20/s")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--burst", type=int, default=30, help="chat messages per sender")
     parser.add_argument("--profile", default="", help="write the server's cProfile here")
@@ -270,7 +291,7 @@ def main() -> None:
     port = free_port()
     proc = start_daphne(port, args.profile)
     try:
-        result = asyncio.run(run(args, session_id, cookies, sop_uids, port))
+        result = asyncio.run(run(args, session_id, cookies, sop_uids, port, proc.pid))
     finally:
         proc.send_signal(signal.SIGINT)  # lets cProfile write its file
         try:
@@ -291,9 +312,17 @@ def main() -> None:
         f" {result['stored_deliveries_per_s']:.0f} messages/s delivered"
     )
     print(
-        f"pointer stream ({args.senders} senders at 20/s): {result['pointer_deliveries_per_s']:.0f}"
+        f"pointer stream ({args.pointers} at 20/s): {result['pointer_deliveries_per_s']:.0f}"
         f" deliveries/s of {result['pointer_offered_per_s']} offered;"
         f" latency p50 {result['pointer_p50_ms']:.1f} ms, p99 {result['pointer_p99_ms']:.1f} ms"
+    )
+    per_annotation = result["server_cpu_ms_per_annotation"]
+    print(
+        f"server CPU: {per_annotation:.1f} ms per annotation to {args.participants}"
+        f" (one free core: ~{1000 / per_annotation:.0f} annotations/s),"
+        f" {result['server_cpu_ms_per_chat_event']:.1f} ms per chat event,"
+        f" {result['server_cpu_us_per_pointer_delivery']:.0f} us per pointer delivery"
+        f" (~{1e6 / result['server_cpu_us_per_pointer_delivery']:.0f} deliveries/s per core)"
     )
     print(json.dumps({k: round(v, 2) for k, v in result.items()}))
 

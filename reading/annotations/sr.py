@@ -29,6 +29,7 @@ MEASUREMENT_NAMES = {
     "area": codes.SCT.Area,
     "mean": codes.SCT.Mean,
     "stddev": codes.SCT.StandardDeviation,
+    "std_dev": codes.SCT.StandardDeviation,  # the viewer's name (Cornerstone's stdDev)
     "min": codes.SCT.Minimum,
     "max": codes.SCT.Maximum,
     "angle": codes.SCT.Angle,

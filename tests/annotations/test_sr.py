@@ -78,7 +78,7 @@ def test_export_ellipse_with_hu_stats_and_ai_provenance(attending, ct_study):
             "geometry": {"points": [[2, 10], [22, 10], [12, 6], [12, 14]]},
             "measurements": {
                 "mean": {"value": 42.5, "unit": "HU"},
-                "stddev": {"value": 3.25, "unit": "HU"},
+                "std_dev": {"value": 3.25, "unit": "HU"},
                 "area": {"value": 98.9, "unit": "mm2"},
             },
         },
