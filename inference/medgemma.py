@@ -17,7 +17,13 @@ from typing import Any
 from inference import parsing, prompts
 from inference.errors import InferenceCancelled
 from inference.loading import attention_backends
-from inference.preprocessing import PreparedImage, SourceBox, box_to_source
+from inference.preprocessing import (
+    MAX_SLICES,
+    PreparedImage,
+    SourceBox,
+    box_to_source,
+    prepare_series,
+)
 
 TokenCallback = Callable[[str], None]
 ProgressCallback = Callable[[str, int, int], None]
@@ -79,6 +85,8 @@ class _Streamer:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
         self.ids.extend(int(v) for v in value.reshape(-1).tolist())
+        if self.on_progress:
+            self.on_progress("tokens", len(self.ids), self.max_new_tokens)
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
         # Hold back a trailing replacement char: a multi-byte character may be incomplete.
         if text.endswith("\ufffd"):
@@ -89,11 +97,14 @@ class _Streamer:
                 self.on_token(piece)
         else:
             self.text = text
-        if self.on_progress:
-            self.on_progress("tokens", len(self.ids), self.max_new_tokens)
 
     def end(self) -> None:
-        pass
+        # Flush what was held back (an answer may end inside a multi-byte character).
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if len(text) > len(self.text) and text.startswith(self.text):
+            piece, self.text = text[len(self.text) :], text
+            if self.on_token:
+                self.on_token(piece)
 
 
 class MedGemmaEngine:
@@ -242,4 +253,38 @@ def analyze(
         generation=generation,
         random_weights=engine.info.random_weights,
         model_source=engine.info.source,
+    )
+
+
+def analyze_datasets(
+    engine: MedGemmaEngine,
+    task: str,
+    datasets: Sequence = (),
+    *,
+    prior_datasets: Sequence = (),
+    max_slices: int = MAX_SLICES,
+    on_progress: ProgressCallback | None = None,
+    **kwargs,
+) -> AnalysisResult:
+    """From pydicom datasets of one series (and optionally a prior series) to a result.
+
+    Progress runs through ``slices`` (current, then prior), ``prompt`` and ``tokens``;
+    other keyword arguments go to :func:`analyze`.
+    """
+    modality = ""
+    images: list[PreparedImage] = []
+    if datasets:
+        series = prepare_series(datasets, max_slices, on_progress=on_progress)
+        images, modality = series.images, series.modality
+    prior: list[PreparedImage] = []
+    if prior_datasets:
+        prior = prepare_series(prior_datasets, max_slices, on_progress=on_progress).images
+    return analyze(
+        engine,
+        task,
+        images,
+        modality=kwargs.pop("modality", modality),
+        prior=prior,
+        on_progress=on_progress,
+        **kwargs,
     )

@@ -14,7 +14,7 @@ import pytest
 from pydicom import dcmread
 
 from inference.errors import InferenceCancelled
-from inference.medgemma import analyze
+from inference.medgemma import analyze, analyze_datasets
 from inference.parsing import PARSED, PARTIAL, UNPARSED
 from inference.preprocessing import prepare_ct, prepare_radiograph
 from inference.prompts import COMPARISON, FINDINGS, IMPRESSION, LOCALISATION, build_messages
@@ -140,3 +140,30 @@ def test_radiograph_analysis(medgemma_engine):
     image = prepare_radiograph(dcmread(io.BytesIO(to_bytes(ds))))
     result = analyze(medgemma_engine, LOCALISATION, [image], max_new_tokens=3)
     assert result.generation.images == 1 and result.task == LOCALISATION
+
+
+def test_from_datasets_with_a_prior_reports_every_stage(medgemma_engine):
+    current = [dcmread(io.BytesIO(to_bytes(ds))) for ds in make_ct_series(3)]
+    prior = [dcmread(io.BytesIO(to_bytes(ds))) for ds in make_ct_series(2)]
+    stages = []
+    result = analyze_datasets(
+        medgemma_engine,
+        COMPARISON,
+        current,
+        prior_datasets=prior,
+        max_new_tokens=3,
+        min_new_tokens=3,
+        on_progress=lambda *a: stages.append(a),
+    )
+    assert stages == [
+        ("slices", 1, 3),
+        ("slices", 2, 3),
+        ("slices", 3, 3),
+        ("slices", 1, 2),
+        ("slices", 2, 2),
+        ("prompt", 1, 1),
+        ("tokens", 1, 3),
+        ("tokens", 2, 3),
+        ("tokens", 3, 3),
+    ]
+    assert result.generation.images == 5 and result.generation.new_tokens == 3
