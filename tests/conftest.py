@@ -22,7 +22,14 @@ SCALEOUT_REASON = "scale-out test: needs DATABASE_URL (PostgreSQL) and REDIS_URL
 
 
 def pytest_collection_modifyitems(config, items):
-    """Scale-out tests skip on a newcomer's machine; in CI (REQUIRE_SCALEOUT=1) they must run."""
+    """Browser tests run last; scale-out tests skip on a newcomer's machine.
+
+    Playwright's sync API keeps an event loop in the main thread from the first
+    browser test to the end of the session, which ``async_to_sync`` refuses to
+    run beside, so every other test runs before it starts. In CI
+    (REQUIRE_SCALEOUT=1) the scale-out tests must run.
+    """
+    items.sort(key=lambda item: "browser" in item.keywords)
     if REQUIRE_SCALEOUT or _scaleout_ready():
         return
     for item in items:
