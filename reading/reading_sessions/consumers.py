@@ -16,6 +16,7 @@ import logging
 import random
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -64,6 +65,20 @@ def _connect(user, session_id):
 class SessionConsumer(AsyncJsonWebsocketConsumer):
     session_id = None
     joined = False
+
+    async def dispatch(self, message):
+        # Channels closes stale DB connections before every message, through the one
+        # shared sync thread: for a session that is a hop per participant per event,
+        # queued behind every write. Here all database work goes through
+        # DatabaseSyncToAsync, which closes them itself, so only connect and
+        # disconnect keep the stock path.
+        if message["type"] in ("websocket.connect", "websocket.disconnect"):
+            await super().dispatch(message)
+            return
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         user = self.scope.get("user")
