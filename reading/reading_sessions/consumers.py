@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
@@ -33,11 +32,12 @@ from reading.reading_sessions.throttle import LatestOnly, TokenBucket
 log = logging.getLogger(__name__)
 
 STREAM_INTERVAL = 0.05  # viewport and pointer: at most ~20 updates a second each
-# A channel layer drops group messages for a channel whose queue is full; a dropped
-# event in the middle is refilled when the next one arrives, one at the end by this
-# periodic look at the log (and by every ping).
-# Jittered, so the sockets of a session do not all look at the same moment.
-CATCH_UP_INTERVAL = (5.0, 10.0)
+# A channel layer drops group messages for a channel whose queue is full (a burst):
+# a dropped event in the middle is refilled when the next one arrives, one at the end
+# by a look at the log once the stream has been quiet this long (and on every ping).
+# Only after events, so an idle session costs no queries; a timer per socket looking
+# every few seconds made every 50th annotation wait behind 50 sockets' reads.
+QUIET_CHECK_SECONDS = 2.0
 # Commands re-check access with the user loaded afresh at most this often; a
 # deactivation is pushed at once anyway (user.disconnect).
 ACCESS_RECHECK_SECONDS = 10.0
@@ -65,6 +65,7 @@ def _connect(user, session_id):
 class SessionConsumer(AsyncJsonWebsocketConsumer):
     session_id = None
     joined = False
+    check_timer = None
 
     async def dispatch(self, message):
         # Channels closes stale DB connections before every message, through the one
@@ -115,7 +116,6 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(ev.ephemeral(ev.STATE, state))
         self.last_sent = after
         await self._replay(before=None)
-        self.checker = asyncio.ensure_future(self._check_periodically())
 
     def _after_from_query(self) -> int | None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
@@ -129,8 +129,8 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         if not self.joined:
             return
         self.joined = False
-        if getattr(self, "checker", None) is not None:
-            self.checker.cancel()
+        if self.check_timer is not None:
+            self.check_timer.cancel()
         self.viewport.cancel()
         self.pointer.cancel()
         await self.channel_layer.group_discard(
@@ -266,15 +266,23 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         self.last_sent = seq
         if message["event_type"] == ev.SESSION_ENDED:
             await self.close(code=CLOSE_ENDED)
+            return
+        self._arm_quiet_check()
 
-    async def _check_periodically(self):
-        while True:
-            await asyncio.sleep(random.uniform(*CATCH_UP_INTERVAL))
-            try:
-                # Through the consumer's own queue, so it runs between other messages.
-                await self.channel_layer.send(self.channel_name, {"type": "session.check"})
-            except Exception:  # noqa: BLE001 - a full queue: try again next time
-                log.debug("catch-up check not queued", exc_info=True)
+    def _arm_quiet_check(self):
+        if self.check_timer is not None:
+            self.check_timer.cancel()
+        self.check_timer = asyncio.get_running_loop().call_later(
+            QUIET_CHECK_SECONDS, lambda: asyncio.ensure_future(self._queue_check())
+        )
+
+    async def _queue_check(self):
+        self.check_timer = None
+        try:
+            # Through the consumer's own queue, so it runs between other messages.
+            await self.channel_layer.send(self.channel_name, {"type": "session.check"})
+        except Exception:  # noqa: BLE001 - a full queue: the next event re-arms it
+            log.debug("catch-up check not queued", exc_info=True)
 
     async def session_check(self, message):
         await self._replay(before=None)

@@ -395,3 +395,25 @@ async def test_dropped_last_event_is_caught_up_on_ping(ws, attending, session):
     assert (caught_up["seq"], caught_up["payload"]) == (joined["seq"] + 1, {"text": "lost"})
     pong = await host.recv()
     assert pong["type"] == "pong" and pong["payload"]["last_seq"] == joined["seq"] + 1
+
+
+async def test_dropped_last_event_is_caught_up_when_the_stream_goes_quiet(
+    ws, attending, session, monkeypatch
+):
+    from reading.reading_sessions import consumers
+
+    monkeypatch.setattr(consumers, "QUIET_CHECK_SECONDS", 0.3)
+    host = await _joined(ws, attending, session)
+    await host.until("participant.joined")
+    await sync_to_async(services.publish_event)(session, "dictation.partial", {"text": "a"})
+    live = await host.until("dictation.partial")
+
+    def store_without_broadcast():
+        ReadingSession.objects.filter(pk=session.pk).update(last_seq=live["seq"] + 1)
+        SessionEvent.objects.create(
+            session=session, seq=live["seq"] + 1, type="dictation.final", payload={"text": "b"}
+        )
+
+    await sync_to_async(store_without_broadcast)()
+    caught_up = await host.recv(timeout=3)
+    assert (caught_up["seq"], caught_up["type"]) == (live["seq"] + 1, "dictation.final")
