@@ -44,7 +44,7 @@ run: install
 	  $(BIN)/daphne -b $(HOST) -p $(PORT) reading.asgi:application
 
 test: install chromium lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not scaleout"
 	$(MAKE) --no-print-directory test-scaleout
 
 # The same code on PostgreSQL + Redis (both must be running; CI sets REQUIRE_SCALEOUT=1).
