@@ -115,7 +115,7 @@ def start_daphne(port: int, profile: str = "") -> subprocess.Popen:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(Path(os.environ["DATA_DIR"]) / "daphne.log", "wb"),  # noqa: SIM115
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -145,7 +145,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+            # channels_redis waits for messages with a 5 s blocking pop, and redis-py 8's
+            # default socket timeout is also 5 s: an idle consumer would die with a read
+            # timeout (WebSocket closed 1011). The socket timeout must exceed the pop.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "capacity": 1500,
+                "expiry": 30,
+            },
         }
     }
 else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -110,8 +111,13 @@ async def test_events_cross_between_two_daphne_processes(
     viewport = await guest.until("viewport.changed")
     assert viewport["payload"]["viewport"] == {"slice": 7}
 
+    # Idle for longer than channels_redis's 5 s blocking pop: both sockets survive.
+    await asyncio.sleep(7)
+    await host.send({"type": "chat.send", "text": "still there?"})
+    assert (await guest.until("chat.message", text="still there?"))["seq"]
+
     # The guest drops off; meanwhile A posts; the guest comes back on the other server.
-    last = created["seq"]
+    last = (await host.until("chat.message", text="still there?"))["seq"]
     await guest.close()
     await host.until("participant.left")
     await host.send({"type": "chat.send", "text": "while you were away"})
