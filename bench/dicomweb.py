@@ -25,7 +25,6 @@ import http.client
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from reading.devserver import free_port, start_daphne, stop  # noqa: E402
+
 EMPTY_SEARCH = "/dicomweb/studies?PatientID=NO-SUCH-PATIENT"
 FRAME_ACCEPT = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
 STATIC_SERVER = """
@@ -71,12 +73,6 @@ async def application(scope, receive, send):
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(port: int, path: str, timeout: float = 60.0) -> None:
@@ -320,13 +316,7 @@ def main() -> None:
         env = django_env(tmp_path / "data", args.settings)
         token = prepare(env)
         web_port, static_port, raw_port = free_port(), free_port(), free_port()
-        daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port)]
-            + ["reading.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
+        daphne, _ = start_daphne(env, port=web_port)
         static = raw = None
         try:
             wait_for(web_port, "/healthz")
@@ -350,13 +340,11 @@ def main() -> None:
             )
             wait_for(static_port, "/")
             (tmp_path / "bench_raw_asgi.py").write_text(RAW_ASGI_APP)
-            raw = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(raw_port)]
-                + ["bench_raw_asgi:application"],
+            raw, _ = start_daphne(
+                {**env, "BENCH_STATIC_ROOT": str(static_root), "PYTHONPATH": str(tmp_path)},
+                port=raw_port,
+                app="bench_raw_asgi:application",
                 cwd=tmp_path,
-                env={**env, "BENCH_STATIC_ROOT": str(static_root), "PYTHONPATH": str(tmp_path)},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
             )
             wait_for(raw_port, f"/{paths[0][1]}/1")
 
@@ -414,12 +402,9 @@ def main() -> None:
                 )
             print(json.dumps(results))
         finally:
-            daphne.terminate()
-            daphne.wait(timeout=20)
-            for server in (static, raw):
+            for server in (daphne, static, raw):
                 if server is not None:
-                    server.terminate()
-                    server.wait(timeout=20)
+                    stop(server)
 
 
 if __name__ == "__main__":

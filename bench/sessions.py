@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,13 +38,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from reading.devserver import start_daphne, stop  # noqa: E402
+
 AIM_P99_MS = 100.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -97,35 +93,12 @@ def prepare(participants: int) -> tuple[str, list[str], list[str]]:
     return str(session.pk), cookies, [str(ds.SOPInstanceUID) for ds in datasets]
 
 
-def start_daphne(port: int, profile: str = "") -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    profiler = ["-m", "cProfile", "-o", profile] if profile else []
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            *profiler,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "reading.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(Path(os.environ["DATA_DIR"]) / "daphne.log", "wb"),  # noqa: SIM115
+def start_server(profile: str = "") -> tuple[subprocess.Popen, int]:
+    return start_daphne(
+        {**os.environ, "PYTHONPATH": str(ROOT)},
+        python_args=("-m", "cProfile", "-o", profile) if profile else (),
+        log_path=Path(os.environ["DATA_DIR"]) / "daphne.log",
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("Daphne did not start")
 
 
 async def drain(clients, quiet: float = 0.3) -> None:
@@ -288,17 +261,11 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-sessions-"))
     setup_django(data_dir)
     session_id, cookies, sop_uids = prepare(args.participants)
-    port = free_port()
-    proc = start_daphne(port, args.profile)
+    proc, port = start_server(args.profile)
     try:
         result = asyncio.run(run(args, session_id, cookies, sop_uids, port, proc.pid))
     finally:
-        proc.send_signal(signal.SIGINT)  # lets cProfile write its file
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, signal.SIGINT)  # SIGINT lets cProfile write its file
     layer = "redis" if os.environ.get("REDIS_URL") else "in-memory"
     print(f"participants: {args.participants}, channel layer: {layer}, load: {os.getloadavg()}")
     print(

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from reading.devserver import start_daphne, stop  # noqa: E402
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -123,25 +125,6 @@ async (steps) => {
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("daphne exited")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("daphne did not start")
-
-
 def setup_data(slices: int) -> tuple[str, str, object]:
     """Migrate a fresh database, create a reader, store the demo chest CT."""
     import django
@@ -223,31 +206,11 @@ def main() -> None:
     os.environ.pop("REDIS_URL", None)
     study_uid, series_uid, user = setup_data(args.slices)
 
-    port = _free_port()
-    log = open(tmp / "daphne.log", "wb")  # noqa: SIM115 - lives as long as the server
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "reading.asgi:application",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, port = start_daphne(os.environ.copy(), log_path=tmp / "daphne.log")
     try:
-        _wait_port(port, server)
-        run_browser(args, base, study_uid, series_uid, user)
+        run_browser(args, f"http://127.0.0.1:{port}", study_uid, series_uid, user)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
 
 
 def run_browser(args, base: str, study_uid: str, series_uid: str, user) -> None:

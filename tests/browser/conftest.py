@@ -7,15 +7,14 @@ live changes must travel through it: its in-memory channel layer is its own.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+
+from reading.devserver import free_port, start_daphne, stop
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls the
 # tests make between page actions are still plain synchronous calls.
@@ -33,12 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _server_env() -> dict:
@@ -64,45 +57,17 @@ def _server_env() -> dict:
 
 
 def start_server(env: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start Daphne on a free port and wait until it answers."""
-    port = port or _free_port()
+    """Start Daphne on the test database and wait until it answers."""
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / f"daphne-{port}.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "reading.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env or _server_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    port = port or free_port()
+    proc, port = start_daphne(
+        env or _server_env(), port=port, log_path=ARTIFACTS / f"daphne-{port}.log", timeout=30
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"Daphne exited: see {log.name}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("Daphne did not start within 30 s")
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
 
 
 @pytest.fixture(scope="session")
