@@ -15,9 +15,13 @@ import('./viewer.js')
   })
   .then((viewer) => {
     // A live reading session (docs/realtime.md): loaded only when the URL names one.
-    const sessionId = new URLSearchParams(window.location.search).get('session');
+    const params = new URLSearchParams(window.location.search);
+    const sessionId = params.get('session');
+    const control = import('./session/launcher.js').then((m) => m.installSessionControl(viewer, { sessionId }));
     if (sessionId) return import('./session/session.js').then((m) => m.startSession(viewer, sessionId));
-    return null;
+    // ?join=1 (the worklist's "Join reading session"): the study's active session, if any.
+    if (params.get('join')) return control.then((launcher) => launcher.joinActive());
+    return control;
   })
   .catch((err) => {
     console.error('viewer: failed to start', err);

@@ -33,6 +33,7 @@ export function shortcutTable(viewer) {
       { '1x1': '1x2', '1x2': '2x2', '2x2': '1x1' }[viewer.layout],
     ) },
     { keys: ['Delete', 'Backspace'], label: 'Delete selected annotation', run: () => viewer.deleteSelected() },
+    { keys: ['j'], label: 'Live session: start / join', run: () => viewer.toggleSessionMenu?.() },
     { keys: ['?'], label: 'Show / hide this help', run: () => viewer.toggleHelp() },
     { keys: ['Escape'], label: 'Close help', run: () => viewer.toggleHelp(false) },
   ];

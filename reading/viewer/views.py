@@ -43,7 +43,10 @@ def viewer(request, study_uid: str):
         "api": "/api",
         "user": {"username": request.user.username, "role": request.user.role},
         # The worklist opens a study someone else holds with ?readonly=1: look, don't measure.
-        "readonly": request.GET.get("readonly", "").lower() in {"1", "true", "yes"},
+        # ?join=1 opens read-only too when the study has no live session to join.
+        "readonly": any(
+            request.GET.get(key, "").lower() in {"1", "true", "yes"} for key in ("readonly", "join")
+        ),
         "patient": {
             "name": patient.patient_name.replace("^", " ").strip(),
             "id": patient.patient_id,

@@ -11,6 +11,7 @@
   let data = JSON.parse($("#wl-initial").textContent);
   let selected = 0;
   let inflight = null;
+  let live = new Map(); // study UID -> its active live reading session
 
   const csrf = () => (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
 
@@ -58,6 +59,14 @@
     ];
     cells[7].title = r.description;
     cells[8].append(fmtDate(r.study_datetime), el("span", "age", since(r.study_datetime)));
+    const session = live.get(r.study_instance_uid);
+    if (session) {
+      const badge = el("a", "wl-live-badge", "● Live");
+      badge.href = session.viewer_url;
+      badge.title = `Live reading session hosted by ${session.host.display_name}: join`;
+      badge.addEventListener("click", (e) => e.stopPropagation());
+      cells[1].append(" ", badge);
+    }
     if (r.claimed_by) {
       const mine = r.claimed_by.id === me.id;
       const c = el("span", "claim", mine ? "▶ you" : "▶ " + r.claimed_by.name);
@@ -130,6 +139,7 @@
     const url = data.query ? `/?${data.query}` : "/";
     if (url !== location.pathname + location.search) history[push ? "pushState" : "replaceState"](null, "", url);
     render();
+    loadSessions();
   }
 
   function fillForm() {
@@ -281,8 +291,50 @@
     };
   }
 
+  // Live reading sessions: a badge on the rows they are about, a list in the sidebar.
+  // Sessions send nothing on the worklist socket: refresh with each reload and every 15 s.
+  const sessionList = $("#wl-sessions");
+  let sessionsInflight = false;
+  async function loadSessions() {
+    if (!sessionList || sessionsInflight) return;
+    sessionsInflight = true;
+    try {
+      const get = (q) => fetch(`/api/sessions/?${q}`, { headers: { Accept: "application/json" } })
+        .then((resp) => (resp.ok ? resp.json() : null));
+      const [all, mine] = await Promise.all([get("status=active"), get("status=active&mine=1")]);
+      if (!all || !mine) { sessionList.closest("section").hidden = true; return; }
+      const invited = new Set(mine.results.map((s) => s.id));
+      const sessions = all.results;
+      live = new Map();
+      for (const s of sessions) if (!live.has(s.study_instance_uid)) live.set(s.study_instance_uid, s);
+      sessionList.replaceChildren(...sessions
+        .sort((a, b) => Number(invited.has(b.id)) - Number(invited.has(a.id)))
+        .map((s) => {
+          const li = el("li");
+          li.dataset.sessionId = s.id;
+          const row = data.results.find((r) => r.study_instance_uid === s.study_instance_uid);
+          const label = s.title || `${s.host.display_name}'s session`;
+          const a = el("a", "", row ? `${label} · ${row.patient_name}` : label);
+          a.href = s.viewer_url;
+          const people = s.participants.filter((p) => p.state !== "offline").length;
+          a.title = `Study ${s.study_instance_uid} · hosted by ${s.host.display_name} · ${people} in`;
+          li.append(a);
+          if (invited.has(s.id) && s.host.id !== me.id) li.append(el("span", "wl-invited", "invited"));
+          return li;
+        }));
+      if (!sessions.length) sessionList.append(el("li", "muted", "None active"));
+      render();
+    } catch (e) {
+      console.error(e);
+    } finally {
+      sessionsInflight = false;
+    }
+  }
+
   fillForm();
   render();
+  loadSessions();
+  setInterval(loadSessions, 15000);
   connect();
   setInterval(() => { if (socket && socket.readyState === 1) socket.send('{"type":"ping"}'); }, 30000);
 })();

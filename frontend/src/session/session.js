@@ -62,6 +62,7 @@ export class SessionClient {
     this.lastSeq = this.session.last_seq;
     for (const p of this.session.participants) this.participants.set(p.user.username, p);
     this.render();
+    this.loadReaders();
     if (this.session.status !== 'active') {
       this.setConnection('ended');
       return this;
@@ -298,18 +299,90 @@ export class SessionClient {
     });
     // Typing in the chat must not drive the viewer's keyboard shortcuts.
     this.chatInput.addEventListener('keydown', (e) => e.stopPropagation());
+    // Invite a colleague by name, or share the link (it works for readers of the study).
+    this.inviteSelect = el('select', { 'aria-label': 'Colleague to invite', 'data-field': 'invitee' },
+      el('option', { value: '' }, 'Invite a colleague…'));
+    this.inviteButton = el('button', { type: 'button', 'data-action': 'invite' }, 'Invite');
+    this.inviteButton.addEventListener('click', () => this.invite());
+    this.linkInput = el('input', {
+      type: 'text', readonly: true, class: 'rr-session-link', 'aria-label': 'Invite link', 'data-field': 'invite-link',
+    });
+    this.copyButton = el('button', { type: 'button', 'data-action': 'copy-link' }, 'Copy invite link');
+    this.copyButton.addEventListener('click', () => this.copyLink());
+    this.endButton = el('button', { type: 'button', 'data-action': 'end-session', hidden: true }, 'End session');
+    this.endButton.addEventListener('click', () => this.end());
     this.panel = el(
       'section',
       { class: 'rr-session', 'aria-label': 'Live session' },
       el('div', { class: 'vw-side-title' }, 'Live session ', this.status),
       this.people,
+      el('div', { class: 'rr-session-invite' }, this.inviteSelect, this.inviteButton),
+      this.linkInput,
+      el('div', { class: 'rr-session-actions' }, this.copyButton, this.requestButton, this.endButton),
       el('label', { class: 'rr-session-follow' }, this.followBox, ' Follow the presenter'),
-      this.requestButton,
       this.chatLog,
       chatForm,
     );
     const sidebar = this.viewer.sidebar || this.viewer.root;
     sidebar.prepend(this.panel);
+  }
+
+  async loadReaders() {
+    try {
+      this.readers = await request('GET', '/api/worklist/readers/');
+    } catch {
+      this.readers = [];
+    }
+    this.renderInvite();
+  }
+
+  renderInvite() {
+    const inSession = new Set(this.participants.keys());
+    const options = (this.readers || [])
+      .filter((r) => r.username !== this.me && !inSession.has(r.username))
+      .map((r) => el('option', { value: r.username }, `${r.name} (${r.role})`));
+    const chosen = this.inviteSelect.value;
+    this.inviteSelect.replaceChildren(el('option', { value: '' }, 'Invite a colleague…'), ...options);
+    if (options.some((o) => o.value === chosen)) this.inviteSelect.value = chosen;
+  }
+
+  async invite() {
+    const username = this.inviteSelect.value;
+    if (!username) return;
+    try {
+      await request('POST', `/api/sessions/${this.id}/invite/`, { usernames: [username] });
+      const who = this.inviteSelect.selectedOptions[0]?.textContent || username;
+      this.viewer.notify(`Invited ${who}`);
+      this.inviteSelect.value = '';
+    } catch (err) {
+      this.viewer.notify(`Could not invite (${err.status || err.message})`);
+    }
+  }
+
+  inviteLink() {
+    return this.session ? new URL(this.session.invite_url, window.location.origin).href : '';
+  }
+
+  async copyLink() {
+    const link = this.inviteLink();
+    this.linkInput.value = link;
+    try {
+      await navigator.clipboard.writeText(link);
+      this.viewer.notify('Invite link copied');
+    } catch {
+      this.linkInput.select(); // the clipboard is refused: leave it selected to copy by hand
+      this.viewer.notify('Invite link selected: copy it with Ctrl+C');
+    }
+  }
+
+  async end() {
+    try {
+      this.session = await request('POST', `/api/sessions/${this.id}/end/`);
+      this.setConnection('ended');
+      this.render();
+    } catch (err) {
+      this.viewer.notify(`Could not end the session (${err.status || err.message})`);
+    }
   }
 
   setConnection(state, detail = '') {
@@ -348,8 +421,18 @@ export class SessionClient {
         return item;
       }),
     );
-    this.requestButton.hidden = this.isPresenter;
+    const active = this.session.status === 'active';
+    this.requestButton.hidden = this.isPresenter || !active;
     this.followBox.disabled = this.isPresenter;
+    this.endButton.hidden = !this.isHost || !active;
+    this.inviteSelect.disabled = !active;
+    this.inviteButton.disabled = !active;
+    this.copyButton.disabled = !active;
+    if (!this.linkInput.value) {
+      this.linkInput.value = this.inviteLink();
+      this.linkInput.title = 'Works for colleagues who may read this study';
+    }
+    if (this.inviteSelect) this.renderInvite();
   }
 
   addChat(message) {
