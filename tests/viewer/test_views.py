@@ -49,6 +49,8 @@ def test_readonly_flag_from_the_worklist(attending_client):
     uid = _study()
     assert _config(attending_client.get(f"/viewer/{uid}/"))["readonly"] is False
     assert _config(attending_client.get(f"/viewer/{uid}/?readonly=True"))["readonly"] is True
+    # "Join reading session" opens read-only until the viewer finds a session to join.
+    assert _config(attending_client.get(f"/viewer/{uid}/?join=1"))["readonly"] is True
 
 
 def test_outsider_gets_403_and_no_audit(outsider_client):
