@@ -113,6 +113,10 @@ def test_join_param_finds_the_session_or_says_there_is_none(login_page, attendin
     assert page.locator(".vw-tool[data-tool=length]").is_hidden()
     assert page.evaluate("typeof window.readingSession") == "undefined"
     shot(page, "session-ui-join-none")
+    page.keyboard.press("Escape")
+    page.keyboard.press("?")
+    assert "Live session: start / join" in page.locator(".vw-help").text_content()
+    page.keyboard.press("Escape")
 
     # Once the attending has one, ?join=1 goes to it.
     study = Study.objects.get(study_instance_uid=study_uid)
