@@ -740,11 +740,12 @@ export class Viewer extends Emitter {
       slice = viewport.getSliceIndex();
       total = viewport.getNumberOfSlices();
     }
+    // Zoom relative to "fit" and pan as a fraction of the canvas: the same view on
+    // screens of any size (a follower's window is rarely the presenter's).
     let zoom = null;
     let pan = null;
     try {
-      zoom = viewport.getZoom();
-      pan = viewport.getPan();
+      ({ zoom = null, pan = null } = viewport.getViewPresentation({ zoom: true, pan: true }));
     } catch {
       /* not rendered yet */
     }
@@ -794,8 +795,12 @@ export class Viewer extends Emitter {
       }
       if (state.voi) viewport.setProperties({ voiRange: { ...state.voi } });
       if (state.invert !== undefined) viewport.setProperties({ invert: Boolean(state.invert) });
-      if (state.zoom) viewport.setZoom(state.zoom);
-      if (state.pan) viewport.setPan(state.pan);
+      if (state.zoom || state.pan) {
+        viewport.setViewPresentation({
+          ...(state.zoom ? { zoom: state.zoom } : {}),
+          ...(state.pan ? { pan: state.pan } : {}),
+        });
+      }
       viewport.render();
       return true;
     } finally {
