@@ -749,8 +749,10 @@ export class Viewer extends Emitter {
     } catch {
       /* not rendered yet */
     }
+    const framing = this.stackFraming(viewport);
     return {
       viewportId,
+      ...framing,
       series: c?.series?.uid || (viewportId.startsWith('mpr') ? this.mpr.series?.uid : null),
       imageId: viewport.getCurrentImageId?.() || null,
       slice,
@@ -764,6 +766,49 @@ export class Viewer extends Emitter {
       flipVertical: Boolean(camera.flipVertical),
       orientation: viewport.defaultOptions?.orientation || null,
     };
+  }
+
+  /**
+   * How a stack viewport frames its image, in terms every screen shares: the image
+   * pixel at the canvas centre and canvas pixels per image pixel. Camera pan/zoom
+   * numbers depend on each viewport's stored baseline camera and render path.
+   */
+  stackFraming(viewport) {
+    const imageId = viewport.getCurrentImageId?.();
+    if (!viewport.getImageIds || !imageId) return {};
+    try {
+      const canvas = viewport.getCanvas();
+      const middle = [canvas.clientWidth / 2, canvas.clientHeight / 2];
+      const center = csUtils.worldToImageCoords(imageId, viewport.canvasToWorld(middle));
+      return { center: center.slice(0, 2), scale: this.canvasPixelsPerImagePixel(viewport, imageId) };
+    } catch {
+      return {}; // no image drawn yet
+    }
+  }
+
+  canvasPixelsPerImagePixel(viewport, imageId) {
+    const a = viewport.worldToCanvas(csUtils.imageToWorldCoords(imageId, [0, 0]));
+    const b = viewport.worldToCanvas(csUtils.imageToWorldCoords(imageId, [1, 0]));
+    return Math.hypot(b[0] - a[0], b[1] - a[1]);
+  }
+
+  /** Frame a stack viewport like ``stackFraming`` described; false when it cannot. */
+  applyStackFraming(viewport, { center, scale }) {
+    const imageId = viewport.getCurrentImageId?.();
+    if (!viewport.getImageIds || !imageId || !center || !scale) return false;
+    const current = this.canvasPixelsPerImagePixel(viewport, imageId);
+    if (!(current > 0)) return false;
+    viewport.setZoom(viewport.getZoom() * (scale / current));
+    const canvas = viewport.getCanvas();
+    const here = viewport.canvasToWorld([canvas.clientWidth / 2, canvas.clientHeight / 2]);
+    const there = csUtils.imageToWorldCoords(imageId, center);
+    const { focalPoint, position } = viewport.getCamera();
+    const shift = [0, 1, 2].map((i) => there[i] - here[i]);
+    viewport.setCamera({
+      focalPoint: focalPoint.map((v, i) => v + shift[i]),
+      position: position.map((v, i) => v + shift[i]),
+    });
+    return true;
   }
 
   emitViewportChanged(viewportId) {
@@ -795,7 +840,9 @@ export class Viewer extends Emitter {
       }
       if (state.voi) viewport.setProperties({ voiRange: { ...state.voi } });
       if (state.invert !== undefined) viewport.setProperties({ invert: Boolean(state.invert) });
-      if (state.zoom || state.pan) {
+      if (this.applyStackFraming(viewport, state)) {
+        // done: framed by image coordinates
+      } else if (state.zoom || state.pan) {
         viewport.setViewPresentation({
           ...(state.zoom ? { zoom: state.zoom } : {}),
           ...(state.pan ? { pan: state.pan } : {}),

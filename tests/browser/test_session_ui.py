@@ -40,6 +40,19 @@ def _present(page, *usernames):
     )
 
 
+# The patient-space point at the canvas centre and canvas pixels per millimetre,
+# straight from Cornerstone's viewport (the same study gives both screens one space).
+FRAMING = """(() => {
+  const v = window.readingViewer;
+  const vp = v.renderingEngine.getViewport(v.activeViewportId);
+  const c = vp.getCanvas();
+  const mid = vp.canvasToWorld([c.clientWidth / 2, c.clientHeight / 2]);
+  const a = vp.worldToCanvas(mid);
+  const b = vp.worldToCanvas([mid[0] + 1, mid[1], mid[2]]);
+  return [mid, Math.hypot(b[0] - a[0], b[1] - a[1])];
+})()"""
+
+
 def test_start_invite_and_join_from_the_worklist(login_page, attending, resident, shot):
     study_uid, _, _ = make_study(n=8, size=96)
 
@@ -87,6 +100,12 @@ def test_start_invite_and_join_from_the_worklist(login_page, attending, resident
     assert guest.locator("[data-action=end-session]").is_hidden()  # only the host ends it
     shot(host, "session-ui-host")
     shot(guest, "session-ui-guest")
+    # The late joiner frames the image as the presenter does: same point at the centre,
+    # same magnification.
+    host_center, host_scale = host.evaluate(FRAMING)
+    guest_center, guest_scale = guest.evaluate(FRAMING)
+    assert abs(guest_scale - host_scale) < 0.02 * host_scale
+    assert max(abs(g - h) for g, h in zip(guest_center, host_center, strict=True)) < 0.5  # mm
 
     # The host ends it: the guest's panel says so, and the worklist badge goes away.
     host.locator("[data-action=end-session]").click()
