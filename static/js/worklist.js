@@ -49,7 +49,7 @@
       el("td", "mono", r.accession_number),
       el("td", "", r.modality),
       el("td", "", r.body_part),
-      el("td", "desc", r.description),
+      Object.assign(el("td", "desc", r.description), { title: r.description || "" }),
       el("td", "when"),
       el("td", "num", r.images),
       el("td", `st st-${r.reading_status}`, r.reading_status_label),
