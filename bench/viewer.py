@@ -39,18 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reading.devserver import start_daphne, stop  # noqa: E402
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from reading.devserver import CHROMIUM, CHROMIUM_ARGS, start_daphne, stop  # noqa: E402
 
 RAW_FETCH_JS = """
 async ([base, accept]) => {

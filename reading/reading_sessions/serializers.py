@@ -22,40 +22,6 @@ class ParticipantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SessionSerializer(serializers.ModelSerializer):
-    study_instance_uid = serializers.CharField(source="study.study_instance_uid")
-    host = UserRefSerializer()
-    presenter = UserRefSerializer(allow_null=True)
-    participants = ParticipantSerializer(many=True)
-    invite_url = serializers.SerializerMethodField()
-    viewer_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = ReadingSession
-        fields = [
-            "id",
-            "study_instance_uid",
-            "title",
-            "host",
-            "presenter",
-            "status",
-            "last_seq",
-            "viewport",
-            "participants",
-            "invite_url",
-            "viewer_url",
-            "created_at",
-            "ended_at",
-        ]
-        read_only_fields = fields
-
-    def get_invite_url(self, session: ReadingSession) -> str:
-        return f"/sessions/join/{session.invite_token}/"
-
-    def get_viewer_url(self, session: ReadingSession) -> str:
-        return viewer_url(session)
-
-
 class SessionSummarySerializer(serializers.ModelSerializer):
     """Event payload of session.started/ended: no participants, no invite link."""
 
@@ -76,6 +42,31 @@ class SessionSummarySerializer(serializers.ModelSerializer):
             "ended_at",
         ]
         read_only_fields = fields
+
+
+class SessionSerializer(SessionSummarySerializer):
+    """A session as REST answers it: the summary plus participants, viewport and links."""
+
+    participants = ParticipantSerializer(many=True)
+    invite_url = serializers.SerializerMethodField()
+    viewer_url = serializers.SerializerMethodField()
+
+    class Meta(SessionSummarySerializer.Meta):
+        fields = [
+            *SessionSummarySerializer.Meta.fields,
+            "last_seq",
+            "viewport",
+            "participants",
+            "invite_url",
+            "viewer_url",
+        ]
+        read_only_fields = fields
+
+    def get_invite_url(self, session: ReadingSession) -> str:
+        return f"/sessions/join/{session.invite_token}/"
+
+    def get_viewer_url(self, session: ReadingSession) -> str:
+        return viewer_url(session)
 
 
 class ChatMessageSerializer(serializers.ModelSerializer):

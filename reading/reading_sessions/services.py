@@ -243,15 +243,20 @@ def connect_participant(session: ReadingSession, user) -> Connected:
     return Connected(participant=participant, last_seq_before=last_seq_before)
 
 
+def _locked_participant(session_id, user) -> Participant | None:
+    """The user's participant row, locked for the rest of the transaction."""
+    return (
+        Participant.objects.select_for_update()
+        .select_related("user")
+        .filter(session_id=session_id, user=user)
+        .first()
+    )
+
+
 def disconnect_participant(session_id, user) -> None:
     """A WebSocket closed; when it was the user's last one, they left (an event)."""
     with transaction.atomic():
-        participant = (
-            Participant.objects.select_for_update()
-            .select_related("user")
-            .filter(session_id=session_id, user=user)
-            .first()
-        )
+        participant = _locked_participant(session_id, user)
         if participant is None:
             return
         participant.connections = max(0, participant.connections - 1)
@@ -272,12 +277,7 @@ def set_presence(session_id, user, state: str) -> SessionEvent | None:
     if state not in (PresenceState.ACTIVE, PresenceState.IDLE):
         raise ValidationError("state must be active or idle.")
     with transaction.atomic():
-        participant = (
-            Participant.objects.select_for_update()
-            .select_related("user")
-            .filter(session_id=session_id, user=user)
-            .first()
-        )
+        participant = _locked_participant(session_id, user)
         if participant is None or participant.state == state:
             return None
         participant.state = state

@@ -65,21 +65,24 @@ def _run(fn):
         raise DRFValidationError(exc.messages) from exc
 
 
+def page_payload(page, f) -> dict:
+    """One worklist page as the API answers it (the page also embeds it on first load)."""
+    return {
+        "count": page.count,
+        "page": page.page,
+        "page_size": page.page_size,
+        "num_pages": page.num_pages,
+        "query": f.to_query(),
+        "results": WorklistRowSerializer(page.items, many=True).data,
+    }
+
+
 @api_view(["GET"])
 def worklist(request):
     """The worklist: ``?modality=CT&status=unread&priority=stat&q=...&sort=-date&page=2``."""
     f = queries.WorklistFilter.from_params(request.query_params)
     page = _run(lambda: queries.worklist_page(request.user, f))
-    return Response(
-        {
-            "count": page.count,
-            "page": page.page,
-            "page_size": page.page_size,
-            "num_pages": page.num_pages,
-            "query": f.to_query(),
-            "results": WorklistRowSerializer(page.items, many=True).data,
-        }
-    )
+    return Response(page_payload(page, f))
 
 
 @api_view(["GET"])

@@ -15,9 +15,9 @@ from reading.studies.access import (
     studies_for_department_admin,
 )
 from reading.worklist import department, queries, services
+from reading.worklist.api import page_payload
 from reading.worklist.forms import CreateUserForm, ResetPasswordForm, WorklistForm
 from reading.worklist.models import Priority, ReadingStatus, SavedWorklist, Worklist
-from reading.worklist.serializers import WorklistRowSerializer
 
 # Filter choices (Modality (0008,0060) defined terms, PS3.3 C.7.3.1.1.1) most often read.
 MODALITIES = ["CT", "MR", "CR", "DX", "US", "MG", "NM", "PT", "XA", "RF"]
@@ -40,14 +40,7 @@ def home(request):
 def worklist_page(request):
     f = queries.WorklistFilter.from_params(request.GET)
     page = queries.worklist_page(request.user, f)
-    initial = {
-        "count": page.count,
-        "page": page.page,
-        "page_size": page.page_size,
-        "num_pages": page.num_pages,
-        "query": f.to_query(),
-        "results": WorklistRowSerializer(page.items, many=True).data,
-    }
+    initial = page_payload(page, f)
     context = {
         "f": f,
         "initial": initial,

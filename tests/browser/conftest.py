@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
-from reading.devserver import free_port, start_daphne, stop
+from reading.devserver import CHROMIUM, CHROMIUM_ARGS, free_port, start_daphne, stop
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls the
 # tests make between page actions are still plain synchronous calls.
@@ -22,16 +22,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _server_env() -> dict:

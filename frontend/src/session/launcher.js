@@ -8,7 +8,8 @@
 import { request } from '../http.js';
 import './session.css';
 
-function el(tag, attrs = {}, ...children) {
+/** A DOM element with attributes and children (shared with the session client). */
+export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === false || v === null || v === undefined) continue;

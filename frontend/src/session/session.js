@@ -8,6 +8,7 @@
  * ``seq``; events are applied one at a time, in order, each once.
  */
 import { request } from '../http.js';
+import { el } from './launcher.js';
 import './session.css';
 
 const FINAL_CLOSE_CODES = new Map([
@@ -18,16 +19,6 @@ const FINAL_CLOSE_CODES = new Map([
 ]);
 const PING_MS = 20000;
 const IDLE_MS = 5 * 60 * 1000;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false || v === null || v === undefined) continue;
-    node.setAttribute(k, v === true ? '' : String(v));
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 export class SessionClient {
   constructor(viewer, sessionId) {
