@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "reading.worklist",
     "reading.annotations",
     "reading.reading_sessions",
+    "reading.reports",
+    "reading.dictation",
     "reading.viewer",
 ]
 

@@ -183,7 +183,9 @@ export class SessionClient {
         if (p.code !== 'rate_limited') this.viewer.notify(`Session: ${p.detail}`);
         return;
       default:
-        return; // ack, pong, and types for later issues
+        // dictation.*, ai.*, report.*: the feature panels listen (main.js).
+        if (message.type !== 'ack' && message.type !== 'pong') this.viewer.emit('session-event', message);
+        return;
     }
     this.render();
   }
@@ -453,6 +455,7 @@ export class SessionClient {
 export async function startSession(viewer, sessionId) {
   const client = new SessionClient(viewer, sessionId);
   window.readingSession = client;
+  viewer.session = client;
   try {
     await client.start();
   } catch (err) {

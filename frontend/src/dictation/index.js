@@ -1,0 +1,4 @@
+/** The dictation panel (placeholder until the feature lands). */
+export function install(viewer) {
+  void viewer;
+}

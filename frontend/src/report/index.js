@@ -1,0 +1,4 @@
+/** The report panel (placeholder until the feature lands). */
+export function install(viewer) {
+  void viewer;
+}
