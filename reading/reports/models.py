@@ -64,3 +64,6 @@ class ReportUpdate(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Update {self.pk} of report {self.report_id}"
