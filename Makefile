@@ -28,11 +28,12 @@ frontend:
 	    (cd frontend && npm ci --no-audit --no-fund); fi; \
 	  (cd frontend && npm run build --silent); fi
 
-# Debian's Chromium for the browser tests (never a Playwright browser download).
+# Debian's Chromium for the browser tests (never a Playwright browser download), and
+# espeak-ng, which speaks the dictation test's WAV.
 chromium:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium espeak-ng; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium espeak-ng; fi; }
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
