@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inference.commands import DEFAULT_COMMANDS, Command, Op, parse_words, render
+from inference.commands import DEFAULT_COMMANDS, Command, Op, capitalise, parse_words, render
 
 SAMPLE_RATE = 16000
 BLOCK = 160  # 10 ms: the unit of pause detection
@@ -221,6 +221,7 @@ class StreamingTranscriber:
         self._preroll = int(self.settings.preroll_s * rate)
         self._threshold = 10 ** (self.settings.silence_dbfs / 20)
         self.finished = False
+        self.sentence_start = True
 
     # -- public API -------------------------------------------------------------------------
 
@@ -320,7 +321,11 @@ class StreamingTranscriber:
     def _event(self, kind: str, ids: np.ndarray, start: int, end: int, reason: str = ""):
         rate = self.engine.sample_rate
         words = self.engine.words(ids, offset_s=start / rate)
-        ops = parse_words([w.text for w in words], self.commands)
+        raw = parse_words([w.text for w in words], self.commands)
+        # Capitalisation follows the sentence across finals; a partial does not move it.
+        ops, sentence_start = capitalise(raw, self.sentence_start)
+        if kind == "final":
+            self.sentence_start = sentence_start
         if words:
             t0, t1 = words[0].start, words[-1].end
         else:
@@ -328,7 +333,7 @@ class StreamingTranscriber:
         return TranscriptEvent(
             type=kind,
             segment=self._s.segment,
-            text=render(ops),
+            text=render(ops, sentence_start=False),
             ops=ops,
             words=words,
             start=t0,

@@ -1,16 +1,18 @@
-"""Spoken punctuation and commands become edits, not words."""
+"""Spoken commands and MedASR markers become edits, not words."""
 
 from __future__ import annotations
 
 from inference.commands import (
-    DEFAULT_COMMANDS,
+    MACRO,
     NEXT_FIELD,
     PUNCT,
     SCRATCH,
+    SIGN,
+    SPOKEN_PUNCTUATION,
     TEXT,
-    Command,
     Dictation,
     Op,
+    capitalise,
     parse_words,
     render,
 )
@@ -20,8 +22,11 @@ def words(text: str) -> list[str]:
     return text.split()
 
 
-def test_punctuation_words_become_ops():
-    ops = parse_words(words("no acute findings period heart size normal comma lungs clear"))
+def test_spoken_punctuation_table_still_available_for_plain_word_engines():
+    commands = SPOKEN_PUNCTUATION
+    ops = parse_words(
+        words("no acute findings period heart size normal comma lungs clear"), commands
+    )
     assert ops == [
         Op(TEXT, "no acute findings"),
         Op(PUNCT, "."),
@@ -32,45 +37,42 @@ def test_punctuation_words_become_ops():
     assert render(ops) == "No acute findings. Heart size normal, lungs clear"
 
 
-def test_multiword_commands_and_case_and_trailing_punctuation():
-    ops = parse_words(["Impression", "Colon", "stable.", "New", "Paragraph", "next", "FIELD"])
-    assert [op.kind for op in ops] == [TEXT, PUNCT, TEXT, "paragraph", NEXT_FIELD]
-    assert render(ops[:4]) == "Impression: stable.\n\n"
-
-
-def test_new_line_and_paragraph():
-    text = render(parse_words(words("findings colon new line lungs clear period new paragraph ok")))
-    assert text == "Findings:\nLungs clear.\n\nOk"
+def test_plain_period_is_a_word_by_default():
+    # MedASR writes spoken punctuation as {period}; the word stays a word.
+    assert render(parse_words(words("over a period of two weeks"))) == "Over a period of two weeks"
 
 
 def test_scratch_that_removes_the_last_phrase():
     dictation = Dictation()
-    dictation.apply(parse_words(words("lungs are clear period small effusion scratch that")))
-    assert dictation.text == "Lungs are clear."
-    dictation.apply(parse_words(words("no effusion period")))
-    assert dictation.text == "Lungs are clear. No effusion."
+    dictation.apply(parse_words(words("lungs are clear{period} small effusion scratch that")))
+    assert dictation.text == "lungs are clear."
+    dictation.apply(capitalise(parse_words(words("no effusion{period}")))[0])
+    assert dictation.text == "lungs are clear. No effusion."
     dictation.apply([Op(SCRATCH), Op(SCRATCH), Op(SCRATCH)])  # more undo than text is harmless
     assert dictation.text == ""
 
 
-def test_next_field_moves_between_fields():
+def test_next_and_previous_field():
     dictation = Dictation(fields=2)
     dictation.apply(parse_words(words("chest pain next field no acute disease next field extra")))
-    assert dictation.fields == ["Chest pain", "No acute disease", "Extra"]
+    assert dictation.fields == ["chest pain", "no acute disease", "extra"]
     assert dictation.current == 2
+    dictation.apply(parse_words(words("previous field")))
+    assert dictation.current == 1
 
 
-def test_scratch_that_after_next_field_returns_to_that_field():
-    dictation = Dictation(fields=2)
-    dictation.apply(parse_words(words("history next field wrong words scratch that")))
-    assert dictation.fields == ["History", ""]
+def test_macro_takes_the_following_words_and_sign_is_a_command():
+    ops = parse_words(words("insert macro normal chest{period}"))
+    assert ops == [Op(MACRO, "normal chest"), Op(PUNCT, ".")]
+    assert ops[0].as_dict() == {"op": "macro", "name": "normal chest"}
+    ops = parse_words(words("sign report"))
+    assert ops == [Op(SIGN)] and ops[0].as_dict() == {"op": "sign"}
+    assert parse_words(words("next field"))[0].kind == NEXT_FIELD
 
 
-def test_command_list_is_data():
-    custom = DEFAULT_COMMANDS + (Command(("open", "bracket"), PUNCT, " ("),)
-    ops = parse_words(words("effusion open bracket small"), custom)
-    assert ops == [Op(TEXT, "effusion"), Op(PUNCT, " ("), Op(TEXT, "small")]
-    # Without the row, the words stay words.
-    assert parse_words(words("effusion open bracket small")) == [
-        Op(TEXT, "effusion open bracket small")
-    ]
+def test_capitalisation_carries_across_segments():
+    first, start = capitalise(parse_words(words("lungs are clear{comma}")))
+    assert first[0].value == "Lungs are clear" and start is False
+    second, start = capitalise(parse_words(words("no effusion{period}")), start)
+    assert second[0].value == "no effusion" and start is True
+    assert render(parse_words(words("no effusion")), sentence_start=False) == "no effusion"
