@@ -22,15 +22,36 @@ ANNOTATION_DELETED = "annotation.deleted"
 ANNOTATION_REVIEWED = "annotation.reviewed"
 CHAT_MESSAGE = "chat.message"
 # Reserved for the dictation and AI issues: stored like the others.
-DICTATION_PARTIAL = "dictation.partial"
 DICTATION_FINAL = "dictation.final"
+# Dictation partials are ephemeral: replaced by the next one, never replayed.
+DICTATION_PARTIAL = "dictation.partial"
 AI_JOB_PROGRESS = "ai.job.progress"
 AI_FINDING = "ai.finding"
+AI_JOB_DONE = "ai.job.done"
+AI_JOB_FAILED = "ai.job.failed"
+AI_JOB_CANCELLED = "ai.job.cancelled"
+# The streamed answer and fine-grained progress of a running AI job: the latest wins.
+AI_JOB_STREAM = "ai.job.stream"
+# The reports app: a report's status, signers or critical state changed; a drafted
+# impression arrived (payloads in docs/reports.md).
+REPORT_STATUS = "report.status"
+REPORT_SUGGESTION = "report.suggestion"
 
 VIEWPORT_CHANGED = "viewport.changed"
 POINTER_MOVED = "pointer.moved"
 
-RESERVED = frozenset({DICTATION_PARTIAL, DICTATION_FINAL, AI_JOB_PROGRESS, AI_FINDING})
+RESERVED = frozenset(
+    {
+        DICTATION_FINAL,
+        AI_JOB_PROGRESS,
+        AI_FINDING,
+        AI_JOB_DONE,
+        AI_JOB_FAILED,
+        AI_JOB_CANCELLED,
+        REPORT_STATUS,
+        REPORT_SUGGESTION,
+    }
+)
 DURABLE = frozenset(
     {
         SESSION_STARTED,
@@ -49,7 +70,7 @@ DURABLE = frozenset(
     }
     | RESERVED
 )
-EPHEMERAL = frozenset({VIEWPORT_CHANGED, POINTER_MOVED})
+EPHEMERAL = frozenset({VIEWPORT_CHANGED, POINTER_MOVED, DICTATION_PARTIAL, AI_JOB_STREAM})
 
 # Sent only to the one client concerned.
 STATE = "session.state"

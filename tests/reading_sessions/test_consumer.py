@@ -222,7 +222,6 @@ async def test_reserved_types_are_published_by_services(ws, attending, session):
     host = await _joined(ws, attending, session)
     await host.until("participant.joined")
     for kind, payload in [
-        ("dictation.partial", {"text": "no focal"}),
         ("dictation.final", {"text": "No focal consolidation."}),
         ("ai.job.progress", {"job_id": 3, "progress": 0.5}),
         ("ai.finding", {"job_id": 3, "annotation_id": "x"}),
@@ -232,6 +231,8 @@ async def test_reserved_types_are_published_by_services(ws, attending, session):
         assert event["payload"] == payload and event["seq"] is not None
     with pytest.raises(ValueError):
         await sync_to_async(services.publish_event)(session, "chat.message", {})
+    with pytest.raises(ValueError):  # ephemeral: sent by the dictation app, never stored
+        await sync_to_async(services.publish_event)(session, "dictation.partial", {})
     # Clients cannot send server event types.
     await host.send({"type": "ai.finding", "payload": {}})
     assert (await host.until("error"))["payload"]["code"] == "unknown_type"
@@ -405,8 +406,8 @@ async def test_dropped_last_event_is_caught_up_when_the_stream_goes_quiet(
     monkeypatch.setattr(consumers, "QUIET_CHECK_SECONDS", 0.3)
     host = await _joined(ws, attending, session)
     await host.until("participant.joined")
-    await sync_to_async(services.publish_event)(session, "dictation.partial", {"text": "a"})
-    live = await host.until("dictation.partial")
+    await sync_to_async(services.publish_event)(session, "ai.job.progress", {"text": "a"})
+    live = await host.until("ai.job.progress")
 
     def store_without_broadcast():
         ReadingSession.objects.filter(pk=session.pk).update(last_seq=live["seq"] + 1)

@@ -24,7 +24,7 @@ def test_concurrent_writers_get_unique_gapless_seqs(session, attending):
         try:
             barrier.wait()
             for i in range(per_writer):
-                services.publish_event(session, "dictation.partial", {"w": n, "i": i})
+                services.publish_event(session, "ai.job.progress", {"w": n, "i": i})
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -47,7 +47,7 @@ def test_concurrent_writers_get_unique_gapless_seqs(session, attending):
         mine = [
             e.payload["i"]
             for e in SessionEvent.objects.filter(
-                session=session, type="dictation.partial"
+                session=session, type="ai.job.progress"
             ).order_by("seq")
             if e.payload["w"] == n
         ]
