@@ -20,6 +20,7 @@ urlpatterns = [
     path("dicomweb/", include("reading.studies.dicomweb.urls")),
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain")),
     path("", include("reading.annotations.urls")),
+    path("", include("reading.reports.urls")),
     path("", include("reading.reading_sessions.urls")),
     path("api/worklist/", include("reading.worklist.api_urls")),
     path("", include("reading.worklist.urls")),

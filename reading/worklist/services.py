@@ -289,15 +289,24 @@ def set_reading_status(user, study: Study, status: str) -> ReadingItem:
     return _reload(study.pk)
 
 
-def set_report_status(study: Study, status: str) -> ReadingItem:
-    """For the reports app: mirror the report's state on the worklist."""
+def set_report_status(study: Study, status: str, reading_status: str | None = None) -> ReadingItem:
+    """For the reports app: mirror the report's state on the worklist.
+
+    ``reading_status`` (the report's sign-off) moves the reading along with it, without
+    the claim rules of ``set_reading_status``: the report services checked who signs.
+    """
     if status not in ReportStatus.values:
         raise ValidationError(f"Unknown report status {status!r}.")
+    if reading_status is not None and reading_status not in S.values:
+        raise ValidationError(f"Unknown reading status {reading_status!r}.")
     ensure_item(study)
+    changes: dict = {"report_status": status, "version": F("version") + 1}
+    if reading_status is not None:
+        changes["reading_status"] = reading_status
+        if reading_status in RELEASES_CLAIM:
+            changes.update(claimed_by=None, claimed_at=None)
     with transaction.atomic():
-        ReadingItem.objects.filter(pk=study.pk).update(
-            report_status=status, version=F("version") + 1
-        )
+        ReadingItem.objects.filter(pk=study.pk).update(**changes)
         events.emit_on_commit(events.STATUS_CHANGED, study.pk)
     return _reload(study.pk)
 
