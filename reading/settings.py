@@ -199,6 +199,15 @@ DICOM_MAX_ZIP_MEMBERS = env_int("DICOM_MAX_ZIP_MEMBERS", 20000)
 DICOM_MAX_ZIP_RATIO = env_int("DICOM_MAX_ZIP_RATIO", 200)
 DICOM_AE_TITLE = env_str("DICOM_AE_TITLE", "READINGROOM")
 DICOM_PORT = env_int("DICOM_PORT", 11112)
+# Address the DICOM listener binds: loopback unless a deployment opens it to its network.
+DICOM_HOST = env_str("DICOM_HOST", "127.0.0.1")
+# Peers that may store, query and retrieve: "AE" or "AE@host" entries, comma-separated.
+# Empty (the embedded default) accepts any calling AE title: say so in production.
+DICOM_ALLOWED_PEERS = env_list("DICOM_ALLOWED_PEERS", [])
+# C-MOVE destinations: "AE=host:port" entries, comma-separated (PS3.4 C.4.2).
+DICOM_MOVE_DESTINATIONS = env_list("DICOM_MOVE_DESTINATIONS", [])
+# WADO-RS frames: the most distinct frames one request may name (400 beyond).
+DICOMWEB_MAX_FRAMES = env_int("DICOMWEB_MAX_FRAMES", 2048)
 # Public URL of the DICOMweb root for absolute RetrieveURL/BulkDataURI values, when the
 # Host header cannot be trusted to carry it (some clients drop the port); else from the request.
 DICOMWEB_ROOT_URL = env_str("DICOMWEB_ROOT_URL", "").rstrip("/")

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("reading.annotations.urls")),
     path("", include("reading.reports.urls")),
     path("", include("reading.reading_sessions.urls")),
+    path("", include("reading.dictation.urls")),
     path("api/worklist/", include("reading.worklist.api_urls")),
     path("", include("reading.worklist.urls")),
     path("", include("reading.viewer.urls")),

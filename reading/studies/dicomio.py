@@ -162,6 +162,19 @@ def _check_last_element_complete(ds: Dataset, raw: bytes) -> None:
         raise DicomInputError(f"truncated: the file ends inside the element after {last.tag}")
 
 
+def _check_geometry(ds: Dataset) -> None:
+    """Pixel data needs an image of at least one row and one column (PS3.3 C.7.6.3.1)."""
+    try:
+        rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+    except (TypeError, ValueError):
+        rows = columns = 0
+    if rows < 1 or columns < 1:
+        raise DicomInputError(
+            f"invalid Image Pixel module (PS3.3 C.7.6.3): Rows = {ds.get('Rows')!r}, "
+            f"Columns = {ds.get('Columns')!r}; both must be at least 1 with pixel data"
+        )
+
+
 def add_missing_preamble(raw: bytes) -> bytes:
     """Prefix a zeroed 128-byte preamble to a file that starts with "DICM" (PS3.10 7.1)."""
     if raw[:4] == b"DICM" and raw[128:132] != b"DICM":
@@ -232,6 +245,8 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
         raise
     except Exception as exc:
         raise DicomInputError(f"malformed pixel data: {exc}") from None
+    if pixel_elem is not None:
+        _check_geometry(ds)
     if offset is not None and not tsyntax.is_encapsulated and "Rows" in ds:
         try:
             expected = (

@@ -49,6 +49,8 @@ def failure_status(result: IngestResult) -> int:
     """The C-STORE status for a result that was not stored."""
     if result.status == IngestStatus.CONFLICT:
         return STATUS_DUPLICATE_SOP_INSTANCE
+    if result.failure_status is not None:
+        return result.failure_status
     reason = result.reason
     if reason.startswith(("too large", "storage error")):
         return STATUS_OUT_OF_RESOURCES

@@ -33,6 +33,12 @@ class Study(models.Model):
 
     study_instance_uid = models.CharField(max_length=64, unique=True)  # (0020,000D)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="studies")
+    # The Patient module as this study's instances carry it: a later study of the same
+    # Patient ID may spell the name differently (corrected, another character set), and
+    # what is answered for a study (QIDO-RS, C-FIND) must be that study's own.
+    patient_name = models.CharField(max_length=324, blank=True, db_index=True)  # (0010,0010)
+    patient_birth_date = models.DateField(null=True, blank=True)  # (0010,0030)
+    patient_sex = models.CharField(max_length=16, blank=True)  # (0010,0040)
     accession_number = models.CharField(max_length=64, blank=True, db_index=True)  # (0008,0050)
     study_id = models.CharField(max_length=64, blank=True)  # (0020,0010)
     study_date = models.DateField(null=True, blank=True, db_index=True)  # (0008,0020)

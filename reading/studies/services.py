@@ -32,10 +32,30 @@ class IngestStatus:
     FAILED = "failed"
 
 
+# Failure statuses an ingest itself decides (PS3.4 B.2.3: Cxxx is "Error: Cannot
+# understand", the low bits naming the cause); C-STORE and STOW-RS answer them as is.
+PATIENT_MISMATCH = 0xC409  # the study (or series) belongs to another patient
+HIERARCHY_MISMATCH = 0xC40A  # the series belongs to another study
+
+
+class HierarchyError(Exception):
+    """An instance that contradicts what the archive holds; refused, nothing stored."""
+
+    status = HIERARCHY_MISMATCH
+
+
+class PatientMismatch(HierarchyError):
+    """The instance's Patient ID (0010,0020) / Issuer (0010,0021) are not its study's."""
+
+    status = PATIENT_MISMATCH
+
+
 @dataclass
 class IngestResult:
     status: str
     reason: str = ""
+    # The DICOM failure status when the ingest decided it (None: callers map the reason).
+    failure_status: int | None = None
     sop_instance_uid: str = ""
     sop_class_uid: str = ""
     study_instance_uid: str = ""
@@ -108,20 +128,49 @@ def _existing_result(
     return result
 
 
-def _upsert_hierarchy(ds) -> tuple[Study, Series, bool]:
+def same_patient(patient: Patient, patient_id: str, issuer: str) -> bool:
+    """Whether an instance's Patient ID and Issuer of Patient ID name ``patient``.
+
+    IDs are only unique within their issuer (PS3.3 C.7.1.1): two different
+    issuers mean two patients; an issuer missing on either side does not tell
+    them apart, so the ID alone decides.
+    """
+    if patient.patient_id != patient_id:
+        return False
+    return not (issuer and patient.issuer_of_patient_id and issuer != patient.issuer_of_patient_id)
+
+
+def _check_existing_study(study: Study, ds) -> None:
+    patient = study.patient
+    patient_id, issuer = _text(ds, "PatientID", 64), _text(ds, "IssuerOfPatientID", 64)
+    if not same_patient(patient, patient_id, issuer):
+        theirs = f"{patient_id}" + (f" (issuer {issuer})" if issuer else "")
+        ours = patient.patient_id + (
+            f" (issuer {patient.issuer_of_patient_id})" if patient.issuer_of_patient_id else ""
+        )
+        raise PatientMismatch(
+            f"patient mismatch: study {study.study_instance_uid} belongs to Patient ID "
+            f"{ours!r}, this instance says {theirs!r}; refused"
+        )
+
+
+def _create_study(ds) -> tuple[Study, bool]:
+    """The study row (and its patient's) for an instance of a study not seen before."""
+    patient_fields = {
+        "patient_name": _text(ds, "PatientName", 324),
+        "patient_birth_date": parse_dicom_date(ds.get("PatientBirthDate")),
+        "patient_sex": _text(ds, "PatientSex", 16),
+    }
     patient, _ = Patient.objects.get_or_create(
         patient_id=_text(ds, "PatientID", 64),
         issuer_of_patient_id=_text(ds, "IssuerOfPatientID", 64),
-        defaults={
-            "patient_name": _text(ds, "PatientName", 324),
-            "patient_birth_date": parse_dicom_date(ds.get("PatientBirthDate")),
-            "patient_sex": _text(ds, "PatientSex", 16),
-        },
+        defaults=patient_fields,
     )
-    study, created_study = Study.objects.get_or_create(
+    study, created = Study.objects.get_or_create(
         study_instance_uid=str(ds.StudyInstanceUID),
         defaults={
             "patient": patient,
+            **patient_fields,
             "accession_number": _text(ds, "AccessionNumber", 64),
             "study_id": _text(ds, "StudyID", 64),
             "study_date": parse_dicom_date(ds.get("StudyDate")),
@@ -132,6 +181,31 @@ def _upsert_hierarchy(ds) -> tuple[Study, Series, bool]:
             "institution_name": _text(ds, "InstitutionName", 128),
         },
     )
+    if not created:
+        _check_existing_study(study, ds)  # created meanwhile by a concurrent ingest
+    return study, created
+
+
+def _upsert_hierarchy(ds) -> tuple[Study, Series, bool]:
+    """Patient, study and series rows for ``ds``, refusing contradictions.
+
+    Raises
+    ------
+    PatientMismatch
+        The study exists under another patient.
+    HierarchyError
+        The series exists in another study.
+    """
+    existing = (
+        Study.objects.select_related("patient")
+        .filter(study_instance_uid=str(ds.StudyInstanceUID))
+        .first()
+    )
+    if existing is not None:
+        _check_existing_study(existing, ds)
+        study, created_study = existing, False
+    else:
+        study, created_study = _create_study(ds)
     modality = _text(ds, "Modality", 16)
     series, created_series = Series.objects.get_or_create(
         series_instance_uid=str(ds.SeriesInstanceUID),
@@ -145,6 +219,11 @@ def _upsert_hierarchy(ds) -> tuple[Study, Series, bool]:
             "frame_of_reference_uid": _text(ds, "FrameOfReferenceUID", 64),
         },
     )
+    if not created_series and series.study_id != study.pk:
+        raise HierarchyError(
+            f"series {series.series_instance_uid} belongs to another study than "
+            f"{study.study_instance_uid}; refused"
+        )
     if created_series:
         updates = {"number_of_study_related_series": F("number_of_study_related_series") + 1}
         if modality and modality not in study.modalities:
@@ -231,6 +310,11 @@ def ingest_instance(raw: bytes, *, name: str = "") -> IngestResult:
                     sender=Instance, study_id=study.pk, created_study=created_study
                 )
             )
+    except HierarchyError as exc:
+        storage.remove(relpath)
+        result.reason = str(exc)
+        result.failure_status = exc.status
+        return result
     except IntegrityError:
         # Lost a race with a concurrent ingest of the same SOP Instance UID.
         existing = Instance.objects.filter(sop_instance_uid=result.sop_instance_uid).first()

@@ -48,11 +48,12 @@ class Attr:
 
 
 STUDY_ATTRS: dict[str, Attr] = {
-    "PatientName": Attr("patient__patient_name", "pn"),
+    # A study answers the Patient module its own instances carry (see Study.patient_name).
+    "PatientName": Attr("patient_name", "pn"),
     "PatientID": Attr("patient__patient_id", "text"),
     "IssuerOfPatientID": Attr("patient__issuer_of_patient_id", "text"),
-    "PatientBirthDate": Attr("patient__patient_birth_date", "date"),
-    "PatientSex": Attr("patient__patient_sex", "cs"),
+    "PatientBirthDate": Attr("patient_birth_date", "date"),
+    "PatientSex": Attr("patient_sex", "cs"),
     "StudyInstanceUID": Attr("study_instance_uid", "uid"),
     "StudyDate": Attr("study_date", "date"),
     "StudyTime": Attr("study_time", "time"),

@@ -49,6 +49,8 @@ def failure_reason(result: IngestResult) -> int:
     """Map an ingest failure onto the DICOM status a STOW-RS client understands."""
     if result.status == IngestStatus.CONFLICT:
         return DUPLICATE_SOP_INSTANCE
+    if result.failure_status is not None:
+        return result.failure_status
     reason = result.reason.lower()
     if reason.startswith(("too large", "storage error")):
         return OUT_OF_RESOURCES
