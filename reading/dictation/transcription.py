@@ -1,0 +1,344 @@
+"""The transcription service: audio of every live dictation in, partials and finals out.
+
+One :class:`TranscriptionService` per process runs on that process's event loop:
+inside each web process (``DICTATION_WORKER=embedded``, the default) or in
+``python manage.py dictation_worker`` fed through the Redis channel layer
+(``external``: web processes hold no model). Inference never runs on the event
+loop: ``DICTATION_WORKERS`` worker tasks each take a batch of the streams that have
+audio waiting (round-robin, so every speaker gets a turn), run one
+:func:`inference.medasr.feed_many` in a thread pool, and deliver the events. A
+stream that waited gets all its audio at once: its partials coalesce (one decode
+for the newest position), which is the adaptive partial rate under load. Nothing
+is dropped; when a stream is more than ``LAG_REPORT_S`` behind, the speaker is
+told (``lag``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from reading.dictation import services
+from reading.dictation.models import SAMPLE_RATE, group_for_stream
+from reading.reading_sessions import events as ev
+from reading.reading_sessions.models import group_for_session
+
+log = logging.getLogger(__name__)
+
+TRANSCRIBE_CHANNEL = "dictation-transcribe"  # the external worker's named channel
+MAX_FEED_S = 8.0  # audio one stream may take in one round (fairness)
+MAX_BATCH = 8  # streams in one forward pass
+LAG_REPORT_S = 2.0
+LAG_CLEAR_S = 1.0
+LAG_EVERY_S = 1.0
+
+
+def model_status() -> dict:
+    """What the ``ready`` message says about MedASR, without loading it."""
+    from inference.errors import ModelNotInstalled
+    from inference.loading import check_source, local_random_label
+
+    source = settings.MEDASR_MODEL
+    status = {
+        "installed": False,
+        "random_weights": False,
+        "name": source,
+        "instruction": "",
+        "precision": settings.MEDASR_PRECISION,
+        "lm": False,
+    }
+    try:
+        checked = check_source("medasr", source)
+    except ModelNotInstalled as exc:
+        status["instruction"] = exc.instructions
+        return status
+    status["installed"] = True
+    if not isinstance(checked, str):
+        from inference.ctc_decoding import find_lm
+
+        status["random_weights"] = local_random_label(checked)
+        status["lm"] = find_lm(checked) is not None
+    return status
+
+
+def load_engine():
+    """The process's MedASR engine (raises ModelNotInstalled)."""
+    from inference.loading import load_asr
+
+    quantize = "int8" if settings.MEDASR_PRECISION == "int8" else ""
+    return load_asr(settings.MEDASR_MODEL, device=settings.INFERENCE_DEVICE, quantize=quantize)
+
+
+@dataclass
+class _Stream:
+    id: str
+    user: dict
+    session: str | None
+    items: deque = field(default_factory=deque)  # ("audio", utt, offset, bytes) | ("stop", utt)
+    pending_samples: int = 0
+    utterance: str | None = None
+    transcriber: object = None
+    fed: int = 0  # samples of the utterance given to the transcriber
+    busy: bool = False
+    lag_reported: bool = False
+    lag_sent_at: float = 0.0
+    warned: bool = False
+
+
+class TranscriptionService:
+    def __init__(self, workers: int | None = None):
+        self.workers = max(1, workers or settings.DICTATION_WORKERS)
+        self.streams: dict[str, _Stream] = {}
+        self.order: deque[str] = deque()  # round-robin
+        self.wake = asyncio.Event()
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="dictation-asr")
+        self.engine = None
+        self.engine_error = None
+        self.tasks: list[asyncio.Task] = []
+        self.layer = get_channel_layer()
+
+    # -- input -------------------------------------------------------------------------
+
+    def submit(self, message: dict) -> None:
+        """Queue an ``asr.audio`` or ``asr.stop`` message (see consumers)."""
+        if not self.tasks:
+            self.start()
+        sid = message["stream"]
+        stream = self.streams.get(sid)
+        if stream is None:
+            stream = self.streams[sid] = _Stream(sid, message["user"], message.get("session"))
+            self.order.append(sid)
+        if message["type"] == "asr.audio":
+            pcm = message["pcm"]
+            stream.items.append(("audio", message["utterance"], message["offset"], pcm))
+            stream.pending_samples += len(pcm) // 2
+        else:
+            stream.items.append(("stop", message["utterance"], message.get("offset", 0), b""))
+        self.wake.set()
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.tasks = [loop.create_task(self._worker()) for _ in range(self.workers)]
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- the workers -------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            batch = self._take()
+            if not batch:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            try:
+                await self._run(batch)
+            except Exception:  # noqa: BLE001 - one bad batch must not stop dictation
+                log.exception("transcription batch failed")
+            finally:
+                for stream, *_ in batch:
+                    stream.busy = False
+                if any(s.items for s in self.streams.values()):
+                    self.wake.set()
+
+    def _take(self) -> list:
+        """Up to MAX_BATCH idle streams with work, in round-robin order; for each,
+        the audio of one utterance (up to MAX_FEED_S) or its stop."""
+        batch = []
+        for _ in range(len(self.order)):
+            sid = self.order[0]
+            self.order.rotate(-1)
+            stream = self.streams[sid]
+            if stream.busy or not stream.items:
+                continue
+            work = self._work_for(stream)
+            if work is None:
+                continue
+            stream.busy = True
+            batch.append((stream, *work))
+            if len(batch) >= MAX_BATCH:
+                break
+        return batch
+
+    def _work_for(self, stream: _Stream):
+        kind, utterance, offset, _ = stream.items[0]
+        if kind == "stop":
+            stream.items.popleft()
+            if stream.utterance != utterance or stream.transcriber is None:
+                return None if not stream.items else self._work_for(stream)
+            return utterance, None
+        chunks, limit = [], int(MAX_FEED_S * SAMPLE_RATE)
+        taken = 0
+        while stream.items and stream.items[0][0] == "audio" and stream.items[0][1] == utterance:
+            _, _, offset, pcm = stream.items.popleft()
+            samples = np.frombuffer(pcm, dtype="<i2")
+            stream.pending_samples -= len(samples)
+            chunks.append((offset, samples))
+            taken += len(samples)
+            if taken >= limit:
+                break
+        return utterance, chunks
+
+    async def _run(self, batch) -> None:
+        loop = asyncio.get_running_loop()
+        if self.engine is None and self.engine_error is None:
+            await self._load(loop)
+        if self.engine is None:
+            for stream, *_ in batch:
+                await self._model_missing(stream)
+            return
+        from inference.medasr import StreamingTranscriber, feed_many
+
+        jobs, order = [], []
+        for stream, utterance, work in batch:
+            if stream.utterance != utterance:
+                stream.utterance = utterance
+                stream.transcriber = StreamingTranscriber(self.engine)
+                stream.fed = 0
+            chunk = None if work is None else self._contiguous(stream, work)
+            if chunk is not None and len(chunk) == 0:
+                continue
+            jobs.append((stream.transcriber, chunk))
+            order.append((stream, utterance, work is None))
+        if not jobs:
+            return
+        results = await loop.run_in_executor(self.pool, feed_many, self.engine, jobs)
+        for (stream, utterance, finished), events in zip(order, results, strict=True):
+            for event in events:
+                await self._deliver(stream, utterance, event)
+            if finished:
+                stream.transcriber = None
+                stream.utterance = None
+        await self._report_lag()
+
+    def _contiguous(self, stream: _Stream, work) -> np.ndarray:
+        """Join frames; drop what the transcriber already had, pad what it never got."""
+        parts = []
+        for offset, samples in work:
+            if offset < stream.fed:
+                samples = samples[stream.fed - offset :]
+            elif offset > stream.fed:
+                parts.append(np.zeros(offset - stream.fed, np.int16))
+            parts.append(samples)
+            stream.fed += len(samples) + max(0, offset - stream.fed)
+        return np.concatenate(parts) if parts else np.zeros(0, np.int16)
+
+    async def _load(self, loop) -> None:
+        from inference.errors import ModelNotInstalled
+
+        try:
+            self.engine = await loop.run_in_executor(self.pool, load_engine)
+        except ModelNotInstalled as exc:
+            self.engine_error = exc
+
+    # -- output ------------------------------------------------------------------------
+
+    async def _deliver(self, stream: _Stream, utterance: str, event) -> None:
+        data = event.as_dict()
+        info = self.engine.info
+        if event.type == "final":
+            message = await database_sync_to_async(services.save_final)(
+                utterance,
+                data,
+                decoder=getattr(event, "decoder", "greedy") or "greedy",
+                model=info.source,
+                random_weights=info.random_weights,
+            )
+            message.pop("user", None)
+            message["audio_end"] = data["audio_end"]
+            await self._send(stream.id, message)
+            return
+        message = {
+            "type": "partial",
+            "stream": stream.id,
+            "utterance": utterance,
+            **{k: data[k] for k in ("segment", "text", "ops", "words", "start", "end")},
+            "audio_end": data["audio_end"],
+            "random_weights": info.random_weights,
+        }
+        await self._send(stream.id, message)
+        if stream.session:
+            payload = {k: v for k, v in message.items() if k not in ("type", "words")}
+            payload["user"] = stream.user
+            envelope = ev.ephemeral(ev.DICTATION_PARTIAL, payload)
+            await self.layer.group_send(
+                group_for_session(stream.session), ev.group_message(envelope)
+            )
+
+    async def _send(self, stream_id: str, message: dict) -> None:
+        await self.layer.group_send(
+            group_for_stream(stream_id), {"type": "dictation.message", "message": message}
+        )
+
+    async def _model_missing(self, stream: _Stream) -> None:
+        stream.items.clear()
+        stream.pending_samples = 0
+        if stream.warned:
+            return
+        stream.warned = True
+        exc = self.engine_error
+        await self._send(
+            stream.id,
+            {
+                "type": "error",
+                "code": "model_not_installed",
+                "detail": f"{exc} (the audio is stored and can be transcribed later)",
+                "instruction": getattr(exc, "instructions", ""),
+            },
+        )
+
+    async def _report_lag(self) -> None:
+        now = time.monotonic()
+        for stream in list(self.streams.values()):
+            behind = stream.pending_samples / SAMPLE_RATE
+            if behind >= LAG_REPORT_S and now - stream.lag_sent_at >= LAG_EVERY_S:
+                stream.lag_reported, stream.lag_sent_at = True, now
+                await self._send(stream.id, {"type": "lag", "behind_s": round(behind, 1)})
+            elif stream.lag_reported and behind < LAG_CLEAR_S:
+                stream.lag_reported, stream.lag_sent_at = False, now
+                await self._send(stream.id, {"type": "lag", "behind_s": 0.0})
+            if not stream.items and not stream.busy and stream.transcriber is None:
+                # Idle: forget it (a new message re-creates it).
+                self.streams.pop(stream.id, None)
+                if stream.id in self.order:
+                    self.order.remove(stream.id)
+
+
+# One service per event loop: Daphne's, the worker's, or a test's.
+_services: dict[int, TranscriptionService] = {}
+
+
+def get_service() -> TranscriptionService:
+    loop = asyncio.get_running_loop()
+    service = _services.get(id(loop))
+    if service is None or service.layer is not get_channel_layer():
+        service = _services[id(loop)] = TranscriptionService()
+    return service
+
+
+async def close_services() -> None:
+    for key, service in list(_services.items()):
+        await service.close()
+        _services.pop(key, None)
+
+
+async def submit(message: dict) -> None:
+    """From a dictation socket: to this process's service, or the external worker."""
+    if settings.DICTATION_WORKER == "external":
+        await get_channel_layer().send(TRANSCRIBE_CHANNEL, message)
+    else:
+        get_service().submit(message)
