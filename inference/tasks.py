@@ -1,6 +1,7 @@
-"""Huey tasks bridging the engines to ``reading/`` (a later issue).
+"""The Huey tasks live with the Django app that owns the jobs: ``reading/ai/tasks.py``.
 
-Tasks will take ids, load their job, call the pure functions of this package
-(``inference.medgemma.analyze``, ``inference.medasr.transcribe``) and save
-through a service; ``ModelNotInstalled`` is a permanent error, not a retry.
+They take job ids, load the job, call the pure functions of this package
+(``inference.preprocessing.prepare_series``, ``inference.medgemma.analyze``) and
+save through ``reading.ai.services``; ``ModelNotInstalled`` is a permanent
+error, not a retry. This package itself never imports Django.
 """

@@ -222,6 +222,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MEDGEMMA_MODEL = env_str("MEDGEMMA_MODEL", "")
 MEDASR_MODEL = env_str("MEDASR_MODEL", "")
 INFERENCE_DEVICE = env_str("INFERENCE_DEVICE", "auto")
+# AI jobs: a running job renews its lease; a worker silent for a whole lease is presumed
+# dead and its job requeued. Analyses started by a worklist rule wait for the study's
+# remaining instances to arrive.
+AI_JOB_LEASE_S = env_int("AI_JOB_LEASE_S", 120)
+AI_AUTO_DELAY_S = env_int("AI_AUTO_DELAY_S", 30)
 
 LOGGING = {
     "version": 1,

@@ -21,6 +21,7 @@ urlpatterns = [
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain")),
     path("", include("reading.annotations.urls")),
     path("", include("reading.reports.urls")),
+    path("", include("reading.ai.urls")),
     path("", include("reading.reading_sessions.urls")),
     path("", include("reading.dictation.urls")),
     path("api/worklist/", include("reading.worklist.api_urls")),

@@ -138,6 +138,16 @@ class Worklist(models.Model):
     )
     groups = models.ManyToManyField(Group, blank=True, related_name="department_worklists")
     is_active = models.BooleanField(default=True)
+    auto_ai_task = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=[
+            ("findings", "Findings"),
+            ("localise", "Localise findings"),
+            ("compare_prior", "Compare with prior"),
+        ],
+        help_text="AI analysis started when a matching study arrives (empty: none)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
