@@ -30,8 +30,11 @@ def tiny_medasr(tmp_path_factory):
 
 @pytest.fixture
 def medasr(settings, tiny_medasr):
+    from reading.dictation.transcription import load_engine
+
     settings.MEDASR_MODEL = str(tiny_medasr)
     settings.DICTATION_WORKER = "embedded"
+    load_engine()  # imports transformers (seconds) before the clock of a test runs
     return tiny_medasr
 
 
@@ -87,7 +90,7 @@ class Socket:
         self.seen.append(message)
         return message
 
-    async def until(self, kind: str, timeout=10.0, **fields) -> dict:
+    async def until(self, kind: str, timeout=20.0, **fields) -> dict:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             left = deadline - asyncio.get_running_loop().time()
