@@ -125,9 +125,10 @@ def _voi_output_range(ds: Dataset) -> tuple[float, float] | None:
     if ds.get("VOILUTSequence"):
         # A LUT clamps inputs outside [first, first + entries) to its end entries (C.11.2.1.2).
         entries, first = (int(v) for v in ds.VOILUTSequence[0].LUTDescriptor[:2])
-        probe = np.array([first - 1, first + (entries or 65536)], dtype=np.int64)
+        # Probe the end entries themselves: pydicom's index arithmetic can wrap beyond them.
+        probe = np.array([first, first + (entries or 65536) - 1], dtype=np.int64)
     out = np.asarray(apply_voi_lut(probe, ds), dtype=np.float64)
-    return float(out[0]), float(out[1])
+    return float(out.min()), float(out.max())  # a LUT may fall: its lowest output is black
 
 
 def radiograph_to_uint8(ds: Dataset, frame: int = 1) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Rendered resources and thumbnails (PS3.18 8.3.5, 9.5, 10.4.1.1.3, 10.4.1.1.4).
 
 Pixels are decoded by pydicom's pixel handlers (pylibjpeg and its plugins for
-RLE, JPEG, JPEG-LS and JPEG 2000), then the Modality LUT and a VOI window
-(PS3.3 C.11.2.1.2) turn them into 8-bit greyscale or RGB for JPEG/PNG.
+RLE, JPEG, JPEG-LS and JPEG 2000), then the Modality LUT and the VOI transform
+(PS3.3 C.11.2) turn them into 8-bit greyscale or RGB for JPEG/PNG. The VOI
+transform is ``inference.preprocessing``'s (VOI LUT Sequence or window, through
+pydicom's ``apply_voi_lut``) unless the request names a window.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import pydicom
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpResponse
 from PIL import Image
+
+from inference.preprocessing import radiograph_to_uint8
 
 from reading.audit.models import AuditAction
 from reading.studies import storage
@@ -79,16 +83,9 @@ def _quality_param(request) -> int:
     return quality
 
 
-def _first(value, default):
-    if value is None or value == "":
-        return default
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return float(value[0]) if len(value) else default
-    return float(value)
-
-
 def apply_window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
-    """VOI LUT function (PS3.3 C.11.2.1.2) onto 0..255 as float."""
+    """A window the client asked for (PS3.18 8.3.5.1.3) onto 0..255 as float, by the VOI
+    LUT functions of PS3.3 C.11.2.1.2."""
     if function == "linear_exact":
         out = (values - center) / width + 0.5
     elif function == "sigmoid":
@@ -100,10 +97,19 @@ def apply_window(values: np.ndarray, center: float, width: float, function: str)
 
 
 def render_frame(path, index: int, window: tuple[float, float, str] | None) -> Image.Image:
-    """One frame as an 8-bit PIL image: Modality LUT, VOI window, MONOCHROME1 inverted."""
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
-    array = pydicom.pixels.pixel_array(path, index=index)
+    """One frame as an 8-bit PIL image.
+
+    Without a window in the request, greyscale goes through
+    ``inference.preprocessing.radiograph_to_uint8``: the Modality LUT, the
+    dataset's own VOI LUT Sequence or window (PS3.3 C.11.2), MONOCHROME1
+    inverted, the same function that prepares a model's input, so a thumbnail
+    shows what the model sees.
+    """
+    ds = pydicom.dcmread(path)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    if photometric in ("MONOCHROME1", "MONOCHROME2") and window is None:
+        return Image.fromarray(radiograph_to_uint8(ds, index + 1), "L")
+    array = pydicom.pixels.pixel_array(ds, index=index)
     if photometric == "PALETTE COLOR":
         array = pydicom.pixels.apply_color_lut(array, ds)
         photometric = "RGB"
@@ -115,14 +121,6 @@ def render_frame(path, index: int, window: tuple[float, float, str] | None) -> I
             rgb = rgb * 255.0 / max(float(rgb.max()), 1.0)
         return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
     values = pydicom.pixels.apply_modality_lut(array, ds).astype(np.float64)
-    if window is None:
-        center = _first(ds.get("WindowCenter"), None)
-        width = _first(ds.get("WindowWidth"), None)
-        function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").lower()
-        if center is None or not width or width <= 0:
-            low, high = float(values.min()), float(values.max())
-            center, width, function = (low + high) / 2, max(high - low, 1.0), "linear_exact"
-        window = (center, width, function if function in WINDOW_FUNCTIONS else "linear")
     grey = apply_window(values, *window)
     if photometric == "MONOCHROME1":
         grey = 255.0 - grey

@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 
 import pydicom
+from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpResponse
 from pydicom.encaps import generate_frames
@@ -279,12 +280,23 @@ def negotiate_frames(accept: str | None, source: FrameSource, count: int) -> Fra
 
 
 def parse_frame_list(text: str, number_of_frames: int) -> list[int]:
+    """The distinct frame numbers of a frame list (PS3.18 8.3.4), first mention first.
+
+    A number repeated is served once; more than ``DICOMWEB_MAX_FRAMES`` distinct
+    frames (or a list many times that long) is a 400, so that no request builds
+    an answer of unbounded size.
+    """
+    limit = settings.DICOMWEB_MAX_FRAMES
+    if text.count(",") >= 4 * limit:
+        raise BadRequest(f"frame list too long: at most {limit} frames per request")
     try:
-        frames = [int(part) for part in text.split(",") if part.strip()]
+        frames = list(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
     except ValueError:
-        raise BadRequest(f"bad frame list {text!r}") from None
+        raise BadRequest(f"bad frame list {text[:64]!r}") from None
     if not frames:
         raise BadRequest("empty frame list")
+    if len(frames) > limit:
+        raise BadRequest(f"frame list too long: {len(frames)} frames, at most {limit}")
     bad = [n for n in frames if n < 1 or n > number_of_frames]
     if bad:
         raise Http404(f"no frame {bad[0]}: the instance has {number_of_frames} frames")
