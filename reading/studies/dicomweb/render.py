@@ -18,7 +18,6 @@ from django.http import Http404, HttpResponse
 from PIL import Image
 
 from inference.preprocessing import radiograph_to_uint8
-
 from reading.audit.models import AuditAction
 from reading.studies import storage
 from reading.studies.access import get_series_for_user, get_study_for_user
