@@ -16,19 +16,22 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from reading.edge import BodyLimit, SameOriginWebSocket, install_daphne_limits  # noqa: E402
 from reading.realtime import RelayStarter  # noqa: E402
 from reading.routing import websocket_urlpatterns  # noqa: E402
 from reading.studies.dicomweb.fastpath import FramesFastPath  # noqa: E402
 
+# Bodies over their limit get 413 before they are read (reading/edge.py).
+install_daphne_limits()
 http_app = FramesFastPath(django_asgi_app)
 
 # The relay brings messages from the Huey worker into the in-memory layer (realtime.py).
 application = RelayStarter(
     ProtocolTypeRouter(
         {
-            "http": http_app,
-            "websocket": AllowedHostsOriginValidator(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            "http": BodyLimit(http_app),
+            "websocket": SameOriginWebSocket(
+                AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
             ),
         }
     )

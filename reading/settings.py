@@ -5,21 +5,25 @@ SQLite + files on disk + Huey on SQLite + in-memory channel layer. Setting
 ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` switches to the scale-out setup.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from reading.env import env_bool, env_int, env_list, env_path, env_str
+from reading.secret import load_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "reading-room-insecure-development-key-change-me")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 DATA_DIR = env_path("DATA_DIR", BASE_DIR / "data")
 STORAGE_DIR = env_path("STORAGE_DIR", DATA_DIR / "storage")
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Production mode refuses to start without a secret key given to it (reading/secret.py).
+PRODUCTION = env_bool("PRODUCTION", False)
+SECRET_KEY = load_secret_key(DATA_DIR, production=PRODUCTION)
 
 INSTALLED_APPS = [
     "daphne",
@@ -31,8 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
     "huey.contrib.djhuey",
+    "axes",
     "reading.accounts",
     "reading.studies",
     "reading.audit",
@@ -52,9 +56,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "reading.accounts.middleware.IdleTimeout",
     "reading.accounts.middleware.LoginRequiredEverywhere",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "reading.accounts.middleware.SecureCookies",
+    "reading.audit.middleware.AuditReads",
+    "reading.audit.middleware.NoStore",
+    "csp.middleware.CSPMiddleware",
+    # Last: django-axes answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "reading.urls"
@@ -119,12 +130,36 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 8},
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 10)},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses locked-out attempts before a password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: after AXES_FAILURE_LIMIT failures, an account and an address are each
+# locked for AXES_COOLOFF_MINUTES (per account, and per address whatever the account).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "reading.audit.services.client_ip"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+
+# Automatic logoff after inactivity (seconds); the pages count it down too.
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 15 * 60)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 60 * 60)  # a shift, not two weeks
+# API tokens (DICOMweb and JSON APIs only) expire after this many days.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
+# Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -217,11 +252,26 @@ DICOMWEB_ROOT_URL = env_str("DICOMWEB_ROOT_URL", "").rstrip("/")
 DICOMWEB_FAST_FRAMES_TTL = env_int("DICOMWEB_FAST_FRAMES_TTL", 5)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 1000)
+# Request bodies are refused with 413 before they are read (reading/edge.py): uploads
+# (STOW-RS, the upload page) from a request with credentials may be this large...
+REQUEST_MAX_UPLOAD_BYTES = env_int("REQUEST_MAX_UPLOAD_BYTES", DICOM_MAX_UPLOAD_BYTES)
+# ...every other request body this large.
+REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
 
 # Models: a hub id or a local directory. Absent weights are a visible state, not a crash.
 MEDGEMMA_MODEL = env_str("MEDGEMMA_MODEL", "")
 MEDASR_MODEL = env_str("MEDASR_MODEL", "")
 INFERENCE_DEVICE = env_str("INFERENCE_DEVICE", "auto")
+# Dictation (docs/realtime.md "Dictation socket"): fp32 is the reference; int8 dynamic
+# quantisation is faster on CPU but reported to cost accuracy (README, docs/benchmarks.md).
+MEDASR_PRECISION = env_str("MEDASR_PRECISION", "fp32")
+# embedded: transcription runs in a bounded pool inside each web process; external: web
+# processes hold no model and send audio over the Redis channel layer to
+# `python manage.py dictation_worker`.
+DICTATION_WORKER = env_str("DICTATION_WORKER", "embedded")
+DICTATION_WORKERS = env_int("DICTATION_WORKERS", 1)  # concurrent batches (inference threads)
+DICTATION_AUDIO_RETENTION_DAYS = env_int("DICTATION_AUDIO_RETENTION_DAYS", 0)  # 0: keep
 # AI jobs: a running job renews its lease; a worker silent for a whole lease is presumed
 # dead and its job requeued. Analyses started by a worklist rule wait for the study's
 # remaining instances to arrive.
@@ -234,11 +284,48 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # lockouts are warnings; every login is not news
+    },
 }
 
+# Served over TLS: Secure cookies always (they are also made Secure on any request that came
+# over TLS), HSTS, and plain HTTP redirected. Behind a proxy that ends TLS, set
+# TLS_PROXY_HEADER (e.g. HTTP_X_FORWARDED_PROTO) to the header it sets to "https".
+TLS = env_bool("TLS", False)
+TLS_PROXY_HEADER = env_str("TLS_PROXY_HEADER", "")
+if TLS_PROXY_HEADER:
+    SECURE_PROXY_SSL_HEADER = (TLS_PROXY_HEADER, "https")
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 60 * 60)  # sent on TLS requests only
+SECURE_SSL_REDIRECT = TLS
+SESSION_COOKIE_SECURE = TLS
+CSRF_COOKIE_SECURE = TLS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Content-Security-Policy (django-csp): what the viewer needs and nothing more. The WebAssembly
+# codecs need 'wasm-unsafe-eval'; the decode workers and AudioWorklet modules come from 'self'
+# or blob: URLs; Cornerstone draws into canvases and reads images from blob:/data: URLs.
+CONTENT_SECURITY_POLICY = {
+    # DICOMweb answers are data, not documents (and the frames fast path must match Django).
+    "EXCLUDE_URL_PREFIXES": ["/dicomweb/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "'wasm-unsafe-eval'"],
+        "worker-src": ["'self'", "blob:"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "media-src": ["'self'", "blob:"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}

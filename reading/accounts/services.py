@@ -1,20 +1,52 @@
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 
-from reading.accounts.models import Role, User
+from reading.accounts.authentication import digest_key
+from reading.accounts.models import ApiToken, Role, User
 
 
-def get_or_create_api_token(user: User) -> Token:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just made: ``key`` is the only copy of the secret (shown once)."""
+
+    key: str
+    token: ApiToken
+
+
+def create_api_token(user: User, *, name: str = "", days: int | None = None) -> IssuedToken:
+    """A new API token for ``user``, valid for ``days`` (``API_TOKEN_DAYS`` by default)."""
+    days = settings.API_TOKEN_DAYS if days is None else days
+    key = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        digest=digest_key(key),
+        prefix=key[:8],
+        name=name[:100],
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    return IssuedToken(key=key, token=token)
+
+
+def revoke_api_token(actor: User, token: ApiToken) -> None:
+    """Revoke ``token``: its own user or a department admin may."""
+    if token.user_id != actor.pk and not actor.is_department_admin:
+        raise PermissionDenied("Only the token's user or an admin can revoke it.")
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 @transaction.atomic
-def rotate_api_token(user: User) -> Token:
-    Token.objects.filter(user=user).delete()
-    return Token.objects.create(user=user)
+def rotate_api_token(user: User) -> IssuedToken:
+    """Revoke every usable token of ``user`` and make a new one."""
+    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return create_api_token(user)
 
 
 def create_user(

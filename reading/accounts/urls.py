@@ -5,4 +5,5 @@ from reading.accounts import views
 app_name = "accounts"
 urlpatterns = [
     path("token/", views.api_token, name="token"),
+    path("activity/", views.activity, name="activity"),
 ]

@@ -1,14 +1,28 @@
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
 from reading.accounts import services
+from reading.accounts.models import ApiToken
 
 
 @require_http_methods(["GET", "POST"])
 def api_token(request):
-    """Show (or rotate) the user's API token for external DICOMweb clients."""
+    """The user's API tokens for external DICOMweb clients: make (shown once), revoke."""
+    issued = None
     if request.method == "POST":
-        token = services.rotate_api_token(request.user)
-    else:
-        token = services.get_or_create_api_token(request.user)
-    return render(request, "accounts/token.html", {"token": token})
+        if request.POST.get("action") == "revoke":
+            token = get_object_or_404(ApiToken, pk=request.POST.get("token"), user=request.user)
+            services.revoke_api_token(request.user, token)
+        else:
+            issued = services.create_api_token(request.user, name=request.POST.get("name", ""))
+    tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "accounts/token.html", {"issued": issued, "tokens": tokens})
+
+
+@require_http_methods(["POST"])
+def activity(request):
+    """The page saw the user's input: the session stays open (IdleTimeout notes it)."""
+    from django.conf import settings
+    from django.http import JsonResponse
+
+    return JsonResponse({"idle_timeout": settings.SESSION_IDLE_TIMEOUT})

@@ -9,19 +9,57 @@ processes may each write one.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import logging
 
+from django.conf import settings
 from django.core.cache import cache
 
 from reading.audit.models import AuditEvent
 
 DEDUP_SECONDS = 60
+log = logging.getLogger(__name__)
 
 
-def _client_ip(request) -> str | None:
+def _trusted(address: str, networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def _proxy_networks() -> list:
+    networks = []
+    for item in settings.TRUSTED_PROXIES:
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            log.warning("TRUSTED_PROXIES: %r is not an address or network; ignored", item)
+    return networks
+
+
+def client_ip(request) -> str | None:
+    """The client's address: ``X-Forwarded-For`` is believed only from ``TRUSTED_PROXIES``.
+
+    Walking the header from the right, each hop added by a trusted proxy is
+    skipped; the first address not of a trusted proxy is the client (anything
+    to its left could have been written by the client itself).
+    """
     if request is None:
         return None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return (forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR")) or None
+    remote = request.META.get("REMOTE_ADDR") or None
+    networks = _proxy_networks()
+    if remote is None or not networks or not _trusted(remote, networks):
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return remote  # garbage in the header: the proxy is what we know
+    return remote
 
 
 def record_access(
@@ -51,7 +89,7 @@ def record_access(
         patient_id=patient_id,
         patient_name=patient_name,
         path=(request.get_full_path()[:512] if request is not None else ""),
-        ip_address=_client_ip(request),
+        ip_address=client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:256] if request is not None else ""),
         detail=detail[:512],
     )

@@ -1,5 +1,6 @@
 import pytest
-from rest_framework.authtoken.models import Token
+
+from reading.accounts.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 
@@ -22,12 +23,16 @@ def test_login_page_is_public(client):
     assert client.get("/accounts/login/").status_code == 200
 
 
-def test_api_token_page_creates_and_rotates(attending_client, attending):
-    response = attending_client.get("/accounts/token/")
-    key = Token.objects.get(user=attending).key
-    assert key in response.content.decode()
-    attending_client.post("/accounts/token/")
-    assert Token.objects.get(user=attending).key != key
+def test_api_token_page_makes_a_token_shown_once_and_revokes_it(attending_client, attending):
+    response = attending_client.post("/accounts/token/", {"action": "create", "name": "slicer"})
+    token = ApiToken.objects.get(user=attending)
+    page = response.content.decode()
+    key = page.split('id="api-token" class="token">')[1].split("<")[0]
+    assert key.startswith(token.prefix) and len(key) > 40
+    assert key not in attending_client.get("/accounts/token/").content.decode()
+    attending_client.post("/accounts/token/", {"action": "revoke", "token": token.pk})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
 
 
 def test_deactivated_user_is_logged_out(client, attending):

@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 import pytest
-from rest_framework.authtoken.models import Token
+from reading.accounts.services import create_api_token
 
 from reading.accounts.models import User
 from reading.worklist.models import Priority, ReadingItem
@@ -103,7 +103,7 @@ def test_live_arrival_claims_and_held_dialog(
     assert accessions(page) == ["WL-OLD"]
 
     # A study arrives through the server (the upload API, as another reader with a token).
-    token = Token.objects.create(user=resident)
+    token = create_api_token(resident)
     api = playwright_instance.request.new_context(
         base_url=live_url, extra_http_headers={"Authorization": f"Bearer {token.key}"}
     )

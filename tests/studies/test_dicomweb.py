@@ -15,7 +15,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 from pydicom.encaps import generate_frames
 from pydicom.uid import generate_uid
-from rest_framework.authtoken.models import Token
+from reading.accounts.services import create_api_token
 
 from reading.audit.models import AuditEvent
 from reading.studies.dicomweb.media import iter_multipart, parse_accept, parse_media_type
@@ -100,7 +100,7 @@ def value(item: dict, tag: str):
 
 @pytest.fixture
 def token_client(attending):
-    token = Token.objects.create(user=attending)
+    token = create_api_token(attending)
     return Client(headers={"Authorization": f"Bearer {token.key}"})
 
 
@@ -323,7 +323,7 @@ async def test_retrieve_streams_asynchronously_under_asgi(async_client, attendin
     series = make_ct_series(3, rows=64, columns=64)
     for ds in series:
         assert (await sync_to_async(ingest_instance)(to_bytes(ds))).ok
-    token = await sync_to_async(Token.objects.create)(user=attending)
+    token = await sync_to_async(create_api_token)(attending)
     response = await async_client.get(
         f"/dicomweb/studies/{series[0].StudyInstanceUID}",
         headers={"Authorization": f"Bearer {token.key}"},
@@ -692,7 +692,7 @@ def test_outsider_gets_403_everywhere(outsider_client):
 
 
 def test_outsider_token_gets_403(outsider):
-    token = Token.objects.create(user=outsider)
+    token = create_api_token(outsider)
     client = Client(headers={"Authorization": f"Bearer {token.key}"})
     ds = make_dataset()
     assert ingest_instance(to_bytes(ds)).ok

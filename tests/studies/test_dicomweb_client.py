@@ -15,7 +15,7 @@ import requests
 from dicomweb_client.api import DICOMwebClient
 from PIL import Image
 from pydicom.uid import generate_uid
-from rest_framework.authtoken.models import Token
+from reading.accounts.services import create_api_token
 
 from reading.audit.models import AuditEvent
 from reading.studies.models import Instance
@@ -33,7 +33,7 @@ PASS_THROUGH = (("application/octet-stream", "*"),)
 
 def _client(live_server, user) -> DICOMwebClient:
     session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {Token.objects.create(user=user).key}"
+    session.headers["Authorization"] = f"Bearer {create_api_token(user).key}"
     # The test server is WSGI (wsgiref), which cannot read chunked request bodies;
     # a large chunk size makes the client send a Content-Length instead. Daphne
     # takes chunked bodies (see bench/dicomweb.py).

@@ -20,7 +20,7 @@ from asgiref.testing import ApplicationCommunicator
 from django.conf import settings as django_settings
 from django.test import Client
 from pydicom.data import get_testdata_file
-from rest_framework.authtoken.models import Token
+from reading.accounts.services import create_api_token
 
 from reading.asgi import application, django_asgi_app, http_app
 from reading.audit.models import AuditEvent
@@ -123,7 +123,7 @@ def store(*datasets) -> None:
 
 @sync_to_async
 def token_for(user) -> dict[str, str]:
-    return {"Authorization": f"Bearer {Token.objects.create(user=user).key}"}
+    return {"Authorization": f"Bearer {create_api_token(user).key}"}
 
 
 @sync_to_async

@@ -260,9 +260,9 @@ def test_csrf_is_enforced_for_browser_sessions(attending):
 
 def test_token_clients_upload_without_csrf(attending):
     from django.test import Client
-    from rest_framework.authtoken.models import Token
+    from reading.accounts.services import create_api_token
 
-    token = Token.objects.create(user=attending)
+    token = create_api_token(attending)
     client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {token.key}")
     response = upload(client, ("a.dcm", to_bytes(make_dataset())))
     assert response.status_code == 200

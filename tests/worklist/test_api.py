@@ -119,9 +119,9 @@ def test_saved_worklists_api(client, attending, resident):
 
 
 def test_bearer_token_client(client, attending, study):
-    from rest_framework.authtoken.models import Token
+    from reading.accounts.services import create_api_token
 
-    token = Token.objects.create(user=attending)
+    token = create_api_token(attending)
     r = client.post(
         u(study, "claim"), HTTP_AUTHORIZATION=f"Bearer {token.key}", content_type="application/json"
     )

@@ -63,7 +63,7 @@ from django.db import connection
 from django.http import Http404, parse_cookie
 from django.urls import reverse
 
-from reading.accounts.middleware import token_user_for
+from reading.accounts.middleware import session_timed_out, token_user_for
 from reading.audit.models import AuditAction
 from reading.audit.services import DEDUP_SECONDS, record_access
 from reading.studies.access import get_study_for_user
@@ -128,8 +128,8 @@ def credential_user(session_key: str | None, authorization: str | None):
     if session_key:
         store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
         session_user = get_user(SimpleNamespace(session=store))
-        if store.modified:
-            return None
+        if store.modified or session_timed_out(store):
+            return None  # Django answers (and logs an idle session out)
     user = token_user_for(session_user, authorization or "") or session_user
     if not user.is_authenticated or not user.is_active:
         return None
@@ -162,6 +162,8 @@ def middleware_headers(secure: bool) -> list[tuple[bytes, bytes]]:
             headers.append(
                 ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
             )
+    if "reading.audit.middleware.NoStore" in middleware:
+        headers.append(("Cache-Control", "no-store, private"))
     if "django.middleware.clickjacking.XFrameOptionsMiddleware" in middleware:
         headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
