@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from xml.sax.saxutils import escape
 
+from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -37,7 +38,7 @@ def _para(value: str, style) -> Paragraph:
 
 
 def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M %Z").strip() if value else ""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z").strip() if value else ""
 
 
 def _header(report: Report, st: dict) -> list:
@@ -52,7 +53,12 @@ def _header(report: Report, st: dict) -> list:
             patient.patient_sex,
         ],
         ["Accession", study.accession_number, "Study date", str(study.study_date or "")],
-        ["Study", study.study_description, "Modality", " ".join(study.modalities)],
+        [
+            "Study",
+            study.study_description,
+            "Modality",
+            " ".join(m for m in study.modalities if m != "SR"),
+        ],
         [
             "Referrer",
             study.referring_physician_name.replace("^", " "),

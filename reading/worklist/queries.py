@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -246,9 +246,23 @@ def ordering(f: WorklistFilter, *, sparse: bool = False) -> list:
     return out
 
 
+def open_critical_q():
+    """Whether the study's report has a critical result nobody acknowledged yet (a
+    correlated EXISTS on an indexed column: still one query per page)."""
+    from reading.reports.models import CriticalResult
+
+    return Exists(
+        CriticalResult.objects.filter(
+            report__study_id=OuterRef("study_id"), acknowledged_at__isnull=True
+        )
+    )
+
+
 def with_rows(qs: QuerySet[ReadingItem]) -> QuerySet[ReadingItem]:
     """Join in everything a row shows, so a page is one query."""
-    return qs.select_related("study", "study__patient", "claimed_by", "assigned_to")
+    return qs.select_related("study", "study__patient", "claimed_by", "assigned_to").annotate(
+        critical_open=open_critical_q()
+    )
 
 
 @dataclass

@@ -56,6 +56,8 @@ class WorklistRowSerializer(serializers.Serializer):
             "assigned_to": _person(item.assigned_to),
             "ai_status": item.ai_status,
             "report_status": item.report_status,
+            # An unacknowledged critical result (annotated by queries.with_rows).
+            "critical": bool(getattr(item, "critical_open", False)),
             "version": item.version,
             "viewer_url": f"/viewer/{study.study_instance_uid}/",
         }

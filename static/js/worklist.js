@@ -58,6 +58,12 @@
       el("td", `rep rep-${r.report_status}`, r.report_status === "none" ? "—" : r.report_status),
     ];
     cells[7].title = r.description;
+    if (r.critical) {
+      const flag = el("span", "rep-critical", "⚠ critical");
+      flag.title = "Critical result not yet acknowledged (closed loop open)";
+      cells[17].append(" ", flag);
+      tr.classList.add("critical-open");
+    }
     cells[8].append(fmtDate(r.study_datetime), el("span", "age", since(r.study_datetime)));
     const session = live.get(r.study_instance_uid);
     if (session) {
