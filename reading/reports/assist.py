@@ -79,7 +79,8 @@ def _ai_services():
         module = importlib.import_module("reading.ai.services")
     except ImportError:
         return None
-    return module if hasattr(module, "request_analysis") else None
+    ready = hasattr(module, "request_analysis") and hasattr(module, "AIRequestError")
+    return module if ready else None
 
 
 def request_impression(report: Report, user) -> ImpressionSuggestion:
@@ -97,9 +98,12 @@ def request_impression(report: Report, user) -> ImpressionSuggestion:
         suggestion = ImpressionSuggestion.objects.create(
             report=report, findings=findings, requested_by=user
         )
-        job = ai.request_analysis(
-            user, report.study.study_instance_uid, None, "impression", text=findings
-        )
+        try:
+            job = ai.request_analysis(
+                user, report.study.study_instance_uid, "", "impression", text=findings
+            )
+        except ai.AIRequestError as exc:  # the AI app's validation refusal
+            raise ReportError(str(exc)) from exc
         job_id = getattr(job, "pk", None) or getattr(job, "id", None)
         suggestion.provenance = {"source": "medgemma", "job_id": str(job_id) if job_id else ""}
         suggestion.save(update_fields=["provenance"])
@@ -121,19 +125,27 @@ def refresh_suggestion(suggestion: ImpressionSuggestion) -> ImpressionSuggestion
         return suggestion
     if job.status == JobStatus.DONE:
         result = job.result if isinstance(job.result, dict) else {}
-        text = str(result.get("impression") or result.get("text") or job.text or "").strip()
+        data = result.get("data")
+        text = (data if isinstance(data, str) else "") or job.text or ""
         provenance = {**suggestion.provenance, **_job_provenance(job)}
-        return record_impression_suggestion(suggestion.pk, text, provenance)
-    return record_impression_suggestion(suggestion.pk, "", {"error": job.status}, failed=True)
+        return record_impression_suggestion(suggestion.pk, text.strip(), provenance)
+    return record_impression_suggestion(
+        suggestion.pk, "", {"error": job.error_kind or job.status}, failed=True
+    )
 
 
 def _job_provenance(job) -> dict:
-    out = {}
-    for name in ("model_name", "model", "model_version", "random_weights", "finished_at"):
-        value = getattr(job, name, None)
-        if value not in (None, ""):
-            out[name] = value.isoformat() if hasattr(value, "isoformat") else value
-    return out
+    """Which model said it (random test weights are labelled as such)."""
+    return {
+        "model": job.model_id,
+        "version": job.model_revision,
+        "device": job.device,
+        "random_weights": bool(job.random_weights),
+        "parse_status": (job.result or {}).get("status", "")
+        if isinstance(job.result, dict)
+        else "",
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
 
 
 def record_impression_suggestion(
