@@ -428,3 +428,25 @@ def record_communication(
         _audit(user, original, f"critical_communication:{communication.pk}")
         _announce(original, user)
     return communication
+
+
+# -- templates (department admins) ---------------------------------------------------
+
+
+def save_template(user, template: ReportTemplate | None, *, text: str, **fields) -> ReportTemplate:
+    """Create or change a template from its text in the report format (headings + fields)."""
+    if not getattr(user, "is_department_admin", False):
+        raise NotAllowed("Only department admins edit report templates.")
+    sections = [s for s in report_text.sections(text) if s["heading"]]
+    if not sections:
+        raise ReportError("A template needs at least one heading such as FINDINGS:.")
+    template = template or ReportTemplate()
+    for name, value in fields.items():
+        setattr(template, name, value)
+    template.sections = sections
+    with transaction.atomic():
+        if template.is_generic:
+            ReportTemplate.objects.exclude(pk=template.pk).update(is_generic=False)
+        template.save()
+        record_access(user, AuditAction.ADMIN, detail=f"report_template:{template.slug}")
+    return template

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reading.reports import api
+from reading.reports import admin_views, api
 
 app_name = "reports"
 urlpatterns = [
@@ -30,4 +30,10 @@ urlpatterns = [
     path("api/report-templates/", api.Templates.as_view(), name="templates"),
     path("api/macros/", api.Macros.as_view(), name="macros"),
     path("api/macros/<int:macro_id>/", api.MacroDetail.as_view(), name="macro"),
+    path("manage/report-templates/", admin_views.manage_templates, name="manage_templates"),
+    path(
+        "manage/report-templates/<int:template_id>/",
+        admin_views.manage_templates,
+        name="manage_template",
+    ),
 ]
