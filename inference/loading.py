@@ -149,11 +149,18 @@ def _cached(key: tuple, factory):
 
 def load_asr(source: str, device: str = "auto", quantize: str = ""):
     """Return the process-wide :class:`inference.medasr.AsrEngine` for ``source``."""
+    from inference.ctc_decoding import find_lm
     from inference.medasr import AsrEngine
 
     def factory():
         processor, network, info = _load("medasr", source, device, quantize, "AutoModelForCTC")
-        return AsrEngine(processor, network, info)
+        engine = AsrEngine(processor, network, info)
+        lm = find_lm(info.source) if Path(info.source).is_dir() else None
+        if lm is not None:
+            from inference.ctc_decoding import BeamDecoder
+
+            engine.beam = BeamDecoder(lm, processor.tokenizer, engine.pieces, engine.blank_id)
+        return engine
 
     return _cached(("medasr", source, device, quantize), factory)
 

@@ -74,6 +74,7 @@ class TranscriptEvent:
     audio_start: float
     audio_end: float
     reason: str = ""  # for finals: pause, window, finish
+    decoder: str = "greedy"  # finals: kenlm-beam when the model folder has an LM
 
     def as_dict(self) -> dict:
         return {
@@ -96,10 +97,11 @@ class AsrEngine:
     Safe to share between threads: a forward pass holds no state.
     """
 
-    def __init__(self, processor, model, info):
+    def __init__(self, processor, model, info, beam=None):
         self.processor = processor
         self.model = model
         self.info = info
+        self.beam = beam  # inference.ctc_decoding.BeamDecoder for finals, or None
         feature_extractor = processor.feature_extractor
         self.sample_rate = int(feature_extractor.sampling_rate)
         self.hop_length = int(feature_extractor.hop_length)
@@ -132,6 +134,10 @@ class AsrEngine:
 
     def decode_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
         """Greedy CTC ids per frame for each float32 16 kHz array, in one forward pass."""
+        return [lp.argmax(-1) for lp in self.logprobs_batch(audios)]
+
+    def logprobs_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
+        """CTC log-probabilities (frames x vocabulary) for each array, in one forward pass."""
         import torch
 
         if not audios:
@@ -150,8 +156,8 @@ class AsrEngine:
         with torch.inference_mode(), attention_backends(device):
             kwargs = {"attention_mask": mask.to(device)} if mask is not None else {}
             logits = self.model(input_features=features, **kwargs).logits
-        ids = logits.argmax(-1).cpu().numpy()
-        return [ids[i, : self.frames_for(len(a))] for i, a in enumerate(audios)]
+            logprobs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+        return [logprobs[i, : self.frames_for(len(a))] for i, a in enumerate(audios)]
 
     def words(self, ids: np.ndarray, offset_s: float = 0.0) -> list[Word]:
         """Collapse CTC repeats and blanks into words timed by their frames."""
@@ -315,11 +321,17 @@ class StreamingTranscriber:
             s.audio_start += cut
 
     def _decode_event(self, kind: str, start: int, end: int, reason: str = "") -> Request:
-        ids = yield self._slice(start, end)
-        return self._event(kind, ids, start, end, reason)
+        logprobs = yield self._slice(start, end)
+        return self._event(kind, logprobs, start, end, reason)
 
-    def _event(self, kind: str, ids: np.ndarray, start: int, end: int, reason: str = ""):
+    def _event(self, kind: str, logprobs: np.ndarray, start: int, end: int, reason: str = ""):
         rate = self.engine.sample_rate
+        decoder = "greedy"
+        if kind == "final" and self.engine.beam is not None:
+            ids = self.engine.beam.decode(logprobs)
+            decoder = self.engine.beam.name
+        else:
+            ids = logprobs.argmax(-1)
         words = self.engine.words(ids, offset_s=start / rate)
         raw = parse_words([w.text for w in words], self.commands)
         # Capitalisation follows the sentence across finals; a partial does not move it.
@@ -341,6 +353,7 @@ class StreamingTranscriber:
             audio_start=start / rate,
             audio_end=end / rate,
             reason=reason,
+            decoder=decoder,
         )
 
     def _final(self, close: int, reason: str) -> Request:
@@ -357,7 +370,8 @@ class StreamingTranscriber:
         s = self._s
         engine = self.engine
         start = s.seg_start
-        ids = yield self._slice(start, end)
+        logprobs = yield self._slice(start, end)
+        ids = logprobs.argmax(-1)
         words = engine.words(ids)
         limit = len(ids) * engine.frame_s - self.settings.right_context_s
         keep = [w for w in words if w.end <= limit]
@@ -368,7 +382,7 @@ class StreamingTranscriber:
         cut = start + int(math.floor(cut_s / engine.frame_s)) * engine.frame_samples
         cut = max(start + engine.frame_samples, min(cut, end))
         cut_frames = (cut - start) // engine.frame_samples
-        event = self._event("final", ids[:cut_frames], start, cut, "window")
+        event = self._event("final", logprobs[:cut_frames], start, cut, "window")
         s.segment += 1
         s.seg_start = cut
         s.next_step = end + self._step
@@ -394,7 +408,7 @@ def _drive_one(engine: AsrEngine, generator: Request) -> list[TranscriptEvent]:
     try:
         request = next(generator)
         while True:
-            request = generator.send(engine.decode_batch([request])[0])
+            request = generator.send(engine.logprobs_batch([request])[0])
     except StopIteration as stop:
         return stop.value
 
@@ -420,7 +434,7 @@ def feed_many(
             results[index] = stop.value
     while pending:
         order = list(pending)
-        decoded = engine.decode_batch([pending[i] for i in order])
+        decoded = engine.logprobs_batch([pending[i] for i in order])
         pending = {}
         for index, ids in zip(order, decoded, strict=True):
             try:
