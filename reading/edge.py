@@ -46,6 +46,7 @@ UPLOAD_PATHS = ("/upload/", "/api/uploads/", "/dicomweb/studies")
 BODY_FILE_HEADER = b"x-reading-body-file"  # set only by LimitedWebRequest (clients' are dropped)
 READ_CHUNK = 1024 * 1024
 TOO_LARGE = b"Request body too large.\n"
+LINGER_SECONDS = 10  # how long a refused body is still read (and dropped)
 
 # Twisted request bodies handed to the application, by a one-time random key.
 _handed_files: dict[str, object] = {}
@@ -126,6 +127,7 @@ def _limited_request_class(base):
 
         def requestReceived(self, command, path, version):
             if self.refused:
+                self.channel.transport.loseConnection()  # the whole body was dropped
                 return
             # Twisted would parse form bodies into self.args, in memory; Daphne never reads them.
             self._parsePOSTFormSubmission = False
@@ -152,8 +154,13 @@ def _limited_request_class(base):
                 b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\n"
                 b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(TOO_LARGE), TOO_LARGE)
             )
-            # Stops reading from the socket; what the client still sends is never read.
-            transport.loseConnection()
+            # Read and drop what the client still sends for a moment (a client that is
+            # still sending would otherwise see a reset instead of the answer), then close.
+            if hasattr(transport, "loseWriteConnection"):
+                transport.loseWriteConnection()
+            from twisted.internet import reactor
+
+            reactor.callLater(LINGER_SECONDS, transport.abortConnection)
 
     LimitedWebRequest.__name__ = LimitedWebRequest.__qualname__ = "LimitedWebRequest"
     return LimitedWebRequest
