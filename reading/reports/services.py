@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -21,6 +20,14 @@ from django.utils import timezone
 from reading.audit.models import AuditAction
 from reading.audit.services import record_access
 from reading.reports import text as report_text
+from reading.reports.errors import (  # noqa: F401 (re-exported: callers use services.X)
+    NotAllowed,
+    ReportError,
+    ReportLocked,
+    Unavailable,
+    UnfilledFields,
+    WrongStatus,
+)
 from reading.reports.models import (
     CommunicationMethod,
     CriticalCommunication,
@@ -32,8 +39,8 @@ from reading.reports.models import (
     Severity,
     VersionReason,
 )
+from reading.reports.report_templates import choose_template, save_template  # noqa: F401
 from reading.studies.access import can_read_images, get_study_for_user
-from reading.studies.models import Study
 
 log = logging.getLogger(__name__)
 
@@ -41,39 +48,6 @@ RS = ReportStatus
 LOCKED = frozenset({RS.FINAL, RS.ADDENDED})
 ADDENDUM_TEXT = "ADDENDUM:\n«___»\n"
 MAX_TEXT = 100_000
-
-
-class ReportError(Exception):
-    """A request the report services refuse; ``code`` is what clients branch on."""
-
-    code = "refused"
-    http_status = 409
-
-
-class ReportLocked(ReportError):
-    code = "report_locked"
-
-
-class NotAllowed(ReportError, PermissionDenied):
-    code = "not_allowed"
-    http_status = 403
-
-
-class WrongStatus(ReportError):
-    code = "wrong_status"
-
-
-class UnfilledFields(ReportError):
-    code = "unfilled_fields"
-
-    def __init__(self, fields: list[report_text.Field]):
-        super().__init__(f"{len(fields)} field(s) still to fill in.")
-        self.fields = fields
-
-
-class Unavailable(ReportError):
-    code = "unavailable"
-    http_status = 503
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -126,45 +100,6 @@ def _announce(report: Report, actor) -> None:
         set_report_status(
             report.study, original.status, reading_status=reading.get(original.status)
         )
-
-
-# -- templates -----------------------------------------------------------------------
-
-
-def _words(value: str) -> list[str]:
-    return [v.strip().upper() for v in value.split(",") if v.strip()]
-
-
-def choose_template(study: Study) -> ReportTemplate | None:
-    """The best template for ``study``: modality, then body part, then description words.
-
-    A template whose modality or body part list is set and does not match is out;
-    the generic template is the fallback.
-    """
-    modalities = set(study.modalities)
-    body_part = (study.body_part_examined or "").upper()
-    description = (study.study_description or "").upper()
-    best, best_score = None, 0
-    for template in ReportTemplate.objects.filter(is_active=True, is_generic=False):
-        score = 0
-        wanted = _words(template.modalities)
-        if wanted:
-            if not modalities & set(wanted):
-                continue
-            score += 4
-        parts = _words(template.body_parts)
-        keywords = _words(template.keywords)
-        if parts and body_part in parts:
-            score += 2
-        if any(k in description for k in keywords):
-            score += 2
-        if (parts or keywords) and score <= 4:
-            continue  # the modality alone does not say "chest" or "brain"
-        if score > best_score:
-            best, best_score = template, score
-    if best is not None:
-        return best
-    return ReportTemplate.objects.filter(is_active=True, is_generic=True).first()
 
 
 # -- the report ----------------------------------------------------------------------
@@ -428,25 +363,3 @@ def record_communication(
         _audit(user, original, f"critical_communication:{communication.pk}")
         _announce(original, user)
     return communication
-
-
-# -- templates (department admins) ---------------------------------------------------
-
-
-def save_template(user, template: ReportTemplate | None, *, text: str, **fields) -> ReportTemplate:
-    """Create or change a template from its text in the report format (headings + fields)."""
-    if not getattr(user, "is_department_admin", False):
-        raise NotAllowed("Only department admins edit report templates.")
-    sections = [s for s in report_text.sections(text) if s["heading"]]
-    if not sections:
-        raise ReportError("A template needs at least one heading such as FINDINGS:.")
-    template = template or ReportTemplate()
-    for name, value in fields.items():
-        setattr(template, name, value)
-    template.sections = sections
-    with transaction.atomic():
-        if template.is_generic:
-            ReportTemplate.objects.exclude(pk=template.pk).update(is_generic=False)
-        template.save()
-        record_access(user, AuditAction.ADMIN, detail=f"report_template:{template.slug}")
-    return template
