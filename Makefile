@@ -28,12 +28,13 @@ frontend:
 	    (cd frontend && npm ci --no-audit --no-fund); fi; \
 	  (cd frontend && npm run build --silent); fi
 
-# Debian's Chromium for the browser tests (never a Playwright browser download), and
-# espeak-ng, which speaks the dictation test's WAV.
+# Debian's Chromium for the browser tests (never a Playwright browser download),
+# espeak-ng, which speaks the dictation test's WAV, and DCMTK (storescu, findscu,
+# movescu, getscu), the third-party DICOM client of the listener's tests.
 chromium:
-	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium espeak-ng; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium espeak-ng; fi; }
+	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null && command -v findscu >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium espeak-ng dcmtk; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium espeak-ng dcmtk; fi; }
 
 run: install
 	$(BIN)/python manage.py migrate --noinput

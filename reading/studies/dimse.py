@@ -1,9 +1,19 @@
-"""DICOM C-STORE SCP (PS3.4 Annex B, Storage Service Class) on pynetdicom.
+"""DICOM listener on pynetdicom: C-STORE SCP (PS3.4 Annex B), Query/Retrieve SCP
+(PS3.4 Annex C, in ``qr.py``) and Verification (C-ECHO, PS3.4 Annex A).
 
 A scanner or PACS pushes instances; each one goes through ``ingest_instance``
 exactly as received (the Part 10 file is rebuilt around the peer's encoded
-dataset, so the transfer syntax it was sent in is kept). Verification (C-ECHO,
-PS3.4 Annex A) answers connectivity checks.
+dataset, so the transfer syntax it was sent in is kept). A workstation or
+another PACS queries (C-FIND) and pulls (C-MOVE to a configured destination,
+C-GET on its own association).
+
+Which peers may talk to it: ``DICOM_ALLOWED_PEERS`` ("AE" or "AE@host"). When
+set, associations from other calling AE titles are rejected (PS3.8 7.1.1.9,
+"calling AE title not recognized") and an AE calling from another host than
+its entry names is refused every operation (0x0124, Refused: Not authorized).
+When empty (the embedded default) any peer may store and query: Q/R answers a
+node, not a user, so a deployment must list its peers. Every association,
+accepted or rejected, is logged and audited.
 
 pynetdicom serves every association in its own thread, and Django's database
 connections are per thread: each association closes its connections when it
@@ -14,12 +24,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import close_old_connections, connections
 from pydicom.dataset import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification
 
+from reading.studies import qr
 from reading.studies.batch import BatchSummary, record_store_events
 from reading.studies.dicomio import dataset_to_part10
 from reading.studies.services import IngestResult, IngestStatus, ingest_instance
@@ -32,14 +45,51 @@ STATUS_OUT_OF_RESOURCES = 0xA700  # Refused: Out of Resources
 STATUS_CANNOT_UNDERSTAND = 0xC000  # Error: Cannot understand
 STATUS_DUPLICATE_SOP_INSTANCE = 0x0111  # same SOP Instance UID, different content
 STATUS_PROCESSING_FAILURE = 0x0110
+STATUS_NOT_AUTHORIZED = 0x0124  # Refused: Not authorized (PS3.7 C.4.2.1.6)
 
 
-def make_ae(ae_title: str) -> AE:
-    """An AE accepting every storage SOP class in every transfer syntax, plus C-ECHO."""
+@dataclass(frozen=True)
+class PeerPolicy:
+    """``DICOM_ALLOWED_PEERS`` as (AE title, host or None) pairs; empty allows anyone."""
+
+    peers: tuple[tuple[str, str | None], ...] = ()
+
+    @classmethod
+    def from_settings(cls) -> PeerPolicy:
+        peers = []
+        for entry in settings.DICOM_ALLOWED_PEERS:
+            ae_title, _, host = entry.partition("@")
+            if ae_title.strip():
+                peers.append((ae_title.strip(), host.strip() or None))
+        return cls(tuple(peers))
+
+    @property
+    def ae_titles(self) -> list[str]:
+        return sorted({ae for ae, _ in self.peers})
+
+    def allows(self, ae_title: str, address: str) -> bool:
+        if not self.peers:
+            return True
+        ae_title = ae_title.strip()
+        return any(ae == ae_title and host in (None, address) for ae, host in self.peers)
+
+
+def make_ae(ae_title: str, policy: PeerPolicy | None = None) -> AE:
+    """An AE for every storage SOP class in every transfer syntax, Q/R and C-ECHO.
+
+    The storage contexts also accept the SCP role a C-GET requestor proposes
+    for them (PS3.7 D.3.3.4), so that sub-operations go back on its association.
+    """
     ae = AE(ae_title=ae_title)
     for context in AllStoragePresentationContexts:
-        ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        ae.add_supported_context(
+            context.abstract_syntax, ALL_TRANSFER_SYNTAXES, scu_role=False, scp_role=True
+        )
+    for sop_class in (*qr.QR_FIND, *qr.QR_MOVE, *qr.QR_GET):
+        ae.add_supported_context(sop_class)
     ae.add_supported_context(Verification)
+    if policy is not None and policy.peers:
+        ae.require_calling_aet = policy.ae_titles
     # Modalities send large multi-frame objects; no maximum PDU length on our side.
     ae.maximum_pdu_size = 0
     return ae
@@ -69,15 +119,22 @@ def _status(code: int, comment: str = "") -> Dataset:
 class StoreSCP:
     """The C-STORE and association handlers; one instance serves a listener."""
 
-    def __init__(self) -> None:
+    def __init__(self, ae_title: str = "", policy: PeerPolicy | None = None) -> None:
         self._lock = threading.Lock()
         self._summaries: dict[int, BatchSummary] = {}
         self.received = 0
+        self.ae_title = ae_title
+        self.policy = policy or PeerPolicy()
 
     def handlers(self) -> list:
         return [
             (evt.EVT_C_STORE, self.handle_store),
             (evt.EVT_C_ECHO, self.handle_echo),
+            (evt.EVT_C_FIND, self.handle_find),
+            (evt.EVT_C_MOVE, self.handle_move),
+            (evt.EVT_C_GET, self.handle_get),
+            (evt.EVT_ACCEPTED, self.handle_accepted),
+            (evt.EVT_REJECTED, self.handle_rejected),
             (evt.EVT_RELEASED, self.handle_end),
             (evt.EVT_ABORTED, self.handle_end),
             # A dropped TCP connection ends an association without either event above;
@@ -88,6 +145,50 @@ class StoreSCP:
     def handle_echo(self, event) -> int:
         return STATUS_SUCCESS
 
+    def _allowed(self, event) -> bool:
+        requestor = event.assoc.requestor
+        return self.policy.allows(requestor.ae_title, requestor.address)
+
+    def handle_find(self, event):
+        if not self._allowed(event):
+            yield _status(STATUS_NOT_AUTHORIZED, "this AE may not query from this host"), None
+            return
+        yield from qr.handle_find(event, self.ae_title)
+
+    def handle_move(self, event):
+        if not self._allowed(event):
+            yield None, None  # nothing is sent to a peer that may not ask
+            return
+        yield from qr.handle_move(event)
+
+    def handle_get(self, event):
+        if not self._allowed(event):
+            yield 1
+            yield _status(STATUS_NOT_AUTHORIZED, "this AE may not retrieve from this host"), None
+            return
+        yield from qr.handle_get(event)
+
+    def handle_accepted(self, event) -> None:
+        self._audit_association(event, "accepted")
+
+    def handle_rejected(self, event) -> None:
+        self._audit_association(event, "rejected")
+        connections.close_all()
+
+    def _audit_association(self, event, outcome: str) -> None:
+        """One audit record per association (IHE ATNA spirit), accepted or rejected."""
+        from reading.audit.models import AuditAction
+        from reading.audit.services import record_access
+
+        requestor = event.assoc.requestor
+        detail = f"dicom-association {outcome}: {requestor.ae_title.strip()}@{requestor.address}"
+        log.info("%s -> %s", detail, self.ae_title)
+        try:
+            close_old_connections()
+            record_access(None, AuditAction.ADMIN, detail=detail)
+        except Exception:
+            log.exception("audit of a DICOM association failed")
+
     def _summary(self, assoc) -> BatchSummary:
         with self._lock:
             return self._summaries.setdefault(id(assoc), BatchSummary())
@@ -96,6 +197,9 @@ class StoreSCP:
         close_old_connections()
         requestor = event.assoc.requestor
         name = f"{requestor.ae_title}@{requestor.address}"
+        if not self._allowed(event):
+            log.warning("C-STORE from %s refused: not an allowed peer", name)
+            return _status(STATUS_NOT_AUTHORIZED, "this AE may not store from this host")
         try:
             raw = event.encoded_dataset()
         except Exception:
@@ -144,10 +248,15 @@ class StoreSCP:
 
 
 def start_listener(
-    ae_title: str, port: int, host: str = "0.0.0.0", *, block: bool = True
+    ae_title: str, port: int, host: str | None = None, *, block: bool = True
 ) -> tuple[AE, StoreSCP, object]:
-    """Serve C-STORE/C-ECHO on ``host:port``; with ``block=False`` returns the server."""
-    ae = make_ae(ae_title)
-    scp = StoreSCP()
-    server = ae.start_server((host, port), block=block, evt_handlers=scp.handlers())
+    """Serve C-STORE, Q/R and C-ECHO on ``host:port`` (``DICOM_HOST`` by default).
+
+    With ``block=False`` returns the server.
+    """
+    policy = PeerPolicy.from_settings()
+    ae = make_ae(ae_title, policy)
+    scp = StoreSCP(ae_title, policy)
+    address = (host or settings.DICOM_HOST, port)
+    server = ae.start_server(address, block=block, evt_handlers=scp.handlers())
     return ae, scp, server

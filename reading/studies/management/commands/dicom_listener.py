@@ -11,7 +11,7 @@ from reading.studies.dimse import start_listener
 
 
 class Command(BaseCommand):
-    help = "Receive DICOM instances over C-STORE (and answer C-ECHO) into the archive."
+    help = "DICOM listener: C-STORE into the archive, Q/R (C-FIND, C-MOVE, C-GET), C-ECHO."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -22,7 +22,9 @@ class Command(BaseCommand):
             default=settings.DICOM_AE_TITLE,
             help="this listener's AE title (DICOM_AE_TITLE)",
         )
-        parser.add_argument("--host", default="0.0.0.0", help="address to bind")
+        parser.add_argument(
+            "--host", default=settings.DICOM_HOST, help="address to bind (DICOM_HOST)"
+        )
 
     def handle(self, *args, **options):
         ae_title = options["ae_title"]
@@ -30,7 +32,7 @@ class Command(BaseCommand):
             raise CommandError("An AE title is 1 to 16 characters (PS3.5 6.2, AE).")
         logging.getLogger("pynetdicom").setLevel(logging.WARNING)
         self.stdout.write(
-            f"C-STORE SCP {ae_title} listening on {options['host']}:{options['port']} "
+            f"DICOM SCP {ae_title} (C-STORE, Q/R, C-ECHO) listening on {options['host']}:{options['port']} "
             "(Ctrl-C stops it)"
         )
         try:
