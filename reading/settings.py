@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before login: a CORS preflight carries no credentials (only under /dicomweb/).
+    "reading.studies.dicomweb.cors.DicomwebCors",
     # Outside the session and CSRF middleware, so it sees the cookies they set.
     "reading.accounts.middleware.SecureCookies",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -245,6 +247,9 @@ DICOM_ALLOWED_PEERS = env_list("DICOM_ALLOWED_PEERS", [])
 DICOM_MOVE_DESTINATIONS = env_list("DICOM_MOVE_DESTINATIONS", [])
 # WADO-RS frames: the most distinct frames one request may name (400 beyond).
 DICOMWEB_MAX_FRAMES = env_int("DICOMWEB_MAX_FRAMES", 2048)
+# CORS for DICOMweb (reading/studies/dicomweb/cors.py): origins allowed to call it from a
+# browser with a token ("*" for any); empty (the default) sends no CORS headers at all.
+DICOMWEB_CORS_ORIGINS = env_list("DICOMWEB_CORS_ORIGINS", [])
 # Public URL of the DICOMweb root for absolute RetrieveURL/BulkDataURI values, when the
 # Host header cannot be trusted to carry it (some clients drop the port); else from the request.
 DICOMWEB_ROOT_URL = env_str("DICOMWEB_ROOT_URL", "").rstrip("/")

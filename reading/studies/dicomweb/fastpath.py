@@ -199,6 +199,8 @@ class FramesFastPath:
             return None
         if settings.SECURE_SSL_REDIRECT and scope.get("scheme") != "https":
             return None  # Django redirects it
+        if settings.DICOMWEB_CORS_ORIGINS and any(n == b"origin" for n, _ in scope["headers"]):
+            return None  # cross-origin: Django's CORS middleware answers
         if self._path is None:
             root = reverse("dicomweb:studies")[: -len("studies")]
             uid, frames = UIDConverter.regex, FrameListConverter.regex
