@@ -34,6 +34,8 @@ export function shortcutTable(viewer) {
     ) },
     { keys: ['Delete', 'Backspace'], label: 'Delete selected annotation', run: () => viewer.deleteSelected() },
     { keys: ['j'], label: 'Live session: start / join', run: () => viewer.toggleSessionMenu?.() },
+    { keys: ['d', 'F9'], label: 'Dictation: start / stop', run: (e) => !e?.repeat && viewer.dictation?.toggle() },
+    { keys: ['`'], label: 'Dictation: hold to talk', run: (e) => viewer.dictation?.pushToTalk(e) },
     { keys: ['?'], label: 'Show / hide this help', run: () => viewer.toggleHelp() },
     { keys: ['Escape'], label: 'Close help', run: () => viewer.toggleHelp(false) },
   ];

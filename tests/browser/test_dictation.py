@@ -1,0 +1,318 @@
+"""Live dictation end to end: Chromium's fake microphone plays a WAV spoken by espeak-ng,
+the viewer streams it over ``ws/dictation/`` to a Daphne server running a tiny
+random-weight MedASR, inside a live reading session with a second participant.
+
+Random weights: the transcript is noise, so the assertions are on behaviour (audio stored
+once and whole, transcripts reaching the other browser and the report), never on words.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from reading.devserver import CHROMIUM, CHROMIUM_ARGS
+from reading.reading_sessions import services
+from reading.studies.models import Study
+from tests.browser.conftest import _server_env, session_cookie_for, start_server, stop_server
+from tests.browser.speech import RATE, read_wav, rms, spoken_wav
+from tests.browser.test_sessions import _in_thread
+from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
+    make_study,
+    viewer_bundle,
+)
+
+pytestmark = pytest.mark.browser
+
+SPOKEN = "No acute cardiopulmonary process. The heart size is normal."
+FRAME = RATE // 10  # the capture worklet's frame: 100 ms
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    """The WAV the fake microphone plays (16 kHz mono int16) and its samples."""
+    path = spoken_wav(SPOKEN, tmp_path_factory.mktemp("speech") / "speech.wav")
+    samples, rate = read_wav(path)
+    assert rate == RATE and len(samples) > RATE
+    return path, samples
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_instance, speech):
+    """Chromium whose microphone is the WAV (looped), with permission granted."""
+    path, _ = speech
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={path}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=args
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def live_url(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A server with a tiny random-weight MedASR (``MEDASR_MODEL``), as ``make run`` would."""
+    from inference.tiny import build_tiny_medasr
+
+    model = build_tiny_medasr(tmp_path_factory.mktemp("medasr"))
+    with django_db_blocker.unblock():
+        proc, url = start_server({**_server_env(), "MEDASR_MODEL": str(model)})
+    yield url
+    stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def no_model_url(django_db_setup, django_db_blocker):
+    """A server with no MedASR installed."""
+    env = _server_env()
+    env.pop("MEDASR_MODEL", None)
+    with django_db_blocker.unblock():
+        proc, url = start_server(env)
+    yield url
+    stop_server(proc)
+
+
+def _until(page, predicate: str, arg=None, timeout: float = 20000):
+    """Poll a JS function until it returns something truthy (``page.wait_for_function``
+    polls with eval(), which the page's Content-Security-Policy refuses)."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = page.evaluate(predicate, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} ms: {predicate}")
+        page.wait_for_timeout(100)
+
+
+def _dictation(page, expr="s"):
+    return page.evaluate(
+        f"() => {{ const s = window.readingViewer.dictation.state(); return {expr}; }}"
+    )
+
+
+def _wait_dictation(page, condition, timeout=20000):
+    return _until(
+        page,
+        f"() => {{ const d = window.readingViewer && window.readingViewer.dictation;"
+        f" if (!d) return false; const s = d.state(); return {condition}; }}",
+        timeout=timeout,
+    )
+
+
+def _open_viewer(page, *, session=False):
+    _until(page, "() => window.readingViewer && window.readingViewer.state().ready", timeout=30000)
+    _until(page, "() => window.readingViewer.state().viewports.some(v => v.imageId)")
+    if session:
+        _until(
+            page,
+            "() => window.readingSession && window.readingSession.state().connection === 'live'",
+        )
+    return page
+
+
+def _record_until(page, samples, *, drop_at=None):
+    """Record (key D) until ``samples`` are captured; optionally drop the socket on the way."""
+    page.keyboard.press("d")
+    _wait_dictation(page, "s.state === 'listening'")
+    if drop_at:
+        _wait_dictation(page, f"s.samples >= {drop_at}")
+        page.context.set_offline(True)
+        page.evaluate("window.readingViewer.dictation.drop()")
+        _wait_dictation(page, "s.connection !== 'live'")
+        page.wait_for_timeout(1200)  # frames pile up unacknowledged meanwhile
+        assert _dictation(page, "s.unacked") > 3
+        page.context.set_offline(False)
+    _wait_dictation(page, f"s.samples >= {samples}", timeout=30000)
+    page.keyboard.press("d")
+    _wait_dictation(page, "s.state === 'idle'")
+    _wait_dictation(page, "s.connection === 'live' && s.unacked === 0", timeout=30000)
+
+
+def _origin(page) -> str:
+    return page.url.split("/viewer/")[0]
+
+
+def _stored_utterances(page, study_uid):
+    response = page.request.get(f"{_origin(page)}/api/dictation/utterances/?study={study_uid}")
+    assert response.ok, response.status
+    body = response.json()
+    return body.get("results", body)
+
+
+def _stored_audio(page, utterance) -> np.ndarray:
+    url = utterance["audio_url"]
+    response = page.request.get(url if "://" in url else _origin(page) + url)
+    assert response.ok, response.status
+    with wave.open(io.BytesIO(response.body()), "rb") as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2)
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+
+def _envelope(samples: np.ndarray, step: int = FRAME) -> np.ndarray:
+    n = len(samples) // step
+    x = samples[: n * step].astype(np.float64).reshape(n, step) / 32768.0
+    return np.sqrt((x * x).mean(axis=1))
+
+
+def _looped_match(stored: np.ndarray, spoken: np.ndarray) -> float:
+    """Best normalised correlation of the stored loudness envelope with the file's, over
+    every offset into the looped file (the recording starts wherever the loop is)."""
+    a = _envelope(stored)
+    b = _envelope(spoken)
+    reps = int(np.ceil(len(a) / len(b))) + 1
+    looped = np.tile(b, reps)
+    best = -1.0
+    for shift in range(len(b)):
+        w = looped[shift : shift + len(a)]
+        if w.std() == 0 or a.std() == 0:
+            continue
+        best = max(best, float(np.corrcoef(a, w)[0, 1]))
+    return best
+
+
+def test_dictation_in_session_stores_audio_and_reaches_guest(
+    login_page, attending, resident, speech, shot
+):
+    _, spoken = speech
+    study_uid, _, _ = make_study(n=4, size=64)
+    study = Study.objects.get(study_instance_uid=study_uid)
+    session = _in_thread(services.create_session, study=study, host=attending, title="Dictation")
+
+    path = f"/viewer/{study_uid}/?session={session.pk}"
+    host = _open_viewer(login_page(attending, path), session=True)
+    guest = _open_viewer(login_page(resident, path), session=True)
+    for page in (host, guest):
+        _wait_dictation(page, "s.connection === 'live' && s.model")
+    assert _dictation(host, "s.model.installed && s.model.random_weights") is True
+    assert host.locator(".rr-dict-random").is_visible()
+    assert "random weights" in host.locator(".rr-dict-random").text_content()
+    host.evaluate(
+        """() => { window.__report = [];
+        for (const type of ['report-insert', 'report-command', 'dictation-state']) {
+          window.readingViewer.on(type, (d) => window.__report.push({ type, state: d.state,
+            text: d.text, op: d.op, source: d.source }));
+        } }"""
+    )
+
+    # Dictate two loops of the file; the socket drops mid-sentence and comes back.
+    target = 2 * len(spoken)
+    _record_until(host, target, drop_at=len(spoken) // 2)
+    shot(host, "dictation-host-after-stop")
+    state = _dictation(host)
+    assert state["framesResent"] > 0  # the frames of the gap went again after the reconnect
+    assert state["acked"] == state["seq"]
+
+    # Stored once and whole: exactly the samples captured, the file's loudness and shape.
+    utterances = _stored_utterances(host, study_uid)
+    assert len(utterances) == 1, utterances
+    stored = _stored_audio(host, utterances[0])
+    assert len(stored) == state["samples"]
+    assert target <= len(stored) <= target + 3 * FRAME
+    assert abs(len(stored) / RATE - utterances[0]["duration_s"]) < 0.05
+    file_rms, stored_rms = rms(spoken), rms(stored)
+    assert 0.75 * file_rms < stored_rms < 1.33 * file_rms, (file_rms, stored_rms)
+    assert _looped_match(stored, spoken) > 0.8
+
+    # Transcripts: the speaker's finals (noise, from random weights) reach the guest's panel,
+    # the same text on both sides, with the speaker's name.
+    _wait_dictation(host, "s.finals >= 1", timeout=60000)
+    _wait_dictation(guest, "s.remote.some(r => r.finals >= 1)", timeout=30000)
+    host_text = _dictation(host, "s.transcript.map(l => l.final).join(' ')")
+    remote = _dictation(guest, "s.remote")
+    assert [r["username"] for r in remote] == [attending.username]
+    guest_text = " ".join(x["text"] for x in remote[0]["lines"] if x["final"] and x["text"])
+    assert guest_text == host_text.strip()
+    assert guest.locator(".rr-dict-speaker .rr-dict-name").text_content() == attending.display_name
+    guest.locator('.vw-dock-tab[data-panel="dictation"]').click()
+    shot(guest, "dictation-guest-sees-host")
+    assert _dictation(guest, "s.finals") == 0  # the guest dictated nothing
+
+    # The speaker's browser hands each final to the report, op by op, tagged as dictation.
+    shot(host, "dictation-host-finals")
+    events = host.evaluate("() => window.__report")
+    states = [e["state"] for e in events if e["type"] == "dictation-state"]
+    assert "listening" in states and states[-1] == "idle", events
+    edits = [e for e in events if e["type"] != "dictation-state"]
+    inserts = [e["text"] for e in edits if e["type"] == "report-insert"]
+    if host_text.strip():
+        assert edits and all(e["source"] == "dictation" for e in edits)
+        assert inserts
+    # With the report editor in the viewer, the dictated text lands in the study's draft.
+    if inserts and host.evaluate("() => Boolean(window.readingViewer.report)"):
+        longest = max(inserts, key=len)
+        url = f"{_origin(host)}/api/studies/{study_uid}/report/"
+        deadline = time.monotonic() + 20
+        text = None
+        while time.monotonic() < deadline:
+            response = host.request.get(url)
+            text = response.json().get("text", "") if response.ok else None
+            if text and longest in text:
+                break
+            host.wait_for_timeout(250)
+        assert text and longest in text, (longest, text)
+        host.locator('.vw-dock-tab[data-panel="report"]').click()
+        shot(host, "dictation-host-report")
+    assert host.errors == [] and guest.errors == []
+
+
+def test_no_model_says_how_to_install_and_still_records(
+    browser, no_model_url, attending, speech, shot, transactional_db
+):
+    _, spoken = speech
+    study_uid, _, _ = make_study(n=4, size=64)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        context.add_cookies([session_cookie_for(attending, no_model_url)])
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.goto(f"{no_model_url}/viewer/{study_uid}/")
+        _open_viewer(page)
+        _wait_dictation(page, "s.connection === 'live' && s.model")
+        instruction = page.locator(".rr-dict-instruction")
+        assert instruction.is_visible()
+        assert "MEDASR_MODEL=" in instruction.text_content()
+        assert _dictation(page, "s.model.installed") is False
+        shot(page, "dictation-no-model")
+
+        # The rest of the page works (scrolling), and audio is still recorded and kept.
+        before = page.evaluate("() => window.readingViewer.state().viewports[0].slice")
+        page.keyboard.press("ArrowDown")
+        _until(page, "(b) => window.readingViewer.state().viewports[0].slice !== b", before)
+        _record_until(page, len(spoken) // 2)
+        utterances = _stored_utterances(page, study_uid)
+        assert len(utterances) == 1
+        assert len(_stored_audio(page, utterances[0])) == _dictation(page, "s.samples")
+        assert page.errors == []
+    finally:
+        context.close()
+
+
+def test_outsider_dictation_socket_refused(browser, live_url, outsider, transactional_db):
+    study_uid, _, _ = make_study(n=2, size=32)
+    context = browser.new_context()
+    try:
+        context.add_cookies([session_cookie_for(outsider, live_url)])
+        page = context.new_page()
+        page.goto(f"{live_url}/")
+        code = page.evaluate(
+            """(uid) => new Promise((resolve) => {
+              const ws = new WebSocket(`ws://${location.host}/ws/dictation/${uid}/?stream=${crypto.randomUUID()}`);
+              ws.onclose = (e) => resolve(e.code);
+            })""",
+            study_uid,
+        )
+        assert code == 4403
+    finally:
+        context.close()
