@@ -22,8 +22,25 @@ import { MEASUREMENT_TOOL_NAMES } from './tools.js';
 const { Events } = toolEnums;
 const annotationState = toolAnnotation.state;
 
+/** @returns {import('@cornerstonejs/core').Types.Point3} */
 function cross(a, b) {
   return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+}
+
+/**
+ * True for a measurement with no extent: an ROI without area, a length of no length (a
+ * click without a drag). Arrows and probes are points by nature.
+ */
+export function isDegenerate(record) {
+  const points = record?.geometry?.points || [];
+  if (!record || !['length', 'ellipse_roi', 'rectangle_roi', 'angle'].includes(record.tool)) return false;
+  if (points.length < 2) return true;
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const w = Math.max(...xs) - Math.min(...xs);
+  const h = Math.max(...ys) - Math.min(...ys);
+  if (record.tool === 'length' || record.tool === 'angle') return Math.hypot(w, h) < 0.5;
+  return w < 0.5 || h < 0.5;
 }
 
 /** Cornerstone tool names <-> the annotations API's tool vocabulary. */
@@ -170,8 +187,18 @@ export class AnnotationSync {
     if (this.byLocal.has(uid) || this.pending.has(uid)) return;
     // Statistics are recomputed on the render after the last handle move: wait for it.
     const post = afterRender()
-      .then(() => request('POST', this.listUrl, this.toRecord(annotation)))
+      .then(() => {
+        const record = this.toRecord(annotation);
+        if (isDegenerate(record)) {
+          // Drawn with (almost) no extent: nothing was measured, so nothing is kept.
+          this.remove(null, uid);
+          this.viewer.notify('Nothing measured (zero size): not saved');
+          return null;
+        }
+        return request('POST', this.listUrl, record);
+      })
       .then((saved) => {
+        if (!saved) return null;
         this._remember(uid, saved);
         this.saves += 1;
         this.status = 'saved';
@@ -270,6 +297,7 @@ export class AnnotationSync {
     const points = (record.geometry?.points || []).map((p) =>
       csUtils.imageToWorldCoords(imageId, [p[0], p[1]]),
     );
+    /** @type {import('@cornerstonejs/tools').Types.Annotation} */
     const annotation = {
       annotationUID: `rr-${record.id}-${csUtils.uuidv4().slice(0, 8)}`,
       highlighted: false,
@@ -281,7 +309,7 @@ export class AnnotationSync {
         referencedImageId: imageId,
         FrameOfReferenceUID: plane.frameOfReferenceUID,
         viewPlaneNormal: cross(row, col),
-        viewUp: [-col[0], -col[1], -col[2]],
+        viewUp: /** @type {import('@cornerstonejs/core').Types.Point3} */ ([-col[0], -col[1], -col[2]]),
       },
       data: {
         label: toolName === ArrowAnnotateTool.toolName ? record.text || record.label || '' : record.label || '',
@@ -291,7 +319,7 @@ export class AnnotationSync {
           activeHandleIndex: null,
           textBox: {
             hasMoved: false,
-            worldPosition: [0, 0, 0],
+            worldPosition: /** @type {import('@cornerstonejs/core').Types.Point3} */ ([0, 0, 0]),
             worldBoundingBox: {
               topLeft: [0, 0, 0],
               topRight: [0, 0, 0],
@@ -318,9 +346,12 @@ export class AnnotationSync {
     return annotation.annotationUID;
   }
 
-  /** Remove the annotation that shows server record ``id`` (without deleting the record). */
-  remove(id) {
-    const uid = this.byServer.get(String(id));
+  /**
+   * Remove the annotation that shows server record ``id`` (without deleting the record),
+   * or the unsaved annotation ``localUid``.
+   */
+  remove(id, localUid = undefined) {
+    const uid = localUid || this.byServer.get(String(id));
     if (!uid) return false;
     this.byServer.delete(String(id));
     this.byLocal.delete(uid);

@@ -3,15 +3,15 @@
  * series list and the metadata of the series that will be shown first. The entry
  * module is small, so these requests overlap the download and compile of Cornerstone.
  */
+import { HttpError } from './http.js';
+
 const DICOM_JSON = 'application/dicom+json';
 const requests = new Map();
 
 function getDicomJson(url) {
   return fetch(url, { headers: { Accept: DICOM_JSON }, credentials: 'same-origin' }).then((r) => {
     if (!r.ok) {
-      const error = new Error(`GET ${url}: HTTP ${r.status}`);
-      error.status = r.status;
-      throw error;
+      throw new HttpError(`GET ${url}: HTTP ${r.status}`, r.status);
     }
     return r.json();
   });

@@ -1,5 +1,18 @@
 /** Same-origin requests carrying the session cookie, with the CSRF header on writes. */
 
+/** A request the server answered with an error status (``status``: the HTTP code). */
+export class HttpError extends Error {
+  /**
+   * @param {string} message
+   * @param {number} status
+   */
+  constructor(message, status) {
+    super(message);
+    this.name = 'HttpError';
+    this.status = status;
+  }
+}
+
 export function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : '';
@@ -18,9 +31,7 @@ export async function request(method, url, body, accept = 'application/json') {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!response.ok) {
-    const error = new Error(`${method} ${url}: HTTP ${response.status}`);
-    error.status = response.status;
-    throw error;
+    throw new HttpError(`${method} ${url}: HTTP ${response.status}`, response.status);
   }
   if (response.status === 204) return null;
   const text = await response.text();

@@ -35,10 +35,11 @@ export const layoutMethods = {
       this.annotationList,
     );
     if (this.config.priors?.length) {
+      // Most relevant first (same modality and body part, then most recent): X opens the top one.
       this.priorList = el(
         'ul',
         { class: 'vw-priors' },
-        this.config.priors.map((p) =>
+        this.rankedPriors().map((p) =>
           el(
             'li',
             {},
@@ -48,11 +49,11 @@ export const layoutMethods = {
                 type: 'button',
                 class: 'vw-prior',
                 dataset: { studyUid: p.studyUid },
-                title: 'Open side by side with synchronized scrolling and W/L (C)',
+                title: 'Open side by side with synchronized scrolling and W/L (X opens the first, X again the next)',
                 onclick: () => this.compareWith(p.studyUid),
               },
               el('span', { class: 'date' }, p.date || '—'),
-              el('span', { class: 'desc' }, p.description || p.modalities || ''),
+              el('span', { class: 'desc' }, [p.modalities, p.bodyPart, p.description].filter(Boolean).join(' · ')),
             ),
           ),
         ),
@@ -98,6 +99,7 @@ export const layoutMethods = {
     for (const c of [...this.cells, ...(this.mpr?.cells || [])]) {
       c.cell.classList.toggle('active', c.id === viewportId);
     }
+    this.renderPresets?.();
   },
   setLayout(layout) {
     if (!LAYOUTS[layout]) return;

@@ -54,6 +54,7 @@ export class SeriesData {
     this.positions = []; // per image: position along the slice normal (mm) or null
     this.loaded = new Set();
     this.failed = new Set();
+    this.errors = new Map(); // imageId -> why it could not be loaded
     this.focus = 0;
     this._metadata = null;
     this._pumping = 0;
@@ -138,6 +139,23 @@ export class SeriesData {
     }
   }
 
+  /** Remember that ``imageId`` cannot be shown, and why (a fetch status or decoder message). */
+  markFailed(imageId, error) {
+    this.failed.add(imageId);
+    if (!this.errors.has(imageId)) this.errors.set(imageId, describeLoadError(error));
+    this.loaded.delete(imageId);
+  }
+
+  errorOf(imageId) {
+    return this.errors.get(imageId) || 'the image could not be decoded';
+  }
+
+  errorSummary() {
+    return [...this.failed]
+      .map((id) => `Image ${this.imageIds.indexOf(id) + 1}: ${this.errorOf(id)}`)
+      .join('\n');
+  }
+
   setFocus(index) {
     this.focus = index;
   }
@@ -166,7 +184,7 @@ export class SeriesData {
           this.loaded.add(imageId);
         } catch (err) {
           console.warn('viewer: frame failed to load', imageId, err);
-          this.failed.add(imageId);
+          this.markFailed(imageId, err);
         }
         if (this.isComplete && !this.completedAt) this.completedAt = performance.now();
         this.viewer.emitProgress(this);
@@ -175,6 +193,52 @@ export class SeriesData {
       this._pumping -= 1;
     }
   }
+}
+
+/** A frame whose codestream the decoder could not turn into pixels. */
+export class UndecodableImageError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'UndecodableImageError';
+  }
+}
+
+/** True for a decoded image with its declared size and pixels to match. */
+function hasPixels(image) {
+  if (!image || !(image.columns > 0) || !(image.rows > 0) || !(image.width > 0)) return false;
+  try {
+    const length = image.voxelManager?.getScalarDataLength?.() ?? image.getPixelData?.()?.length ?? 0;
+    return length >= image.rows * image.columns;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The loader's ``wadors`` scheme, checked: a corrupt frame (a JPEG 2000 codestream cut
+ * short, say) can come back from the decoder as an image without pixels, which the
+ * renderer then fails on. Checked here, it fails like any other frame that cannot be
+ * loaded: IMAGE_LOAD_ERROR, the viewer's message on that image, nothing drawn.
+ */
+export function registerCheckedLoader() {
+  imageLoader.registerImageLoader('wadors', (imageId, options) => {
+    const load = wadors.loadImage(imageId, options);
+    const promise = Promise.resolve(load.promise).then((image) => {
+      if (!hasPixels(image)) throw new UndecodableImageError('the image data could not be decoded');
+      return image;
+    });
+    return { ...load, promise };
+  });
+}
+
+/** A short reason for a frame that failed: HTTP status, or the decoder's message. */
+export function describeLoadError(error) {
+  if (!error) return 'the image could not be decoded';
+  const status = error.status || error.request?.status || error.xhr?.status;
+  if (status) return `the server answered ${status}`;
+  const message = typeof error === 'string' ? error : error.message || error.error?.message || '';
+  const text = String(message || 'the image could not be decoded').split('\n')[0];
+  return text.length > 120 ? `${text.slice(0, 117)}…` : text;
 }
 
 /** QIDO-RS: the study's series, in series-number order. */

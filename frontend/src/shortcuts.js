@@ -15,10 +15,11 @@ export function shortcutTable(viewer) {
     { keys: ['Home'], label: 'First image', run: () => viewer.scrollToEnd(false) },
     { keys: ['End'], label: 'Last image', run: () => viewer.scrollToEnd(true) },
     { keys: [' '], label: 'Cine play / stop', run: () => viewer.toggleCine() },
+    // Number keys pick the active series' modality's preset (CT only: MR has no HU scale).
     ...PRESETS.map((p) => ({
       keys: [p.key],
-      label: `${p.label} window (W ${p.width} / L ${p.center})`,
-      run: () => viewer.applyPreset(p.id),
+      label: `${p.label} window (${p.modality}: W ${p.width} / L ${p.center})`,
+      run: () => viewer.applyPresetKey(p.key),
     })),
     ...TOOLS.map((t) => ({ keys: [t.key], label: t.title, run: () => viewer.selectTool(t.id) })),
     { keys: ['i'], label: 'Invert', run: () => viewer.invert() },
@@ -28,7 +29,8 @@ export function shortcutTable(viewer) {
     { keys: ['f'], label: 'Fit to window', run: () => viewer.fit() },
     { keys: ['0'], label: 'Reset view', run: () => viewer.reset() },
     { keys: ['m'], label: 'MPR on / off', run: () => viewer.toggleMpr() },
-    { keys: ['x'], label: 'Compare with prior', run: () => viewer.compareWith() },
+    { keys: ['x'], label: 'Compare with the most relevant prior (again: next prior)', run: () => viewer.compareWith() },
+    { keys: ['y'], label: 'Prior scroll sync off / on at the levels shown', run: () => viewer.toggleScrollSync() },
     { keys: ['g'], label: 'Next layout (1x1, 1x2, 2x2)', run: () => viewer.setLayout(
       { '1x1': '1x2', '1x2': '2x2', '2x2': '1x1' }[viewer.layout],
     ) },
@@ -36,6 +38,10 @@ export function shortcutTable(viewer) {
     { keys: ['j'], label: 'Live session: start / join', run: () => viewer.toggleSessionMenu?.() },
     { keys: ['d', 'F9'], label: 'Dictation: start / stop', run: (e) => !e?.repeat && viewer.dictation?.toggle() },
     { keys: ['`'], label: 'Dictation: hold to talk', run: (e) => viewer.dictation?.pushToTalk(e) },
+    { keys: [']'], label: 'Next study in the worklist', run: () => viewer.worklistNav?.go(1) },
+    { keys: ['['], label: 'Previous study in the worklist', run: () => viewer.worklistNav?.go(-1) },
+    { keys: ['u'], label: 'Release the study and go back to the worklist', run: () => viewer.worklistNav?.release() },
+    { keys: ['q'], label: 'Back to the worklist', run: () => viewer.worklistNav?.back() },
     { keys: ['?'], label: 'Show / hide this help', run: () => viewer.toggleHelp() },
     { keys: ['Escape'], label: 'Close help', run: () => viewer.toggleHelp(false) },
   ];
@@ -47,7 +53,7 @@ export function bindShortcuts(viewer, table) {
     for (const key of entry.keys) byKey.set(key.length === 1 ? key.toLowerCase() : key, entry);
   }
   document.addEventListener('keydown', (event) => {
-    const target = event.target;
+    const target = /** @type {HTMLElement | null} */ (event.target);
     if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) {
       return;
     }

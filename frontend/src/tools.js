@@ -35,18 +35,46 @@ export const TOOLS = [
 
 export const MEASUREMENT_TOOL_NAMES = new Set(TOOLS.filter((t) => t.measure).map((t) => t.name));
 
-/** Window presets (width, center) in HU, bound to the number keys. */
-export const PRESETS = [
-  { key: '1', id: 'lung', label: 'Lung', width: 1500, center: -600 },
-  { key: '2', id: 'mediastinum', label: 'Mediastinum', width: 350, center: 50 },
-  { key: '3', id: 'bone', label: 'Bone', width: 2000, center: 500 },
-  { key: '4', id: 'brain', label: 'Brain', width: 80, center: 40 },
-  { key: '5', id: 'abdomen', label: 'Abdomen', width: 400, center: 50 },
-];
+/**
+ * Window presets (width, center) per modality, bound to the number keys. CT values are
+ * Hounsfield units, meaningful on every CT; MR and projection images have no absolute
+ * scale, so they get none and keep the image's own window (Window Center/Width or VOI
+ * LUT, PS3.3 C.11.2), which "Reset" (0) and the "Default" button restore.
+ */
+export const PRESETS_BY_MODALITY = {
+  CT: [
+    { key: '1', id: 'lung', label: 'Lung', width: 1500, center: -600 },
+    { key: '2', id: 'mediastinum', label: 'Mediastinum', width: 350, center: 50 },
+    { key: '3', id: 'bone', label: 'Bone', width: 2000, center: 500 },
+    { key: '4', id: 'brain', label: 'Brain', width: 80, center: 40 },
+    { key: '5', id: 'abdomen', label: 'Abdomen', width: 400, center: 50 },
+  ],
+};
+
+/** Every preset of every modality (the help overlay lists them). */
+export const PRESETS = Object.entries(PRESETS_BY_MODALITY).flatMap(([modality, list]) =>
+  list.map((p) => ({ ...p, modality })),
+);
+
+/** The presets that apply to a series of ``modality`` (none when its values have no scale). */
+export function presetsFor(modality) {
+  return PRESETS_BY_MODALITY[modality] || [];
+}
 
 export function voiFromPreset(preset) {
   // The DICOM linear VOI function's range (PS3.3 C.11.2.1.2), so the overlay reads W/L back exactly.
   return csUtils.windowLevel.toLowHighRange(preset.width, preset.center);
+}
+
+/** The preset of ``presets`` whose window ``voiRange`` is, if any. */
+export function activePreset(presets, voiRange) {
+  if (!voiRange) return null;
+  return (
+    presets.find((p) => {
+      const r = voiFromPreset(p);
+      return Math.abs(r.lower - voiRange.lower) < 0.5 && Math.abs(r.upper - voiRange.upper) < 0.5;
+    }) || null
+  );
 }
 
 let registered = false;

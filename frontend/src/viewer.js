@@ -26,6 +26,7 @@ import {
   Enums,
   RenderingEngine,
   cache,
+  eventTarget,
   getRenderingEngine,
   getShouldUseCPURendering,
   init as csInit,
@@ -34,6 +35,7 @@ import {
 } from '@cornerstonejs/core';
 import { init as loaderInit } from '@cornerstonejs/dicom-image-loader';
 import {
+  SynchronizerManager,
   annotation as toolAnnotation,
   init as toolsInit,
   synchronizers as toolSynchronizers,
@@ -43,21 +45,30 @@ import {
 import { AnnotationSync } from './annotations-sync.js';
 import { pickDefaultSeries } from './early.js';
 import { Emitter } from './emitter.js';
-import { SeriesData, loadStudySeries, parseImageId } from './loading.js';
+import {
+  SeriesData,
+  UndecodableImageError,
+  loadStudySeries,
+  parseImageId,
+  registerCheckedLoader,
+} from './loading.js';
 import { ENGINE_ID, LAYOUTS, el, layoutMethods } from './layout.js';
 import { Mpr } from './mpr.js';
 import { createOverlay, updateOverlay } from './overlays.js';
+import { PriorSync, rankPriors } from './priors.js';
 import { panelMethods } from './panels.js';
 import { bindShortcuts, renderHelp, shortcutTable } from './shortcuts.js';
 import {
-  PRESETS,
   TOOLS,
+  activePreset,
   createMprToolGroup,
   createStackToolGroup,
+  presetsFor,
   registerTools,
   setPrimaryTool,
   voiFromPreset,
 } from './tools.js';
+import { WorklistNav } from './worklist-nav.js';
 
 const { Events } = Enums;
 
@@ -84,13 +95,29 @@ function chooseStackCpu() {
 }
 
 
-export class Viewer extends Emitter {
+/**
+ * A stack or a volume viewport: the viewer checks which before it calls what only one
+ * kind answers (``getImageIds`` on stacks, ``getSliceIndex`` on volumes).
+ * @typedef {import('@cornerstonejs/core').Types.IStackViewport
+ *   & Partial<Omit<import('@cornerstonejs/core').Types.IVolumeViewport,
+ *     keyof import('@cornerstonejs/core').Types.IStackViewport>>} ReadingViewport
+ */
+
+/**
+ * The methods ``layout.js`` and ``panels.js`` add to the viewer's prototype.
+ * @typedef {typeof layoutMethods & typeof panelMethods} MixedInMethods
+ */
+const ViewerBase = /** @type {new () => Emitter & MixedInMethods} */ (/** @type {unknown} */ (Emitter));
+
+export class Viewer extends ViewerBase {
   constructor(root, config) {
     super();
     this.root = root;
     this.config = config;
     this.series = [];
     this.priorSeries = new Map(); // prior study UID -> SeriesData[]
+    /** @type {HTMLElement | null} the priors in the side bar (layout.js) */
+    this.priorList = null;
     this.cells = [];
     this.layout = '1x1';
     this.activeViewportId = 'vp-0';
@@ -98,8 +125,23 @@ export class Viewer extends Emitter {
     this.cine = { playing: false, fps: 15 };
     this.comparing = null;
     this.synchronizers = [];
+    this.priorSync = new PriorSync(this);
     this.remoteDepth = 0;
     this._pendingEmit = new Map();
+    this._loadErrors = new WeakSet();
+    // The CPU path's scroll rejects on a frame that failed; that failure is shown on the
+    // image (imageFailed), so it is not an uncaught error of the page.
+    window.addEventListener('unhandledrejection', (event) => {
+      const reason = event.reason;
+      if (reason instanceof UndecodableImageError || (reason && this._loadErrors.has(reason))) {
+        event.preventDefault();
+      }
+    });
+  }
+
+  /** @returns {ReadingViewport | undefined} */
+  viewportById(id) {
+    return /** @type {any} */ (this.renderingEngine?.getViewport(id));
   }
 
   // ---- start-up ----------------------------------------------------------------------
@@ -112,6 +154,7 @@ export class Viewer extends Emitter {
     this.timings.init = performance.now();
     const workers = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
     loaderInit({ maxWebWorkers: Number(new URLSearchParams(window.location.search).get('workers')) || workers });
+    registerCheckedLoader();
     toolsInit();
     registerTools();
     this.buildUi();
@@ -127,6 +170,12 @@ export class Viewer extends Emitter {
     for (const type of ['annotation-added', 'annotation-modified', 'annotation-removed', 'annotations-loaded']) {
       this.on(type, () => this.renderAnnotationList());
     }
+    // A frame that cannot be fetched or decoded: said on its image and in the series list.
+    eventTarget.addEventListener(Events.IMAGE_LOAD_ERROR, (evt) => {
+      const { imageId, error } = evt.detail || {};
+      if (imageId) this.imageFailed(imageId, error);
+    });
+    this.worklistNav = new WorklistNav(this);
     bindShortcuts(this, shortcutTable(this));
     new ResizeObserver(() => this.resize()).observe(this.stage);
 
@@ -241,14 +290,7 @@ export class Viewer extends Emitter {
         action('fit', 'Fit', 'Fit to window (F)', () => this.fit()),
         action('reset', 'Reset', 'Reset view (0)', () => this.reset()),
       ),
-      group(
-        'Presets',
-        PRESETS.map((p) =>
-          action(`preset-${p.id}`, p.label, `${p.label} W${p.width} L${p.center} (${p.key})`, () =>
-            this.applyPreset(p.id),
-          ),
-        ),
-      ),
+      (this.presetGroup = group('Presets')),
       group('Layout', this.layoutButtons),
       group('Cine', this.cineButton, this.fpsInput),
       group('Volume', this.mprButton, this.slabSelect),
@@ -335,19 +377,44 @@ export class Viewer extends Emitter {
       this.notify(`${series.description || 'Series'}: no images to display`);
       return;
     }
-    const viewport = this.renderingEngine.getViewport(c.id);
+    const viewport = this.viewportById(c.id);
     const start = imageIndex ?? (series.total > 1 ? Math.floor(series.total / 2) : 0);
     // The slice in view loads alone first; the rest follow, nearest to it first.
     try {
       await viewport.setStack(series.imageIds, start);
+    } catch (err) {
+      // The CPU path rejects (the WebGL path only raises IMAGE_LOAD_ERROR): the cell says so
+      // on that image and the rest of the series stays readable.
+      this.imageFailed(series.imageIds[start], err);
     } finally {
       series.prefetch(start);
     }
+    if (c.series !== series) return;
     viewport.render();
     for (const s of this.series) s.listItem?.classList.toggle('shown', this.cells.some((x) => x.enabled && x.series === s));
     this.updateOverlay(c);
+    this.renderPresets();
     this.emitViewportChanged(c.id);
     this.notify('');
+  }
+
+  /** The series (current study or a loaded prior) that an image id belongs to. */
+  seriesOfImage(imageId) {
+    return [...this.series, ...[...this.priorSeries.values()].flat()].find((s) => s.instances.has(imageId));
+  }
+
+  /**
+   * A frame that could not be fetched or decoded: remembered with its reason, counted in
+   * the series list, and said on the image in every cell that shows it (no markers, no
+   * stale pixels).
+   */
+  imageFailed(imageId, error) {
+    if (error && typeof error === 'object') this._loadErrors.add(error);
+    const series = this.seriesOfImage(imageId);
+    if (!series) return;
+    series.markFailed(imageId, error);
+    this.emitProgress(series);
+    for (const c of this.cells) if (c.enabled && c.series === series) this.scheduleOverlay(c.id);
   }
 
   /** Find (loading series metadata if needed) the image id for SOP Instance UID + frame. */
@@ -365,11 +432,26 @@ export class Viewer extends Emitter {
     const total = series.total || series.instanceCount;
     const done = series.loaded.size + series.failed.size;
     const fraction = total ? done / total : 0;
+    const failed = series.failed.size;
     if (series.progressBar) series.progressBar.style.width = `${Math.round(fraction * 100)}%`;
-    series.listItem?.classList.toggle('complete', series.isComplete);
+    const item = series.listItem;
+    if (item) {
+      item.classList.toggle('complete', series.isComplete && !failed);
+      item.classList.toggle('failed', failed > 0);
+      let note = item.querySelector('.error');
+      if (failed && !note) {
+        note = el('div', { class: 'error', role: 'status' });
+        item.querySelector('.meta')?.append(note);
+      }
+      if (note) {
+        note.textContent = failed ? `${failed} image${failed > 1 ? 's' : ''} could not be decoded` : '';
+        note.title = failed ? series.errorSummary() : '';
+      }
+    }
     for (const c of this.cells) {
       if (c.enabled && c.series === series) {
-        c.progress.hidden = series.isComplete;
+        c.progress.hidden = series.isComplete && !failed;
+        c.progress.classList.toggle('failed', failed > 0);
         c.progress.firstChild.style.width = `${Math.round(fraction * 100)}%`;
       }
     }
@@ -387,7 +469,7 @@ export class Viewer extends Emitter {
     const refresh = () => this.scheduleOverlay(id);
     element.addEventListener(Events.IMAGE_RENDERED, () => {
       if (!this.timings.firstImage && id === 'vp-0') {
-        const viewport = this.renderingEngine.getViewport(id);
+        const viewport = this.viewportById(id);
         if (viewport?.getCurrentImageId?.()) this.timings.firstImage = performance.now();
       }
       refresh();
@@ -395,6 +477,7 @@ export class Viewer extends Emitter {
     element.addEventListener(Events.STACK_NEW_IMAGE, (evt) => {
       const c = this.cells.find((x) => x.id === id);
       c?.series?.setFocus(evt.detail.imageIdIndex);
+      this.priorSync.onNewImage(id, evt.detail.imageIdIndex);
       refresh();
       this.emitViewportChanged(id);
     });
@@ -420,18 +503,37 @@ export class Viewer extends Emitter {
   }
 
   updateOverlay(c) {
-    const viewport = this.renderingEngine?.getViewport(c.id);
+    const viewport = c.enabled === false ? null : this.viewportById(c.id);
     const prior = c.isPrior ? this.config.priors?.find((p) => p.studyUid === c.series?.studyUid) : null;
     const study = prior
       ? { ...this.study, studyDate: prior.date, studyDescription: prior.description }
       : this.study;
+    // Stack cells show their own series only (an empty cell shows nothing); MPR cells the volume's.
+    const series = 'index' in c ? c.series : this.mpr?.series;
+    const imageId = viewport?.type === 'stack' ? viewport.getCurrentImageId?.() : undefined;
+    const error = imageId && series?.failed.has(imageId)
+      ? `Image ${series.imageIds.indexOf(imageId) + 1}/${series.total} could not be displayed: ${series.errorOf(imageId)}`
+      : '';
+    c.cell.classList.toggle('failed', Boolean(error));
+    let preset = '';
+    if (viewport && series && !error) {
+      try {
+        preset = this.presetLabel(series, imageId, viewport.getProperties?.().voiRange);
+      } catch {
+        /* no image yet */
+      }
+    }
     updateOverlay(c.overlay, viewport, {
       study,
-      series: c.series || this.mpr?.series,
+      series,
       isPrior: c.isPrior,
       label: c.label,
       mip: this.mpr?.slab > 0,
+      error,
+      preset,
+      sync: this.priorSync.label(c.id),
     });
+    if (c.id === this.activeViewportId) this.renderPresets();
     if (c.thumb && viewport?.getImageIds) {
       const total = viewport.getImageIds().length;
       const index = viewport.getCurrentImageIdIndex();
@@ -449,13 +551,13 @@ export class Viewer extends Emitter {
   // ---- actions on the active viewport --------------------------------------------------
 
   activeViewport() {
-    return this.renderingEngine.getViewport(this.activeViewportId) ||
-      this.renderingEngine.getViewport('vp-0');
+    return this.viewportById(this.activeViewportId) ||
+      this.viewportById('vp-0');
   }
 
   targetViewports() {
     // Presets and invert in MPR apply to all three planes (one volume).
-    if (this.mpr?.active) return this.mpr.viewportIds().map((id) => this.renderingEngine.getViewport(id));
+    if (this.mpr?.active) return this.mpr.viewportIds().map((id) => this.viewportById(id));
     return [this.activeViewport()].filter(Boolean);
   }
 
@@ -466,7 +568,7 @@ export class Viewer extends Emitter {
   }
 
   jumpTo(viewportId, index) {
-    const viewport = this.renderingEngine.getViewport(viewportId);
+    const viewport = this.viewportById(viewportId);
     if (!viewport) return;
     if (viewport.setImageIdIndex) {
       const total = viewport.getImageIds().length;
@@ -497,13 +599,100 @@ export class Viewer extends Emitter {
     for (const [tid, b] of this.toolButtons) b.classList.toggle('on', tid === id);
   }
 
+  /** The series shown in the active viewport (the volume's in MPR). */
+  activeSeries() {
+    if (this.mpr?.active) return this.mpr.series;
+    return this.cells.find((x) => x.id === this.activeViewportId && x.enabled)?.series || null;
+  }
+
+  /**
+   * The image's own window: Window Center/Width (0028,1050/1051), first pair (PS3.3
+   * C.11.2.1.2); ``null`` when the file has none (Cornerstone then uses a VOI LUT or the
+   * pixel range, which "Reset" restores).
+   */
+  fileWindow(series, imageId) {
+    const meta = (imageId && series?.instances.get(imageId)) || series?.firstInstance;
+    const center = Number(meta?.['00281050']?.Value?.[0]);
+    const width = Number(meta?.['00281051']?.Value?.[0]);
+    return Number.isFinite(center) && width > 0 ? { center, width } : null;
+  }
+
+  /** The name of the window on screen: a preset of the series' modality, or "Default". */
+  presetLabel(series, imageId, voiRange) {
+    const preset = activePreset(presetsFor(series.modality), voiRange);
+    if (preset) return preset.label;
+    const own = this.fileWindow(series, imageId);
+    if (own && activePreset([own], voiRange)) return 'Default';
+    return '';
+  }
+
+  /** The toolbar's preset buttons: "Default" and the active series' modality's presets. */
+  renderPresets() {
+    if (!this.presetGroup) return;
+    const series = this.activeSeries();
+    const modality = series?.modality || '';
+    if (this.presetGroup.dataset.modality !== modality) {
+      this.presetGroup.dataset.modality = modality;
+      const button = (id, label, title, fn) =>
+        el('button', { type: 'button', title, dataset: { action: `preset-${id}` }, onclick: (e) => {
+          e.currentTarget.blur();
+          fn();
+        } }, label);
+      this.presetGroup.replaceChildren(
+        button('default', 'Default', "The image's own window (0 resets the view)", () => this.applyDefaultWindow()),
+        ...presetsFor(modality).map((p) =>
+          button(p.id, p.label, `${p.label} W${p.width} L${p.center} (${p.key})`, () => this.applyPreset(p.id)),
+        ),
+      );
+    }
+    let active = '';
+    try {
+      const viewport = this.activeViewport();
+      const imageId = viewport?.getCurrentImageId?.();
+      if (series && viewport) active = this.presetLabel(series, imageId, viewport.getProperties().voiRange);
+    } catch {
+      /* nothing shown yet */
+    }
+    for (const b of this.presetGroup.children) {
+      b.classList.toggle('on', Boolean(active) && b.textContent === active);
+    }
+  }
+
   applyPreset(presetId) {
-    const preset = PRESETS.find((p) => p.id === presetId);
-    if (!preset) return;
+    const series = this.activeSeries();
+    const preset = presetsFor(series?.modality).find((p) => p.id === presetId);
+    if (!preset) return false;
     for (const viewport of this.targetViewports()) {
       viewport.setProperties({ voiRange: voiFromPreset(preset) });
       viewport.render();
     }
+    this.renderPresets();
+    return true;
+  }
+
+  /** Number key ``key``: the active series' modality's preset on that key, if it has one. */
+  applyPresetKey(key) {
+    const series = this.activeSeries();
+    if (!series) return;
+    const preset = presetsFor(series.modality).find((p) => p.key === key);
+    if (preset) this.applyPreset(preset.id);
+    else this.notify(`No window preset ${key} for ${series.modality || 'this series'} (Default keeps the image's own window)`);
+  }
+
+  applyDefaultWindow() {
+    const series = this.activeSeries();
+    for (const viewport of this.targetViewports()) {
+      const own = this.fileWindow(series, viewport.getCurrentImageId?.());
+      if (own) {
+        viewport.setProperties({ voiRange: voiFromPreset(own) });
+      } else {
+        const { invert } = viewport.getProperties();
+        viewport.resetProperties?.();
+        viewport.setProperties({ invert });
+      }
+      viewport.render();
+    }
+    this.renderPresets();
   }
 
   invert() {
@@ -577,10 +766,17 @@ export class Viewer extends Emitter {
     }
   }
 
+  /** Delete/Backspace: ask about the selected measurement in the list (nothing in read-only). */
   deleteSelected() {
+    if (this.config.readonly) {
+      this.notify('Read-only: measurements cannot be deleted');
+      return;
+    }
     const selected = toolAnnotation.selection.getAnnotationsSelected();
-    for (const uid of selected) toolAnnotation.state.removeAnnotation(uid);
-    this.renderAll();
+    for (const uid of selected) {
+      const record = this.annotations.byLocal.get(uid);
+      if (record) this.confirmDeleteAnnotation(record);
+    }
   }
 
   toggleHelp(show = this.help.hidden) {
@@ -609,7 +805,7 @@ export class Viewer extends Emitter {
       this.resize(true);
       for (const saved of this._savedStacks || []) {
         await this.displaySeries(saved.index, saved.series, saved.slice);
-        const viewport = this.renderingEngine.getViewport(this.cells[saved.index].id);
+        const viewport = this.viewportById(this.cells[saved.index].id);
         viewport?.setProperties({ voiRange: saved.voi, invert: saved.invert });
         viewport?.render();
       }
@@ -623,12 +819,12 @@ export class Viewer extends Emitter {
       this.notify('MPR needs a CT or MR series of at least 10 parallel slices');
       return;
     }
-    const voi = this.renderingEngine.getViewport(c.id)?.getProperties().voiRange;
+    const voi = this.viewportById(c.id)?.getProperties().voiRange;
     // The stacks leave the engine while MPR is up (and may have used the CPU path).
     this._savedStacks = this.cells
       .filter((x) => x.enabled && x.series)
       .map((x) => {
-        const viewport = this.renderingEngine.getViewport(x.id);
+        const viewport = this.viewportById(x.id);
         const props = viewport.getProperties();
         return {
           index: x.index,
@@ -659,8 +855,24 @@ export class Viewer extends Emitter {
 
   // ---- priors ----------------------------------------------------------------------------
 
+  /** The patient's priors, most relevant first (same modality and body part, then recent). */
+  rankedPriors() {
+    return rankPriors(this.config.study || {}, this.config.priors || []);
+  }
+
+  /**
+   * Show a prior beside the current series, scrolling in step by slice position and
+   * sharing W/L. Without ``priorUid``: the most relevant prior, or, while one is shown,
+   * the next one in that order (X again walks through them).
+   */
   async compareWith(priorUid) {
-    const prior = this.config.priors?.find((p) => p.studyUid === priorUid) || this.config.priors?.[0];
+    const ranked = this.rankedPriors();
+    let prior = ranked.find((p) => p.studyUid === priorUid);
+    if (!prior && this.comparing && ranked.length > 1) {
+      const at = ranked.findIndex((p) => p.studyUid === this.comparing);
+      prior = ranked[(at + 1) % ranked.length];
+    }
+    prior = prior || ranked[0];
     if (!prior) {
       this.notify('No prior study for this patient');
       return;
@@ -677,54 +889,69 @@ export class Viewer extends Emitter {
       candidates.find((s) => s.modality === current?.modality && s.description === current?.description) ||
       candidates.find((s) => s.modality === current?.modality) ||
       candidates[0];
-    if (!match) return;
+    if (!match) {
+      this.notify(`The prior of ${prior.date || 'unknown date'} has no images`);
+      return;
+    }
+    this.comparing = prior.studyUid;
+    for (const b of this.priorButtons()) {
+      b.classList.toggle('on', b.dataset.studyUid === prior.studyUid);
+    }
     if (LAYOUTS[this.layout] < 2) this.setLayout('1x2');
     await match.loadMetadata();
-    // Start the prior at the slice nearest the current one's position.
-    const v0 = this.renderingEngine.getViewport('vp-0');
-    const pos = current?.positions[v0.getCurrentImageIdIndex()];
-    let start;
-    if (pos !== null && pos !== undefined && match.positions.every((p) => p !== null)) {
-      let best = 0;
-      match.positions.forEach((p, i) => {
-        if (Math.abs(p - pos) < Math.abs(match.positions[best] - pos)) best = i;
-      });
-      start = best;
-    }
-    await this.displaySeries(1, match, start);
+    // Start the prior at the slice matching the current one (see PriorSync for the offset).
+    const v0 = this.viewportById('vp-0');
+    const start = current ? this.priorSync.matchIndex(current, v0.getCurrentImageIdIndex(), match) : null;
+    await this.displaySeries(1, match, start ?? undefined);
     this.linkViewports(['vp-0', 'vp-1']);
-    this.comparing = prior.studyUid;
+    this.notify(`Comparing with the prior of ${prior.date || 'unknown date'} (${prior.modalities || ''})`);
+  }
+
+  /** @returns {HTMLElement[]} the side bar's prior buttons */
+  priorButtons() {
+    return [.../** @type {NodeListOf<HTMLElement>} */ (this.priorList?.querySelectorAll('.vw-prior') || [])];
   }
 
   unlinkViewports() {
-    for (const s of this.synchronizers) s.destroy();
+    for (const s of this.synchronizers) SynchronizerManager.destroySynchronizer(s.id);
     this.synchronizers = [];
+    this.priorSync.unlink();
     this.comparing = null;
+    for (const b of this.priorButtons()) b.classList.remove('on');
   }
 
-  /** Synchronize scrolling (by slice position) and W/L between viewports. */
+  /** Scrolling in step by slice position (PriorSync) and shared W/L between two viewports. */
   linkViewports(ids) {
-    for (const s of this.synchronizers) s.destroy();
-    const slice = toolSynchronizers.createImageSliceSynchronizer('rr-slice-sync');
+    for (const s of this.synchronizers) SynchronizerManager.destroySynchronizer(s.id);
     const voi = toolSynchronizers.createVOISynchronizer('rr-voi-sync', {
       syncInvertState: true,
       syncColormap: false,
     });
-    for (const id of ids) {
-      slice.add({ renderingEngineId: ENGINE_ID, viewportId: id });
-      voi.add({ renderingEngineId: ENGINE_ID, viewportId: id });
+    for (const id of ids) voi.add({ renderingEngineId: ENGINE_ID, viewportId: id });
+    this.synchronizers = [voi];
+    this.priorSync.link(ids[0], ids[1]);
+    this.updateAllOverlays();
+  }
+
+  /** Y: scroll sync off, or on again with the two images now shown as the same level. */
+  toggleScrollSync() {
+    if (!this.comparing) {
+      this.notify('Scroll sync is for comparing with a prior (X)');
+      return;
     }
-    this.synchronizers = [slice, voi];
+    const on = this.priorSync.toggle();
+    this.notify(on ? `Scroll sync on: ${this.priorSync.label('vp-1')}` : 'Scroll sync off: scroll each side to the same level, then Y');
+    this.updateAllOverlays();
   }
 
   // ---- public interface for live sessions --------------------------------------------
 
   viewportState(viewportId) {
-    const viewport = this.renderingEngine.getViewport(viewportId);
+    const viewport = this.viewportById(viewportId);
     if (!viewport) return null;
     const c = this.cells.find((x) => x.id === viewportId);
-    let props = {};
-    let camera = {};
+    let props;
+    let camera;
     try {
       props = viewport.getProperties?.() || {};
       camera = viewport.getCamera();
@@ -832,7 +1059,7 @@ export class Viewer extends Emitter {
         const series = this.findSeries(state.series);
         if (series) await this.displaySeries(c.index, series, state.slice ?? undefined);
       }
-      const viewport = this.renderingEngine.getViewport(viewportId);
+      const viewport = this.viewportById(viewportId);
       if (!viewport) return false;
       if (state.slice !== undefined && state.slice !== null) {
         if (viewport.setImageIdIndex) await viewport.setImageIdIndex(state.slice);
@@ -857,7 +1084,7 @@ export class Viewer extends Emitter {
 
   /** Page (client) coordinates of image pixel ``point`` in a stack viewport. */
   imageToPage(viewportId, point) {
-    const viewport = this.renderingEngine.getViewport(viewportId);
+    const viewport = this.viewportById(viewportId);
     const imageId = viewport?.getCurrentImageId?.();
     if (!imageId) return null;
     const [x, y] = viewport.worldToCanvas(csUtils.imageToWorldCoords(imageId, point));

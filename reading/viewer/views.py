@@ -58,6 +58,7 @@ def viewer(request, study_uid: str):
             "description": study.study_description,
             "accession": study.accession_number,
             "modalities": study.modalities_in_study.replace("\\", "/"),
+            "bodyPart": study.body_part_examined,
         },
         "priors": [
             {
@@ -65,6 +66,7 @@ def viewer(request, study_uid: str):
                 "date": _iso(p.study_date),
                 "description": p.study_description,
                 "modalities": p.modalities_in_study.replace("\\", "/"),
+                "bodyPart": p.body_part_examined,
             }
             for p in priors[:20]
         ],

@@ -336,6 +336,7 @@ def test_length_measurement_is_saved_and_comes_back(login_page, attending, shot)
     ).exists()
     shot(page, "viewer-length-exported")
     item.locator('[data-action="delete-annotation"]').click()
+    item.locator('[data-action="confirm-delete"]').click()  # delete asks first
     page.wait_for_function("window.readingViewer.state().annotations.records.length === 0")
     page.wait_for_timeout(300)
     saved.refresh_from_db()

@@ -81,7 +81,7 @@ export class SessionLauncher {
 
   async fill() {
     this.menu.replaceChildren(el('div', { class: 'rr-menu-note' }, 'Looking for live sessions…'));
-    let sessions = [];
+    let sessions;
     try {
       sessions = await activeSessions(this.studyUid);
     } catch (err) {
@@ -125,7 +125,7 @@ export class SessionLauncher {
 
   /** ``?join=1``: go to the study's active session, or say plainly that there is none. */
   async joinActive() {
-    let sessions = [];
+    let sessions;
     try {
       sessions = await activeSessions(this.studyUid);
     } catch (err) {
