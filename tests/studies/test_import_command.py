@@ -87,9 +87,11 @@ def test_progress_bar_and_exit_status_from_the_shell(tmp_path):
     Nothing here reaches the database (the only file is not DICOM), so the
     subprocess gets an empty data directory of its own.
     """
-    (tmp_path / "x.txt").write_bytes(b"plain text, no DICOM here" * 10)
+    # Its own folder: the data directory beside it gets files of its own (the secret key).
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.txt").write_bytes(b"plain text, no DICOM here" * 10)
     proc = subprocess.run(
-        [sys.executable, "manage.py", "import_dicom", str(tmp_path)],
+        [sys.executable, "manage.py", "import_dicom", str(tmp_path / "in")],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -25,12 +25,18 @@ def dicomweb_view(methods: tuple[str, ...] = ("GET",)):
     """
 
     def decorator(view):
+        allowed = (*methods, "HEAD") if "GET" in methods else methods
+
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
-            if request.method not in methods:
+            if request.method not in allowed:
                 response = error(405, f"{request.method} is not supported here")
-                response["Allow"] = ", ".join(methods)
+                response["Allow"] = ", ".join(allowed)
                 return response
+            if request.method == "HEAD":
+                # The GET's status and headers without its body (RFC 9110 9.3.2).
+                request.method = "GET"
+                return headers_only(wrapper(request, *args, **kwargs))
             try:
                 return view(request, *args, **kwargs)
             except PermissionDenied as exc:
@@ -47,6 +53,20 @@ def dicomweb_view(methods: tuple[str, ...] = ("GET",)):
         return wrapper
 
     return decorator
+
+
+def headers_only(response: HttpResponse) -> HttpResponse:
+    """``response`` with an empty body; Content-Length kept when it was known."""
+    if response.streaming:
+        # The body generator is never started, so it holds no open file.
+        head = HttpResponse(status=response.status_code)
+        for name, value in response.items():
+            head[name] = value
+        return head
+    length = len(response.content)
+    response.content = b""
+    response["Content-Length"] = str(length)
+    return response
 
 
 def error(status: int, detail: str) -> JsonResponse:

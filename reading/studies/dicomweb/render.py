@@ -13,6 +13,7 @@ import io
 
 import numpy as np
 import pydicom
+from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpResponse
 from PIL import Image
@@ -22,7 +23,13 @@ from reading.audit.models import AuditAction
 from reading.studies import storage
 from reading.studies.access import get_series_for_user, get_study_for_user
 from reading.studies.dicomweb.common import audit, dicomweb_view
-from reading.studies.dicomweb.media import NotAcceptable, parse_accept
+from reading.studies.dicomweb.media import (
+    NotAcceptable,
+    multipart_content_type,
+    new_boundary,
+    parse_accept,
+)
+from reading.studies.dicomweb.streaming import multipart_chunks, streaming_response
 from reading.studies.dicomweb.wado import instance_for_user, parse_frame_list
 from reading.studies.models import Instance
 
@@ -31,12 +38,16 @@ THUMBNAIL_SIZE = 128
 WINDOW_FUNCTIONS = {"linear", "linear_exact", "sigmoid"}
 
 
-def choose_image_type(request) -> str:
-    """JPEG unless the client prefers PNG (Accept header or ``accept`` parameter)."""
+def choose_image_type(request, multipart: bool = False) -> str:
+    """JPEG unless the client prefers PNG (Accept header or ``accept`` parameter).
+
+    Study and series answers are multipart (``multipart`` True) and take
+    ``multipart/related; type="image/jpeg"`` as well as the bare types.
+    """
     wanted = request.GET.get("accept")
     entries = parse_accept(wanted or request.headers.get("Accept"))
     for entry in entries:
-        if entry.multipart:
+        if entry.multipart and not multipart:
             continue
         for media in (JPEG, PNG):
             if entry.matches(media):
@@ -223,3 +234,40 @@ def thumbnail_study(request, study_uid):
     return _render_response(
         request, instance, instance.number_of_frames // 2 + 1, study, thumbnail=True
     )
+
+
+def _rendered_many(request, instances, study):
+    """Rendered Study / Series (PS3.18 10.4.1.1.3): one rendered part per instance."""
+    media_type = choose_image_type(request, multipart=True)
+    window = _window_param(request)
+    viewport = _viewport_param(request, None)
+    quality = _quality_param(request)
+    rows = list(instances)
+    if not rows:
+        raise Http404("nothing to show here")
+    if len(rows) > settings.DICOMWEB_MAX_FRAMES:
+        raise BadRequest(f"{len(rows)} images; render at most {settings.DICOMWEB_MAX_FRAMES}")
+
+    def part(instance):
+        path = storage.absolute(instance.file_path)
+        yield encode(_fit(render_frame(path, 0, window), viewport), media_type, quality)
+
+    audit(request, AuditAction.RENDER, study=study, detail=f"rendered {len(rows)} images")
+    boundary = new_boundary()
+    parts = [(media_type, lambda inst=inst: part(inst)) for inst in rows]
+    return streaming_response(
+        request, multipart_chunks(boundary, parts), multipart_content_type(media_type, boundary)
+    )
+
+
+@dicomweb_view()
+def rendered_study(request, study_uid):
+    study = get_study_for_user(request.user, study_uid)
+    return _rendered_many(request, _image_instances(series__study=study), study)
+
+
+@dicomweb_view()
+def rendered_series(request, study_uid, series_uid):
+    study = get_study_for_user(request.user, study_uid)
+    series = get_series_for_user(request.user, study_uid, series_uid)
+    return _rendered_many(request, _image_instances(series=series), study)

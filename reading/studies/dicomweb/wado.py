@@ -56,38 +56,82 @@ PIXEL_DATA_TAGS = {"7FE00010", "7FE00008", "7FE00009"}
 # -- instances (application/dicom) ----------------------------------------------
 
 
-def negotiate_dicom(request, syntaxes: set[str], single: bool) -> bool:
+def negotiate_dicom(request, syntaxes: set[str], single: bool) -> tuple[bool, str | None]:
     """Check the Accept header against ``application/dicom`` (PS3.18 8.7.3).
 
-    The archive never transcodes: stored instances go out in their own
-    transfer syntax, so an explicit ``transfer-syntax`` must be that one.
-    Returns True when a bare (single-part) ``application/dicom`` was chosen.
+    Stored instances go out in their own transfer syntax; a client that asks
+    for Explicit VR Little Endian (the uncompressed default, PS3.18 8.7.3.5.2)
+    gets instances stored otherwise transcoded by pydicom instead of a 406.
+    Returns (bare single-part ``application/dicom`` chosen, syntax to transcode
+    to or None).
     """
     for entry in parse_accept(request.headers.get("Accept")):
         if not entry.matches(DICOM):
             continue
         if not entry.multipart and entry.media_type == DICOM and not single:
             continue
+        bare = not entry.multipart and entry.media_type == DICOM
         if entry.transfer_syntax in (None, "*") or syntaxes == {entry.transfer_syntax}:
-            return not entry.multipart and entry.media_type == DICOM
+            return bare, None
+        if entry.transfer_syntax == EXPLICIT_VR_LE:
+            return bare, EXPLICIT_VR_LE
     raise NotAcceptable(
-        "instances are served as stored, in " + ", ".join(sorted(syntaxes)) + "; use "
+        "instances are served as stored, in " + ", ".join(sorted(syntaxes)) + ", or "
+        f"transcoded to {EXPLICIT_VR_LE}; use "
         'Accept: multipart/related; type="application/dicom"; transfer-syntax=*'
     )
+
+
+def transcoded(relpath: str, syntax: str) -> bytes:
+    """The stored instance re-encoded in ``syntax`` (decoded by pydicom's pixel handlers).
+
+    Raises
+    ------
+    NotAcceptable
+        When the stored pixel data cannot be decoded here.
+    """
+    ds = pydicom.dcmread(storage.absolute(relpath))
+    if str(ds.file_meta.TransferSyntaxUID) != syntax:
+        try:
+            if ds.file_meta.TransferSyntaxUID.is_compressed:
+                ds.decompress()
+            ds.file_meta.TransferSyntaxUID = syntax
+        except Exception as exc:
+            raise NotAcceptable(f"cannot transcode this instance to {syntax}: {exc}") from None
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
 
 
 def _retrieve(request, instances: list[tuple[str, str]], study, single: bool = False):
     if not instances:
         raise Http404("Nothing stored here.")
-    bare = negotiate_dicom(request, {ts for _, ts in instances}, single)
+    bare, target = negotiate_dicom(request, {ts for _, ts in instances}, single)
+    if target is not None and bare:
+        body = transcoded(instances[0][0], target)  # errors are a 406 before anything is sent
+        audit(request, AuditAction.RETRIEVE, study=study, detail="instances transcoded")
+        return HttpResponse(body, content_type=f"{DICOM}; transfer-syntax={target}")
     audit(request, AuditAction.RETRIEVE, study=study, detail="instances")
     if bare:
         return streaming_response(request, file_chunks(instances[0][0]), DICOM)
     boundary = new_boundary()
-    parts = [(DICOM, lambda path=path: file_chunks(path)) for path, _ in instances]
+    if target is not None:
+        part_type = f"{DICOM}; transfer-syntax={target}"
+        parts = [
+            (part_type, lambda path=path, ts=ts: _as(path, ts, target)) for path, ts in instances
+        ]
+    else:
+        parts = [(DICOM, lambda path=path: file_chunks(path)) for path, _ in instances]
     return streaming_response(
         request, multipart_chunks(boundary, parts), multipart_content_type(DICOM, boundary)
     )
+
+
+def _as(relpath: str, stored: str, target: str):
+    if stored == target:
+        yield from file_chunks(relpath)
+    else:
+        yield transcoded(relpath, target)
 
 
 def _instance_rows(**filters) -> list[tuple[str, str]]:
@@ -136,6 +180,9 @@ def _metadata_response(request, instances, study):
         )
         for inst in instances
     ]
+    for item, inst in zip(payload, instances, strict=True):
+        # Available Transfer Syntax UID (0008,3002): the stored one (PS3.18 10.4.1.2).
+        item["00083002"] = {"vr": "UI", "Value": [inst.transfer_syntax_uid]}
     if not payload:
         raise Http404("Nothing stored here.")
     audit(request, AuditAction.METADATA, study=study, detail="metadata")
@@ -146,7 +193,7 @@ def _metadata_rows(**filters):
     return (
         Instance.objects.filter(**filters)
         .select_related("series")
-        .only("sop_instance_uid", "metadata", "series__series_instance_uid")
+        .only("sop_instance_uid", "transfer_syntax_uid", "metadata", "series__series_instance_uid")
         .order_by("series__series_number", "series_id", "instance_number", "pk")
     )
 
