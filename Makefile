@@ -8,7 +8,7 @@ PORT ?= 8000
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run install frontend chromium test test-fast test-scaleout lint format bench clean
+.PHONY: run install frontend chromium test test-fast test-scaleout lint lint-js format bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -45,7 +45,7 @@ run: install
 	  $(BIN)/python manage.py dicom_listener & \
 	  $(BIN)/daphne -b $(HOST) -p $(PORT) reading.asgi:application
 
-test: install chromium lint
+test: install chromium lint lint-js
 	$(BIN)/python -m pytest -q -m "not scaleout"
 	$(MAKE) --no-print-directory test-scaleout
 
@@ -63,6 +63,10 @@ test-fast: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The viewer's JavaScript: ESLint, and TypeScript's checker over the JSDoc types (no output).
+lint-js: frontend
+	cd frontend && npm run --silent lint && npm run --silent typecheck
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .
