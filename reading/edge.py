@@ -295,3 +295,38 @@ class SameOriginWebSocket:
         except ValueError:
             return False
         return (parsed.hostname, origin_port) == (host_parsed.hostname, host_port)
+
+
+# -- client JSON -------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 32
+
+
+def hostile_json(value, depth: int = 0) -> str | None:
+    """Why a parsed client message cannot be accepted, or None.
+
+    ``json.loads`` accepts NUL characters and lone surrogates (``"\\ud800"``)
+    that no database column or UTF-8 encoder takes, and nesting deep enough to
+    exhaust the stack later; each is refused here with a reason for the client.
+    """
+    if depth > MAX_JSON_DEPTH:
+        return f"nested deeper than {MAX_JSON_DEPTH} levels"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "NUL characters are not allowed"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text is not valid Unicode (lone surrogate)"
+        return None
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        reason = hostile_json(item, depth + 1)
+        if reason:
+            return reason
+    return None

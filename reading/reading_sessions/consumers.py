@@ -22,6 +22,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
 from reading.annotations.services import AnnotationError
+from reading.audit.models import AuditAction
+from reading.audit.services import record_access
+from reading.edge import hostile_json
 from reading.reading_sessions import events as ev
 from reading.reading_sessions import protocol, services
 from reading.reading_sessions.access import get_session_for_user
@@ -57,6 +60,8 @@ def _connect(user, session_id):
     if not session.is_active:
         return session, None, None
     connected = services.connect_participant(session, user)
+    # The socket replays the session's events and chat: a read of the study's patient data.
+    record_access(user, AuditAction.VIEW, study=session.study, detail="session-socket")
     session.refresh_from_db()
     state = dict(SessionSerializer(session).data)
     return session, connected, state
@@ -152,11 +157,18 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             message = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             await self._error("bad_message", "not JSON.")
             return
+        reason = hostile_json(message)
+        if reason:
+            await self._error("bad_message", f"{reason}.")
+            return
         ref = message.get("ref") if isinstance(message, dict) else None
-        if not isinstance(message, dict) or message.get("type") not in protocol.CLIENT_TYPES:
+        if not isinstance(ref, (str, int, type(None))) or isinstance(ref, bool):
+            ref = None
+        kind = message.get("type") if isinstance(message, dict) else None
+        if not isinstance(kind, str) or kind not in protocol.CLIENT_TYPES:
             await self._error("unknown_type", "a JSON object with a known type is expected.", ref)
             return
         if not self.rate.allow(asyncio.get_running_loop().time()):

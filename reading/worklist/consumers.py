@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from reading.audit.models import AuditAction
+from reading.audit.services import record_access
 from reading.worklist import events
 
 
@@ -19,10 +24,25 @@ class WorklistConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        # The socket pushes every patient's worklist row: audited like the worklist API.
+        await database_sync_to_async(record_access)(
+            user, AuditAction.SEARCH, detail="worklist-socket"
+        )
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Only ``{"type": "ping"}`` is expected; anything else gets an error, not a close."""
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except (ValueError, RecursionError):
+            content = None
+        if not isinstance(content, dict) or content.get("type") != "ping":
+            await self.send_json({"type": "error", "detail": 'only {"type": "ping"}.'})
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
         if isinstance(content, dict) and content.get("type") == "ping":

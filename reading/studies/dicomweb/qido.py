@@ -35,6 +35,7 @@ from reading.studies.models import Instance, Series, Study
 
 STUDY, SERIES, INSTANCE = "study", "series", "instance"
 CONTROL_PARAMS = {"limit", "offset", "includefield", "fuzzymatching"}
+MAX_INT_PARAM = 2**31 - 1  # larger values overflow the database's integers (a 500)
 ONLINE = "ONLINE"
 UTF8 = "ISO_IR 192"
 
@@ -282,8 +283,8 @@ def _int_param(request, name: str, default: int | None) -> int | None:
         value = int(raw)
     except ValueError:
         raise BadRequest(f"{name} must be a non-negative integer") from None
-    if value < 0:
-        raise BadRequest(f"{name} must be a non-negative integer")
+    if value < 0 or value > MAX_INT_PARAM:
+        raise BadRequest(f"{name} must be an integer from 0 to {MAX_INT_PARAM}")
     return value
 
 
