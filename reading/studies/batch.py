@@ -2,8 +2,10 @@
 
 Everything a batch holds ends up in ``ingest_instance`` one item at a time, so a
 bad file fails alone while the rest of the batch is stored. Zip archives are
-expanded in memory, member by member, under limits that stop a zip bomb before
-it is inflated: at most ``DICOM_MAX_ZIP_MEMBERS`` members, at most
+expanded member by member, each read in chunks with the limits applied while it
+inflates (an instance stops at ``DICOM_MAX_INSTANCE_BYTES``; a nested archive is
+spooled to a temporary file), under limits that stop a zip bomb before it is
+inflated: at most ``DICOM_MAX_ZIP_MEMBERS`` members, at most
 ``DICOM_MAX_UPLOAD_BYTES`` uncompressed bytes per archive (nested archives
 included), and no member compressed more than ``DICOM_MAX_ZIP_RATIO`` times.
 The declared sizes in the central directory can be trusted as upper bounds:
@@ -13,9 +15,9 @@ check when the member holds fewer).
 
 from __future__ import annotations
 
-import io
 import logging
 import os
+import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -135,14 +137,40 @@ def looks_like_zip(head: bytes) -> bool:
     return head[:4] in ZIP_MAGIC
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    chunks = []
-    total = 0
+class MemberTooLarge(Exception):
+    """A zip member expanded past the limit while it was being read."""
+
+
+def _read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, instance_limit: int
+) -> bytes | BinaryIO:
+    """The member's bytes, or a temporary file when it is itself a zip archive.
+
+    Read in chunks with the limits applied as it inflates: an instance stops at
+    ``instance_limit`` bytes, a nested archive (spooled to disk) at ``limit``.
+    """
     with archive.open(info) as fh:
+        head = fh.read(132)
+        if looks_like_zip(head):
+            spool = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
+            total = len(head)
+            spool.write(head)
+            while chunk := fh.read(READ_CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    spool.close()
+                    raise MemberTooLarge("member expands beyond its declared size")
+                spool.write(chunk)
+            spool.seek(0)
+            return spool
+        chunks = [head]
+        total = len(head)
         while chunk := fh.read(READ_CHUNK):
             total += len(chunk)
+            if total > instance_limit:
+                raise MemberTooLarge(f"too large: more than {instance_limit} bytes")
             if total > limit:
-                raise ValueError("member expands beyond its declared size")
+                raise MemberTooLarge("member expands beyond its declared size")
             chunks.append(chunk)
     return b"".join(chunks)
 
@@ -222,19 +250,21 @@ def iter_zip(
                 )
                 continue
             try:
-                data = _read_member(archive, info, min(info.file_size, budget.left))
+                data = _read_member(archive, info, min(info.file_size, budget.left), max_instance)
+            except MemberTooLarge as exc:
+                yield BatchItem(member_name, error=str(exc))
+                continue
             except Exception as exc:  # corrupt deflate data, bad CRC, unknown compression...
                 yield BatchItem(member_name, error=f"cannot read zip member: {exc}")
                 continue
-            budget.left -= len(data)
-            if looks_like_zip(data[:132]):
-                yield from iter_zip(io.BytesIO(data), member_name, budget=budget, depth=depth + 1)
-            elif len(data) > max_instance:
-                yield BatchItem(
-                    member_name, error=f"too large: {len(data)} bytes, the limit is {max_instance}"
-                )
-            else:
+            if isinstance(data, bytes):
+                budget.left -= len(data)
                 yield BatchItem(member_name, data=data)
+                continue
+            with data:
+                budget.left -= data.seek(0, os.SEEK_END)
+                data.seek(0)
+                yield from iter_zip(data, member_name, budget=budget, depth=depth + 1)
 
 
 def iter_upload(fileobj: BinaryIO, name: str, size: int | None = None) -> Iterator[BatchItem]:
