@@ -40,20 +40,27 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "Reading Room on http://$(HOST):$(PORT)/ ; DICOM C-STORE on port $${DICOM_PORT:-11112} (Ctrl-C stops all)"
-	@trap 'kill 0' EXIT INT TERM; \
-	  $(BIN)/python manage.py run_huey --quiet & \
-	  $(BIN)/python manage.py dicom_listener & \
-	  $(BIN)/daphne -b $(HOST) -p $(PORT) reading.asgi:application
+	@# The supervisor restarts whichever process exits (logged) and stops all on Ctrl-C.
+	@$(BIN)/python scripts/supervise.py \
+	  "huey=$(BIN)/python manage.py run_huey --quiet" \
+	  "dicom=$(BIN)/python manage.py dicom_listener" \
+	  "web=$(BIN)/daphne -b $(HOST) -p $(PORT) reading.asgi:application"
 
 test: install chromium lint lint-js
-	$(BIN)/python -m pytest -q -m "not scaleout"
+	@start=$$(date +%s); $(BIN)/python -m pytest -q -m "not scaleout" $(PYTEST_ARGS); rc=$$?; \
+	  echo "embedded pass: $$(( $$(date +%s) - start )) s"; exit $$rc
 	$(MAKE) --no-print-directory test-scaleout
 
-# The same code on PostgreSQL + Redis (both must be running; CI sets REQUIRE_SCALEOUT=1).
-test-scaleout:
+# The whole suite again on PostgreSQL + Redis (both must be running; CI sets
+# REQUIRE_SCALEOUT=1). Each run gets its own test database and Redis prefix
+# (reading/test_settings.py). SCALEOUT_SELECT narrows it, e.g. SCALEOUT_SELECT="-m scaleout".
+SCALEOUT_SELECT ?=
+test-scaleout: $(VENV)/.installed
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null \
 	  && $(BIN)/python -c "import redis; redis.Redis.from_url('$(REDIS_TEST_URL)', socket_connect_timeout=3).ping()" 2>/dev/null; then \
-	  DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/python -m pytest -q -m scaleout -p no:cacheprovider; \
+	  start=$$(date +%s); \
+	  DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/python -m pytest -q -p no:cacheprovider $(SCALEOUT_SELECT) $(PYTEST_ARGS); rc=$$?; \
+	  echo "PostgreSQL + Redis pass: $$(( $$(date +%s) - start )) s"; exit $$rc; \
 	elif [ "$$REQUIRE_SCALEOUT" = 1 ]; then echo "PostgreSQL/Redis not reachable but REQUIRE_SCALEOUT=1" >&2; exit 1; \
 	else echo "PostgreSQL or Redis not reachable: scale-out tests not run"; fi
 

@@ -29,3 +29,14 @@ STORAGES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not :memory:, so a Daphne server in another process sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(_TMP / "test.sqlite3")}  # noqa: F405
+else:
+    # One test database per run: pytest-django drops an existing test_<name> without
+    # asking, so two runs on one server (two passes, two people) must not share a name.
+    _run = "".join(c for c in _TMP.name.lower() if c.isalnum())[-12:]
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_run}"}  # noqa: F405
+
+if REDIS_URL:  # noqa: F405
+    # Runs sharing one Redis keep their own queue and groups (ids repeat across databases).
+    _prefix = "".join(c for c in _TMP.name.lower() if c.isalnum())[-12:]
+    HUEY["name"] = f"reading-room-{_prefix}"
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"asgi-{_prefix}"  # noqa: F405

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
 from django.urls import include, path
 
+from reading import health
 from reading.accounts.forms import LoginForm
 
 urlpatterns = [
@@ -18,7 +18,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("audit/", include("reading.audit.urls")),
     path("dicomweb/", include("reading.studies.dicomweb.urls")),
-    path("healthz", lambda request: HttpResponse("ok", content_type="text/plain")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", include("reading.annotations.urls")),
     path("", include("reading.reports.urls")),
     path("", include("reading.ai.urls")),

@@ -19,7 +19,7 @@ from django.http import JsonResponse
 
 from reading.accounts.authentication import is_api_path, user_from_token_header
 
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/healthz")
+PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/healthz", "/readyz")
 LAST_ACTIVITY_KEY = "last_activity"
 # The session is written at most this often to note activity (not on every request).
 ACTIVITY_RESOLUTION = 30
