@@ -54,16 +54,18 @@ class Progress:
     lost: bool = False
 
     def on_progress(self, stage: str, done: int, total: int) -> None:
-        if stage != self.stage:
+        new_stage = stage != self.stage
+        if new_stage:
             self.stage_started = time.monotonic()
         self.stage, self.done, self.total = stage, done, total
         if stage == "tokens":
             self.tokens = done
-        self.flush(force=stage != "tokens" and done in (total, 1))
+            return  # flushed by on_token, which follows with the text
+        self.flush(force=new_stage or done == total)
 
     def on_token(self, piece: str) -> None:
         self.text += piece
-        self.flush()
+        self.flush(force=not self.text.strip(" ") or self.text == piece)
 
     def eta(self) -> float | None:
         elapsed = time.monotonic() - self.stage_started

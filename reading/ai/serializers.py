@@ -70,6 +70,7 @@ class AIJobSerializer(serializers.ModelSerializer):
 
 
 class AIReviewSerializer(serializers.ModelSerializer):
+    annotation_id = serializers.CharField()
     reviewer = UserRefSerializer(allow_null=True)
 
     class Meta:
