@@ -237,6 +237,10 @@ class TranscriptionService:
             stream.fed += len(samples) + max(0, offset - stream.fed)
         return np.concatenate(parts) if parts else np.zeros(0, np.int16)
 
+    async def preload(self) -> None:
+        """Load the model now (a worker does it before it listens), not on the first audio."""
+        await self._load(asyncio.get_running_loop())
+
     async def _load(self, loop) -> None:
         from inference.errors import ModelNotInstalled
 

@@ -34,6 +34,9 @@ class Command(BaseCommand):
     async def _run(self, workers):
         layer = get_channel_layer()
         service = transcription.TranscriptionService(workers)
+        await service.preload()
+        if service.engine_error is not None:
+            self.stderr.write(f"dictation worker: {service.engine_error}")
         self.stdout.write(
             f"dictation worker: listening on {transcription.TRANSCRIBE_CHANNEL!r} "
             f"({type(layer).__name__}, model {transcription.model_status()['name']!r})"
