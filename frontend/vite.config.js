@@ -14,7 +14,7 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 5000,
     rollupOptions: {
-      input: { viewer: 'src/main.js' },
+      input: { viewer: 'src/main.js', 'report-page': 'src/report/page.js' },
       output: {
         // Stable names for the two files the Django template links; everything the
         // entry pulls in lazily keeps a content hash.

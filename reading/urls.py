@@ -22,6 +22,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("", include("reading.annotations.urls")),
     path("", include("reading.reports.urls")),
+    path("", include("reading.reports.urls_pages")),
     path("", include("reading.ai.urls")),
     path("", include("reading.reading_sessions.urls")),
     path("", include("reading.dictation.urls")),
@@ -30,3 +31,5 @@ urlpatterns = [
     path("", include("reading.viewer.urls")),
     path("", include("reading.studies.urls")),
 ]
+
+handler400 = "reading.accounts.views.bad_request"
