@@ -26,3 +26,25 @@ def activity(request):
     from django.http import JsonResponse
 
     return JsonResponse({"idle_timeout": settings.SESSION_IDLE_TIMEOUT})
+
+
+def bad_request(request, exception=None):
+    """400 with a reason people can act on (``handler400``); too many files above all."""
+    from django.conf import settings
+    from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
+    from django.http import JsonResponse
+
+    from reading.accounts.authentication import is_api_path
+
+    if isinstance(exception, TooManyFilesSent):
+        detail = (
+            f"Too many files in one upload: at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES}. "
+            "Upload them in smaller batches, as a zip archive, or with the import command."
+        )
+    elif isinstance(exception, TooManyFieldsSent):
+        detail = "Too many form fields in one request."
+    else:
+        detail = "Bad request."
+    if is_api_path(request.path_info) or "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"detail": detail}, status=400)
+    return render(request, "400.html", {"detail": detail}, status=400)

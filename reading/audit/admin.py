@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from reading.accounts.privacy import PatientIdentityHidden
 from reading.audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(PatientIdentityHidden, admin.ModelAdmin):
     list_display = (
         "at",
         "username",

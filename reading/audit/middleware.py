@@ -66,6 +66,7 @@ NO_PATIENT_DATA = {
     "accounts:activity",
     "audit:log",  # the audit trail itself (admins); reading it is not reading a study
     "healthz",
+    "readyz",
     "studies:upload",
     "studies:upload_api",
     "worklist:open",  # a redirect to the viewer, which audits

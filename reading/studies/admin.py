@@ -1,16 +1,18 @@
 from django.contrib import admin
 
+from reading.accounts.privacy import PatientIdentityHidden
 from reading.studies.models import Instance, Patient, Series, Study
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(PatientIdentityHidden, admin.ModelAdmin):
+    hidden_entirely = True
     list_display = ("patient_name", "patient_id", "patient_birth_date", "patient_sex")
     search_fields = ("patient_name", "patient_id")
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(PatientIdentityHidden, admin.ModelAdmin):
     list_display = (
         "accession_number",
         "patient",

@@ -66,10 +66,12 @@ def test_study_reads_are_audited_with_the_patient(
         assert event.study_instance_uid == study_uid and event.patient_id == "MRN-AUD"
 
 
-def test_django_admin_patient_pages_are_audited(client, admin_user, study_uid):
+def test_django_admin_patient_pages_are_audited(client, attending, study_uid):
     from reading.studies.models import Patient
 
-    client.force_login(admin_user)
+    attending.is_staff = attending.is_superuser = True  # a clinical admin sees patients
+    attending.save()
+    client.force_login(attending)
     patient = Patient.objects.get()
     assert client.get("/admin/studies/patient/").status_code == 200
     assert client.get(f"/admin/studies/patient/{patient.pk}/change/").status_code == 200
