@@ -38,6 +38,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import orthanc_compare  # noqa: E402
+
 from reading.devserver import free_port, start_daphne, stop  # noqa: E402
 
 EMPTY_SEARCH = "/dicomweb/studies?PatientID=NO-SUCH-PATIENT"
@@ -94,7 +96,7 @@ def wait_for(port: int, path: str, timeout: float = 60.0) -> None:
 # -- the CT -------------------------------------------------------------------------
 
 
-def build_ct(slices: int, size: int = 512) -> list[bytes]:
+def build_ct(slices: int, size: int = 512, patient_id: str = "BENCH-001") -> list[bytes]:
     """A synthetic chest-like CT: body, lungs, spine, noise; int16 HU-shifted values."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -127,7 +129,7 @@ def build_ct(slices: int, size: int = 512) -> list[bytes]:
         ds.SOPInstanceUID = generate_uid()
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
-        ds.PatientID, ds.PatientName = "BENCH-001", "Bench^Chest"
+        ds.PatientID, ds.PatientName = patient_id, "Bench^Chest"
         ds.StudyDate, ds.StudyTime, ds.AccessionNumber = "20261120", "101500", "BENCH1"
         ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CT", 1, i + 1
         ds.StudyDescription = "CT CHEST (benchmark)"
@@ -176,9 +178,9 @@ def prepare(env: dict) -> str:
     )
     code = (
         "from reading.accounts.models import User;"
-        "from rest_framework.authtoken.models import Token;"
+        "from reading.accounts.services import create_api_token;"
         "u = User.objects.create_user('bench', password='bench-password', role='attending');"
-        "print(Token.objects.create(user=u).key)"
+        "print(create_api_token(u).key)"
     )
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
@@ -289,6 +291,56 @@ def check_frames(port: int, token: str, paths: list[tuple[str, str]], expected: 
     return first
 
 
+def run_orthanc_comparison(args, env, token, web_port, files, tmp_path):
+    """The CT into a private Orthanc too; every operation timed on both (bench/orthanc_compare.py).
+
+    Returns the Orthanc and DICOM listener processes (stopped by the caller).
+    """
+    import pydicom
+
+    # A CT of its own (new UIDs, another Patient ID), new to both servers.
+    files = read_folder(args.path) if args.path else build_ct(len(files), patient_id="BENCH-CMP")
+    first = pydicom.dcmread(io.BytesIO(files[0]), stop_before_pixels=True)
+    sops = [
+        str(pydicom.dcmread(io.BytesIO(f), stop_before_pixels=True).SOPInstanceUID) for f in files
+    ]
+    uids = {
+        "study": str(first.StudyInstanceUID),
+        "series": str(first.SeriesInstanceUID),
+        "patient_id": str(first.PatientID),
+        "sops": sops,
+    }
+    http_port, dicom_port, app_dicom = free_port(), free_port(), free_port()
+    orthanc = orthanc_compare.start_orthanc(tmp_path, http_port, dicom_port)
+    listener = subprocess.Popen(
+        [sys.executable, "manage.py", "dicom_listener", "--host", "127.0.0.1"]
+        + ["--port", str(app_dicom)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    wait_for(http_port, "/system")
+    folder = tmp_path / "cstore"
+    folder.mkdir()
+    for i, raw in enumerate(build_ct(len(files), patient_id="BENCH-CST") if not args.path else []):
+        (folder / f"{i:04d}.dcm").write_bytes(raw)
+    print(f"\napp / Orthanc {orthanc_compare.__name__}: same client, same CT, loopback")
+    app = orthanc_compare.Server("app", web_port, "/dicomweb", {"Authorization": f"Bearer {token}"})
+    other = orthanc_compare.Server("orthanc", http_port, "/dicom-web", {})
+    rows = orthanc_compare.compare(
+        app,
+        other,
+        files,
+        uids,
+        folder=folder if any(folder.iterdir()) else None,
+        app_dicom=app_dicom,
+        orthanc_dicom=dicom_port,
+        rounds=args.rounds,
+    )
+    print(json.dumps(rows))
+    return orthanc, listener
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--path", type=Path, help="a folder of DICOM files instead of the built CT")
@@ -297,6 +349,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="retrieval rounds (best is kept)")
     parser.add_argument("--clients", default="1,8")
     parser.add_argument("--settings", default="reading.settings", help="Django settings module")
+    parser.add_argument(
+        "--orthanc",
+        action=argparse.BooleanOptionalAction,
+        default=orthanc_compare.available(),
+        help="also run a private Orthanc and print app/Orthanc ratios (default: when installed)",
+    )
     args = parser.parse_args()
 
     import pydicom
@@ -317,7 +375,7 @@ def main() -> None:
         token = prepare(env)
         web_port, static_port, raw_port = free_port(), free_port(), free_port()
         daphne, _ = start_daphne(env, port=web_port)
-        static = raw = None
+        static = raw = orthanc = listener = None
         try:
             wait_for(web_port, "/healthz")
             seconds = stow(web_port, token, files, args.batch)
@@ -401,8 +459,12 @@ def main() -> None:
                     f" empty QIDO {row['auth_floor_requests_per_s']:.0f} req/s"
                 )
             print(json.dumps(results))
+            if args.orthanc:
+                orthanc, listener = run_orthanc_comparison(
+                    args, env, token, web_port, files, tmp_path
+                )
         finally:
-            for server in (daphne, static, raw):
+            for server in (daphne, static, raw, orthanc, listener):
                 if server is not None:
                     stop(server)
 
