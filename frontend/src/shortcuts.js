@@ -36,6 +36,7 @@ export function shortcutTable(viewer) {
     ) },
     { keys: ['Delete', 'Backspace'], label: 'Delete selected annotation', run: () => viewer.deleteSelected() },
     { keys: ['j'], label: 'Live session: start / join', run: () => viewer.toggleSessionMenu?.() },
+    { keys: ['k'], label: 'AI read of the series in view (task from the AI panel)', run: () => viewer.ai?.read() },
     { keys: ['d', 'F9'], label: 'Dictation: start / stop', run: (e) => !e?.repeat && viewer.dictation?.toggle() },
     { keys: ['`'], label: 'Dictation: hold to talk', run: (e) => viewer.dictation?.pushToTalk(e) },
     { keys: [']'], label: 'Next study in the worklist', run: () => viewer.worklistNav?.go(1) },

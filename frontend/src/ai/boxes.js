@@ -1,0 +1,114 @@
+/**
+ * AI boxes on the images: each ``ai_box`` finding is drawn as a locked rectangle on its
+ * own image (SOP Instance UID + frame, image pixel coordinates), in the AI colour, with
+ * its label and review state. Human marks keep the tools' default colours.
+ */
+import { metaData, utilities as csUtils } from '@cornerstonejs/core';
+import { RectangleROITool, annotation as toolAnnotation } from '@cornerstonejs/tools';
+
+export const AI_COLOUR = 'rgb(232, 121, 249)'; // magenta: no human tool draws in it
+const REJECTED_COLOUR = 'rgb(120, 120, 130)';
+
+function cross(a, b) {
+  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+}
+
+export class AiBoxes {
+  constructor(viewer) {
+    this.viewer = viewer;
+    this.shown = new Map(); // annotation id -> Cornerstone annotationUID
+    this.versions = new Map(); // annotation id -> the version drawn
+  }
+
+  /** Draw (or redraw) one finding's box; returns whether it is on screen. */
+  async show(finding, randomWeights) {
+    const record = finding.annotation;
+    if (record.tool !== 'ai_box' || record.deleted_at) return false;
+    if (this.versions.get(String(record.id)) === record.version) return true; // already drawn
+    this.hide(record.id);
+    this.versions.set(String(record.id), record.version);
+    const imageId = await this.viewer.findImageId(
+      record.series_instance_uid, record.sop_instance_uid, record.frame_number || 1,
+    );
+    const plane = imageId && metaData.get('imagePlaneModule', imageId);
+    if (!plane) {
+      this.versions.delete(String(record.id));
+      return false;
+    }
+    const [[x0, y0], [x1, y1]] = record.geometry.points;
+    const corners = [[x0, y0], [x1, y0], [x0, y1], [x1, y1]].map((p) =>
+      csUtils.imageToWorldCoords(imageId, p),
+    );
+    const state = record.review_state === 'pending' ? 'AI' : `AI ${record.review_state}`;
+    const uid = `ai-${record.id}-${csUtils.uuidv4().slice(0, 8)}`;
+    const row = plane.rowCosines;
+    const col = plane.columnCosines;
+    toolAnnotation.state.addAnnotation(
+      {
+        annotationUID: uid,
+        highlighted: false,
+        isLocked: true,
+        isVisible: true,
+        invalidated: true,
+        metadata: {
+          toolName: RectangleROITool.toolName,
+          referencedImageId: imageId,
+          FrameOfReferenceUID: plane.frameOfReferenceUID,
+          viewPlaneNormal: cross(row, col),
+          viewUp: [-col[0], -col[1], -col[2]],
+        },
+        data: {
+          label: `${state}${randomWeights ? ' (random weights)' : ''}: ${record.label}`,
+          handles: {
+            points: corners,
+            activeHandleIndex: null,
+            textBox: {
+              hasMoved: false,
+              worldPosition: [0, 0, 0],
+              worldBoundingBox: { topLeft: [0, 0, 0], topRight: [0, 0, 0], bottomLeft: [0, 0, 0], bottomRight: [0, 0, 0] },
+            },
+          },
+          cachedStats: {},
+        },
+      },
+      plane.frameOfReferenceUID,
+    );
+    const colour = record.review_state === 'rejected' ? REJECTED_COLOUR : AI_COLOUR;
+    toolAnnotation.config.style.setAnnotationStyles(uid, {
+      color: colour,
+      colorHighlighted: colour,
+      colorSelected: colour,
+      lineDash: '6,3',
+      textBoxColor: colour,
+    });
+    this.shown.set(String(record.id), uid);
+    this.viewer.renderAll();
+    return true;
+  }
+
+  hide(id) {
+    const uid = this.shown.get(String(id));
+    if (!uid) return;
+    this.shown.delete(String(id));
+    toolAnnotation.state.removeAnnotation(uid);
+    this.viewer.renderAll();
+  }
+
+  /** Scroll the viewport showing the finding's series to its image (or show the series). */
+  async goTo(record) {
+    const imageId = await this.viewer.findImageId(
+      record.series_instance_uid, record.sop_instance_uid, record.frame_number || 1,
+    );
+    const series = this.viewer.findSeries(record.series_instance_uid);
+    if (!imageId || !series) return false;
+    const slice = series.imageIds.indexOf(imageId);
+    const state = this.viewer.state();
+    const cell = state.viewports.find((v) => v.series === record.series_instance_uid);
+    await this.viewer.applyViewport({
+      viewportId: cell?.viewportId || state.activeViewportId,
+      series: record.series_instance_uid,
+      slice,
+    });
+    return true;
+  }
+}
