@@ -111,7 +111,13 @@ def _wait_dictation(page, condition, timeout=20000):
 
 
 def _open_viewer(page, *, session=False):
-    _until(page, "() => window.readingViewer && window.readingViewer.state().ready", timeout=30000)
+    try:
+        _until(page, "() => window.readingViewer && window.readingViewer.state().ready", 60000)
+    except AssertionError as exc:
+        error = page.evaluate("() => document.getElementById('rr-viewer')?.dataset.error || ''")
+        raise AssertionError(
+            f"the viewer did not start: {error!r}, page errors {page.errors}"
+        ) from exc
     _until(page, "() => window.readingViewer.state().viewports.some(v => v.imageId)")
     if session:
         _until(
@@ -121,7 +127,7 @@ def _open_viewer(page, *, session=False):
     return page
 
 
-def _record_until(page, samples, *, drop_at=None):
+def _record_until(page, samples, *, drop_at=None, shot=None):
     """Record (key D) until ``samples`` are captured; optionally drop the socket on the way."""
     page.keyboard.press("d")
     _wait_dictation(page, "s.state === 'listening'")
@@ -133,6 +139,8 @@ def _record_until(page, samples, *, drop_at=None):
         page.wait_for_timeout(1200)  # frames pile up unacknowledged meanwhile
         assert _dictation(page, "s.unacked") > 3
         page.context.set_offline(False)
+        if shot:
+            shot(page, "dictation-listening-reconnecting")
     _wait_dictation(page, f"s.samples >= {samples}", timeout=30000)
     page.keyboard.press("d")
     _wait_dictation(page, "s.state === 'idle'")
@@ -195,6 +203,7 @@ def test_dictation_in_session_stores_audio_and_reaches_guest(
     for page in (host, guest):
         _wait_dictation(page, "s.connection === 'live' && s.model")
     assert _dictation(host, "s.model.installed && s.model.random_weights") is True
+    host.locator('.vw-dock-tab[data-panel="dictation"]').click()
     assert host.locator(".rr-dict-random").is_visible()
     assert "random weights" in host.locator(".rr-dict-random").text_content()
     host.evaluate(
@@ -207,7 +216,7 @@ def test_dictation_in_session_stores_audio_and_reaches_guest(
 
     # Dictate two loops of the file; the socket drops mid-sentence and comes back.
     target = 2 * len(spoken)
-    _record_until(host, target, drop_at=len(spoken) // 2)
+    _record_until(host, target, drop_at=len(spoken) // 2, shot=shot)
     shot(host, "dictation-host-after-stop")
     state = _dictation(host)
     assert state["framesResent"] > 0  # the frames of the gap went again after the reconnect
@@ -280,6 +289,10 @@ def test_no_model_says_how_to_install_and_still_records(
         page.goto(f"{no_model_url}/viewer/{study_uid}/")
         _open_viewer(page)
         _wait_dictation(page, "s.connection === 'live' && s.model")
+        # The panel's tab is shown or asks for attention; the panel says what to do.
+        tab = page.locator('.vw-dock-tab[data-panel="dictation"]')
+        assert {"on", "attention"} & set(tab.get_attribute("class").split())
+        tab.click()
         instruction = page.locator(".rr-dict-instruction")
         assert instruction.is_visible()
         assert "MEDASR_MODEL=" in instruction.text_content()
@@ -294,25 +307,51 @@ def test_no_model_says_how_to_install_and_still_records(
         utterances = _stored_utterances(page, study_uid)
         assert len(utterances) == 1
         assert len(_stored_audio(page, utterances[0])) == _dictation(page, "s.samples")
+
+        # Push-to-talk: hold ` to dictate, release to stop; another utterance is kept.
+        before = _dictation(page, "s.samples")
+        page.keyboard.down("Backquote")
+        _wait_dictation(page, "s.state === 'listening'")
+        _wait_dictation(page, f"s.samples >= {before + RATE}")
+        page.keyboard.up("Backquote")
+        _wait_dictation(page, "s.state === 'idle' && s.unacked === 0")
+        assert len(_stored_utterances(page, study_uid)) == 2
         assert page.errors == []
     finally:
         context.close()
 
 
-def test_outsider_dictation_socket_refused(browser, live_url, outsider, transactional_db):
+PROBE_SOCKET = """(uid) => new Promise((resolve) => {
+  const url = `ws://${location.host}/ws/dictation/${uid}/?stream=${crypto.randomUUID()}`;
+  const ws = new WebSocket(url);
+  const seen = { opened: false, messages: [] };
+  ws.onopen = () => { seen.opened = true; };
+  ws.onmessage = (e) => { seen.messages.push(JSON.parse(e.data).type); ws.close(); };
+  ws.onclose = (e) => resolve({ ...seen, code: e.code });
+})"""
+
+
+def test_outsider_dictation_socket_refused(
+    browser, live_url, attending, outsider, transactional_db
+):
+    """The outsider's socket is refused at the handshake (the browser sees no ``ready``);
+    the attending's, on the same study, opens: the probe can tell them apart."""
     study_uid, _, _ = make_study(n=2, size=32)
-    context = browser.new_context()
-    try:
-        context.add_cookies([session_cookie_for(outsider, live_url)])
-        page = context.new_page()
-        page.goto(f"{live_url}/")
-        code = page.evaluate(
-            """(uid) => new Promise((resolve) => {
-              const ws = new WebSocket(`ws://${location.host}/ws/dictation/${uid}/?stream=${crypto.randomUUID()}`);
-              ws.onclose = (e) => resolve(e.code);
-            })""",
-            study_uid,
-        )
-        assert code == 4403
-    finally:
-        context.close()
+    seen = {}
+    for user in (attending, outsider):
+        context = browser.new_context()
+        try:
+            context.add_cookies([session_cookie_for(user, live_url)])
+            page = context.new_page()
+            page.goto(f"{live_url}/")
+            seen[user.username] = page.evaluate(PROBE_SOCKET, study_uid)
+            listing = page.request.get(f"{live_url}/api/dictation/utterances/?study={study_uid}")
+            seen[user.username]["listing"] = listing.status
+        finally:
+            context.close()
+    assert seen[attending.username]["opened"] and seen[attending.username]["messages"] == ["ready"]
+    assert seen[attending.username]["listing"] == 200
+    refused = seen[outsider.username]
+    # Channels refuses before accepting: the browser gets 1006, not the consumer's 4403.
+    assert not refused["opened"] and refused["messages"] == [] and refused["code"] != 1000
+    assert refused["listing"] in (403, 404)

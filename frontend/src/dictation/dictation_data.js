@@ -17,6 +17,7 @@
  */
 import { Emitter } from '../emitter.js';
 import { Capture } from './capture.js';
+import { Transcript } from './transcript.js';
 
 const FINAL_CLOSE_CODES = new Map([
   [4401, 'Signed out: reload the page to dictate.'],
@@ -37,41 +38,6 @@ function uuid() {
   b[8] = (b[8] & 0x3f) | 0x80;
   const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-/** One speaker's transcript: utterances of final segments plus the open partial. */
-class Transcript {
-  constructor() {
-    this.utterances = new Map(); // utterance -> {finals: Map(segment -> text), partial}
-  }
-
-  entry(utterance) {
-    if (!this.utterances.has(utterance)) this.utterances.set(utterance, { finals: new Map(), partial: null });
-    return this.utterances.get(utterance);
-  }
-
-  /** Apply a partial or final; returns false for a final already applied (a resend). */
-  apply(type, { utterance = '', segment = 0, text = '' }) {
-    const u = this.entry(utterance);
-    if (type === 'final') {
-      const known = u.finals.has(segment);
-      u.finals.set(segment, text);
-      if (u.partial && u.partial.segment <= segment) u.partial = null;
-      return !known;
-    }
-    if (!u.finals.has(segment)) u.partial = { segment, text };
-    return true;
-  }
-
-  lines() {
-    // Utterances in the order they began (Map order); segments by number.
-    return [...this.utterances.entries()]
-      .map(([utterance, u]) => ({
-        utterance,
-        final: [...u.finals.entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t).filter(Boolean).join(' '),
-        partial: u.partial?.text || '',
-      }));
-  }
 }
 
 export class DictationStream extends Emitter {

@@ -16,7 +16,7 @@ const CONNECTION_LABELS = {
 const STATE_LABELS = {
   idle: 'Dictate',
   starting: 'Opening microphone',
-  listening: 'Listening: stop',
+  listening: 'Stop',
   stopping: 'Stopping',
   error: 'Dictate',
 };
@@ -117,6 +117,8 @@ export class DictationPanel {
     const lagging = s.lagSeconds >= 1;
     this.lagNote.hidden = !lagging;
     this.lagNote.textContent = lagging ? `Transcription is ${Math.round(s.lagSeconds)} s behind; nothing is lost.` : '';
+    if (s.error && s.error !== this.shownError) this.viewer.dock.attention('dictation');
+    this.shownError = s.error;
     this.errorNote.hidden = !s.error;
     this.errorNote.textContent = s.error ? s.error.detail : '';
     this.root.dataset.state = s.state;
@@ -124,6 +126,10 @@ export class DictationPanel {
 
   renderModel(model) {
     const note = this.modelNote;
+    // Flag the tab once when there is something to fix (the model missing, an error).
+    const problem = model && !model.installed ? 'model' : null;
+    if (problem && this.flagged !== problem) this.viewer.dock.attention('dictation');
+    this.flagged = problem;
     if (!model) {
       note.hidden = true;
       return;
