@@ -95,3 +95,22 @@ def test_outsider_gets_none_of_it(outsider_client):
     (ds,) = stored(make_dataset())
     assert outsider_client.head(study_url(ds) + "/metadata").status_code == 403
     assert outsider_client.get(study_url(ds) + "/rendered").status_code == 403
+
+
+def test_cached_series_metadata_follows_new_instances(
+    attending_client, django_assert_max_num_queries
+):
+    first, second = make_ct_series(2)
+    stored(first)
+    url = f"{study_url(first)}/series/{first.SeriesInstanceUID}/metadata"
+    assert len(attending_client.get(url).json()) == 1
+    stored(second)
+    body = attending_client.get(url).json()
+    assert [item["00080018"]["Value"][0] for item in body] == [
+        first.SOPInstanceUID,
+        second.SOPInstanceUID,
+    ]
+    assert len(attending_client.get(study_url(first) + "/metadata").json()) == 2
+    with django_assert_max_num_queries(12):  # a cache hit reads no instance rows
+        again = attending_client.get(url)
+    assert again.json() == body

@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from reading.studies.dicomweb import qido, render, stow, wado
+from reading.studies.dicomweb import metadata, qido, render, stow, wado
 
 
 class UIDConverter:
@@ -38,18 +38,18 @@ urlpatterns = [
     path("series", qido.search_all_series, name="series"),
     path("instances", qido.search_all_instances, name="instances"),
     path(S, stow.study_root, name="study"),
-    path(S + "/metadata", wado.study_metadata, name="study-metadata"),
+    path(S + "/metadata", metadata.study_metadata, name="study-metadata"),
     path(S + "/thumbnail", render.thumbnail_study, name="study-thumbnail"),
     path(S + "/rendered", render.rendered_study, name="study-rendered"),
     path(S + "/series", qido.search_study_series, name="study-series"),
     path(S + "/instances", qido.search_study_instances, name="study-instances"),
     path(SE, wado.retrieve_series, name="series-retrieve"),
-    path(SE + "/metadata", wado.series_metadata, name="series-metadata"),
+    path(SE + "/metadata", metadata.series_metadata, name="series-metadata"),
     path(SE + "/thumbnail", render.thumbnail_series, name="series-thumbnail"),
     path(SE + "/rendered", render.rendered_series, name="series-rendered"),
     path(SE + "/instances", qido.search_series_instances, name="series-instances"),
     path(I, wado.retrieve_instance, name="instance"),
-    path(I + "/metadata", wado.instance_metadata, name="instance-metadata"),
+    path(I + "/metadata", metadata.instance_metadata, name="instance-metadata"),
     path(I + "/rendered", render.rendered_instance, name="instance-rendered"),
     path(I + "/thumbnail", render.thumbnail_instance, name="instance-thumbnail"),
     path(I + "/frames/<dicom_frames:frames>", wado.retrieve_frames, name="frames"),

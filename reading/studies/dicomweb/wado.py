@@ -27,12 +27,9 @@ from reading.studies.access import (
 )
 from reading.studies.dicomweb.common import (
     audit,
-    dicom_json_response,
     dicomweb_view,
-    instance_url,
-    service_root,
 )
-from reading.studies.dicomweb.dicomjson import first_value, resolve_bulk
+from reading.studies.dicomweb.dicomjson import first_value
 from reading.studies.dicomweb.media import (
     BIG_ENDIAN,
     COMPRESSED_MEDIA_TYPES,
@@ -161,61 +158,6 @@ def retrieve_instance(request, study_uid, series_uid, sop_uid):
     instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
     rows = [(instance.file_path, instance.transfer_syntax_uid)]
     return _retrieve(request, rows, study, single=True)
-
-
-# -- metadata (application/dicom+json) --------------------------------------------
-
-
-def _metadata_response(request, instances, study):
-    root = service_root(request)
-    payload = [
-        resolve_bulk(
-            inst.metadata,
-            instance_url(
-                root,
-                study.study_instance_uid,
-                inst.series.series_instance_uid,
-                inst.sop_instance_uid,
-            ),
-        )
-        for inst in instances
-    ]
-    for item, inst in zip(payload, instances, strict=True):
-        # Available Transfer Syntax UID (0008,3002): the stored one (PS3.18 10.4.1.2).
-        item["00083002"] = {"vr": "UI", "Value": [inst.transfer_syntax_uid]}
-    if not payload:
-        raise Http404("Nothing stored here.")
-    audit(request, AuditAction.METADATA, study=study, detail="metadata")
-    return dicom_json_response(payload)
-
-
-def _metadata_rows(**filters):
-    return (
-        Instance.objects.filter(**filters)
-        .select_related("series")
-        .only("sop_instance_uid", "transfer_syntax_uid", "metadata", "series__series_instance_uid")
-        .order_by("series__series_number", "series_id", "instance_number", "pk")
-    )
-
-
-@dicomweb_view()
-def study_metadata(request, study_uid):
-    study = get_study_for_user(request.user, study_uid)
-    return _metadata_response(request, _metadata_rows(series__study=study), study)
-
-
-@dicomweb_view()
-def series_metadata(request, study_uid, series_uid):
-    study = get_study_for_user(request.user, study_uid)
-    series = get_series_for_user(request.user, study_uid, series_uid)
-    return _metadata_response(request, _metadata_rows(series=series), study)
-
-
-@dicomweb_view()
-def instance_metadata(request, study_uid, series_uid, sop_uid):
-    study = get_study_for_user(request.user, study_uid)
-    instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
-    return _metadata_response(request, [instance], study)
 
 
 # -- frames (application/octet-stream and compressed media types) ----------------
