@@ -298,6 +298,11 @@ def test_no_model_says_how_to_install_and_still_records(
         assert "MEDASR_MODEL=" in instruction.text_content()
         assert _dictation(page, "s.model.installed") is False
         shot(page, "dictation-no-model")
+        page.keyboard.press("?")
+        help_text = page.locator(".vw-help-card").text_content()
+        assert "Dictation: start / stop" in help_text and "Dictation: hold to talk" in help_text
+        shot(page, "dictation-help")
+        page.keyboard.press("Escape")
 
         # The rest of the page works (scrolling), and audio is still recorded and kept.
         before = page.evaluate("() => window.readingViewer.state().viewports[0].slice")

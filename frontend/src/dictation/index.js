@@ -73,6 +73,11 @@ export function install(viewer, { sessionId = null } = {}) {
     stream.toggle();
   });
 
+  // Audio the server has not stored yet would be lost with the page: ask first.
+  window.addEventListener('beforeunload', (event) => {
+    if (stream.unacked.length || stream.state === 'listening') event.preventDefault();
+  });
+
   stream.connect();
   return controls;
 }
