@@ -133,7 +133,18 @@ def _voi_output_range(ds: Dataset) -> tuple[float, float] | None:
 
 def radiograph_to_uint8(ds: Dataset, frame: int = 1) -> np.ndarray:
     """Windowed 8-bit grey image of a radiograph frame, display-ready (white = dense)."""
-    stored = frame_pixels(ds, frame)
+    return stored_to_uint8(frame_pixels(ds, frame), ds)
+
+
+def is_pointwise(ds: Dataset) -> bool:
+    """Whether ``stored_to_uint8`` maps each stored value alone (a VOI window or LUT is
+    present), so that it may be computed once per distinct value."""
+    return _voi_output_range(ds) is not None
+
+
+def stored_to_uint8(stored: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Stored values of a frame to display-ready 8-bit grey: Modality LUT, VOI LUT or
+    window (PS3.3 C.11.2), else the 0.5-99.5 percentile range; MONOCHROME1 inverted."""
     if stored.ndim == 3:  # colour: the model takes it as it is
         return stored.astype(np.uint8)
     values = apply_modality_lut(stored, ds)

@@ -71,3 +71,16 @@ def test_outsider_gets_no_rendered_image(outsider_client):
         f"/instances/{ds.SOPInstanceUID}/rendered"
     )
     assert outsider_client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("with_lut", [False, True])
+def test_once_per_value_path_equals_the_shared_function(with_lut):
+    from reading.studies.dicomweb.render import grey_uint8
+
+    rng = np.random.default_rng(3)
+    ds = with_voi_lut_sequence() if with_lut else make_dataset()
+    pixels = rng.integers(0, 256, (64, 64)).astype(np.uint16 if with_lut else np.int16)
+    ds.Rows = ds.Columns = 64
+    ds.PixelData = pixels.tobytes()
+    ds = pydicom.dcmread(io.BytesIO(to_bytes(ds)))
+    assert np.array_equal(grey_uint8(ds.pixel_array, ds), radiograph_to_uint8(ds))

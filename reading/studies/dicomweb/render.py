@@ -18,7 +18,7 @@ from django.core.exceptions import BadRequest
 from django.http import Http404, HttpResponse
 from PIL import Image
 
-from inference.preprocessing import radiograph_to_uint8
+from inference.preprocessing import is_pointwise, stored_to_uint8
 from reading.audit.models import AuditAction
 from reading.studies import storage
 from reading.studies.access import get_series_for_user, get_study_for_user
@@ -106,20 +106,31 @@ def apply_window(values: np.ndarray, center: float, width: float, function: str)
     return np.clip(out, 0.0, 1.0) * 255.0
 
 
+def grey_uint8(stored: np.ndarray, ds) -> np.ndarray:
+    """``inference.preprocessing.stored_to_uint8``, once per distinct stored value when
+    that is the same thing (a window or LUT maps each value alone) and cheaper."""
+    if stored.ndim == 2 and stored.dtype.kind in "iu" and is_pointwise(ds):
+        low, high = int(stored.min()), int(stored.max())
+        if high - low < stored.size // 4:
+            ramp = np.arange(low, high + 1, dtype=stored.dtype)[None, :]
+            return stored_to_uint8(ramp, ds)[0][stored.astype(np.int64) - low]
+    return stored_to_uint8(stored, ds)
+
+
 def render_frame(path, index: int, window: tuple[float, float, str] | None) -> Image.Image:
     """One frame as an 8-bit PIL image.
 
     Without a window in the request, greyscale goes through
-    ``inference.preprocessing.radiograph_to_uint8``: the Modality LUT, the
+    ``inference.preprocessing.stored_to_uint8`` (``radiograph_to_uint8``'s): the Modality LUT, the
     dataset's own VOI LUT Sequence or window (PS3.3 C.11.2), MONOCHROME1
     inverted, the same function that prepares a model's input, so a thumbnail
     shows what the model sees.
     """
     ds = pydicom.dcmread(path)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
-    if photometric in ("MONOCHROME1", "MONOCHROME2") and window is None:
-        return Image.fromarray(radiograph_to_uint8(ds, index + 1), "L")
     array = pydicom.pixels.pixel_array(ds, index=index)
+    if photometric in ("MONOCHROME1", "MONOCHROME2") and window is None:
+        return Image.fromarray(grey_uint8(array, ds), "L")
     if photometric == "PALETTE COLOR":
         array = pydicom.pixels.apply_color_lut(array, ds)
         photometric = "RGB"
