@@ -9,13 +9,16 @@ once and whole, transcripts reaching the other browser and the report), never on
 from __future__ import annotations
 
 import io
+import json
+import shutil
+import subprocess
 import time
 import wave
 
 import numpy as np
 import pytest
 
-from reading.devserver import CHROMIUM, CHROMIUM_ARGS
+from reading.devserver import CHROMIUM, CHROMIUM_ARGS, ROOT
 from reading.reading_sessions import services
 from reading.studies.models import Study
 from tests.browser.conftest import _server_env, session_cookie_for, start_server, stop_server
@@ -321,6 +324,15 @@ def test_no_model_says_how_to_install_and_still_records(
         page.keyboard.up("Backquote")
         _wait_dictation(page, "s.state === 'idle' && s.unacked === 0")
         assert len(_stored_utterances(page, study_uid)) == 2
+
+        # Signed out elsewhere: the socket is refused at the handshake (1006 in a browser);
+        # the panel finds out over HTTP and says so instead of retrying for ever.
+        page.context.clear_cookies()
+        page.evaluate("() => window.readingViewer.dictation.drop()")
+        _wait_dictation(page, "s.connection === 'closed'", timeout=30000)
+        assert "reload the page" in page.locator(".rr-dict-connection").text_content()
+        assert page.locator('[data-action="dictation-toggle"]').is_disabled()
+        shot(page, "dictation-signed-out")
         assert page.errors == []
     finally:
         context.close()
@@ -360,3 +372,53 @@ def test_outsider_dictation_socket_refused(
     # Channels refuses before accepting: the browser gets 1006, not the consumer's 4403.
     assert not refused["opened"] and refused["messages"] == [] and refused["code"] != 1000
     assert refused["listing"] in (403, 404)
+
+
+def test_final_ops_become_report_edits_in_order():
+    """A chest-CT final as MedASR writes it (markers, a section header, a spoken command, an
+    unknown marker) through the server's op parser, then the viewer's ``reportActions``."""
+    from inference.commands import capitalise, parse_words
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    text = (
+        "[FINDINGS] no acute cardiopulmonary process {period} {new paragraph} heart size "
+        "{open quote}normal{close quote} {colon} next field {blorp} [IMPRESSION] clear lungs {period}"
+    )
+    words = text.split(" ")
+    ops, _ = capitalise(parse_words(words))
+    final = {"type": "final", "stream": "s", "utterance": "u", "segment": 0, "n": 1}
+    final["ops"] = [op.as_dict() for op in ops]
+    module = ROOT / "frontend" / "src" / "dictation" / "report_ops.js"
+    script = (
+        f"import({json.dumps(module.as_uri())}).then((m) => "
+        f"console.log(JSON.stringify(m.reportActions({json.dumps(final)}))))"
+    )
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True)
+    actions = [
+        (kind, {k: v for k, v in d.items() if k != "meta"}, d["meta"])
+        for kind, d in json.loads(out.stdout)
+    ]
+    inserts = [
+        (d["text"], meta["join"], meta.get("marker", False))
+        for kind, d, meta in actions
+        if kind == "report-insert"
+    ]
+    commands = [(d["op"], d.get("name")) for kind, d, _ in actions if kind == "report-command"]
+    assert [kind for kind, _, _ in actions] == [
+        "report-command",
+        "report-insert",
+        "report-command",
+        "report-insert",
+        "report-command",
+        "report-insert",
+    ]
+    assert commands == [("section", "FINDINGS"), ("next_field", None), ("section", "IMPRESSION")]
+    assert inserts == [
+        ('No acute cardiopulmonary process.\n\nHeart size "normal":', "space", False),
+        ("{blorp}", "space", True),
+        ("Clear lungs.", "space", False),
+    ]
+    assert all(d["source"] == "dictation" for _, d, _ in actions)
+    assert all(meta["utterance"] == "u" and meta["stream"] == "s" for _, _, meta in actions)

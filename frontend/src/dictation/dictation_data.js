@@ -21,7 +21,7 @@ import { Transcript } from './transcript.js';
 
 const FINAL_CLOSE_CODES = new Map([
   [4401, 'Signed out: reload the page to dictate.'],
-  [4403, 'No access to dictate on this study.'],
+  [4403, 'No access to this study, or signed out: reload the page.'],
   [4404, 'This study or session no longer exists.'],
   [4400, 'The dictation socket refused this page (bad stream id): reload the page.'],
 ]);
@@ -108,6 +108,7 @@ export class DictationStream extends Emitter {
     if (this.ws !== ws) return; // an old socket, already replaced
     clearInterval(this.pinger);
     this.ws = null;
+    const wasReady = this.ready;
     this.ready = false;
     const final = FINAL_CLOSE_CODES.get(code);
     if (final) {
@@ -116,11 +117,29 @@ export class DictationStream extends Emitter {
       return;
     }
     this.setConnection('offline');
+    // A refusal at the handshake reaches the browser as 1006, like a network failure:
+    // after a second socket that closed before ``ready``, ask over HTTP whether it is one.
+    if (!wasReady && this.retries >= 1) this.probeAccess();
     // 0.5 s doubling to 10 s, with jitter; the same stream id resumes after ``acked``.
     const delay = Math.min(10000, 500 * 2 ** this.retries) * (0.75 + Math.random() / 2);
     this.retries += 1;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  async probeAccess() {
+    let status;
+    try {
+      const url = `/api/dictation/utterances/?study=${encodeURIComponent(this.studyUid)}`;
+      status = (await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })).status;
+    } catch {
+      return; // the network: keep retrying
+    }
+    const code = { 401: 4401, 403: 4403, 404: 4404 }[status];
+    if (!code || this.connection === 'live') return;
+    clearTimeout(this.reconnectTimer);
+    this.closedReason = FINAL_CLOSE_CODES.get(code);
+    this.setConnection('closed');
   }
 
   /** Drop the connection now (a network blip); it comes back by itself and resends. */
