@@ -12,6 +12,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from reading.accounts.signals import user_group
+
 
 def new_invite_token() -> str:
     return secrets.token_urlsafe(24)
@@ -78,8 +80,8 @@ def group_for_session(session_id) -> str:
     return f"session.{session_id}"
 
 
-def group_for_user(user_id) -> str:
-    return f"user.{user_id}"
+# Every consumer of a user joins this group, so logout and deactivation close it.
+group_for_user = user_group
 
 
 class SessionInvite(models.Model):

@@ -29,6 +29,7 @@ from pycrdt import (
     write_message,
 )
 
+from reading.accounts.signals import user_group
 from reading.reports import ydoc
 from reading.reports.access import get_report_for_user
 from reading.reports.models import Report
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 MESSAGE_AUTH = 2
 PERMISSION_DENIED = 0
 MAX_MESSAGE_BYTES = 1 << 20
+CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_BAD_MESSAGE = 4400
@@ -104,10 +106,13 @@ class ReportConsumer(AsyncWebsocketConsumer):
         # Join before loading: an update committed in between arrives twice at
         # worst, and a Yjs update applied twice changes nothing.
         await self.channel_layer.group_add(self.group, self.channel_name)
+        # Logout and deactivation close every socket of the user (accounts/signals.py).
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         try:
             report, self.live, self.refused = await database_sync_to_async(_open)(user, report_id)
         except (PermissionDenied, Http404, ValidationError) as exc:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(user_group(user.pk), self.channel_name)
             self.group = None
             code = CLOSE_FORBIDDEN if isinstance(exc, PermissionDenied) else CLOSE_NOT_FOUND
             await self.close(code=code)
@@ -125,6 +130,7 @@ class ReportConsumer(AsyncWebsocketConsumer):
         if self.group is None:
             return
         await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         if self.live is not None and self.clients:
             # The tab is gone: its cursor goes at once, not after the 30 s timeout.
             await self._relay_awareness(awareness_removal(self.clients))
@@ -218,3 +224,6 @@ class ReportConsumer(AsyncWebsocketConsumer):
         self.refused = await database_sync_to_async(_recheck)(self.user, self.live.report_id)
         if self.refused:
             await self.send(bytes_data=permission_denied_message(self.refused))
+
+    async def user_disconnect(self, event):
+        await self.close(code=CLOSE_UNAUTHENTICATED)

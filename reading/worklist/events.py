@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from reading.accounts.signals import USER_DISCONNECT, close_user_sockets_on_commit, user_group  # noqa: F401
 from reading.realtime import group_send
 
 GROUP = "worklist"
@@ -32,12 +33,11 @@ EVENT_TYPES = (
     PRIORITY_CHANGED,
 )
 
-# Sent to ``user.<id>``: every consumer of that user closes its socket.
-USER_DISCONNECT = "user.disconnect"
+# Sent to ``user.<id>`` only (one reader's worklist sockets): a live reading session
+# invited this reader; the payload is the session summary with its viewer URL.
+SESSION_INVITED = "worklist.session_invited"
 
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
+# ``user.<id>`` and its closing message are the accounts app's (reading/accounts/signals.py).
 
 
 def broadcast_now(event_type: str, study_ids: list[int]) -> None:
@@ -60,5 +60,4 @@ def emit_on_commit(event_type: str, study_ids: list[int] | int) -> None:
         transaction.on_commit(lambda: broadcast_now(event_type, ids))
 
 
-def disconnect_user_on_commit(user_id: int) -> None:
-    transaction.on_commit(lambda: group_send(user_group(user_id), {"type": USER_DISCONNECT}))
+disconnect_user_on_commit = close_user_sockets_on_commit

@@ -205,3 +205,17 @@ async def test_resident_is_read_only_on_a_preliminary(editors, attending, reside
     assert a.text() == stored
     assert "Attending edit. " in r.text()
     assert await sync_to_async(Report.objects.filter(status=ReportStatus.PRELIMINARY).count)() == 1
+
+
+async def test_logout_closes_the_report_socket(editors, resident, report):
+    """Logout and deactivation close every socket of the user, the report's included."""
+    from channels.layers import get_channel_layer
+
+    from reading.accounts.signals import USER_DISCONNECT, user_group
+
+    editor = await _open(editors, resident, report)
+    await get_channel_layer().group_send(user_group(resident.pk), {"type": USER_DISCONNECT})
+    output = await editor.comm.receive_output(timeout=3)
+    while output["type"] != "websocket.close":
+        output = await editor.comm.receive_output(timeout=3)
+    assert output["code"] == 4401
