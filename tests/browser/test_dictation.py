@@ -230,7 +230,7 @@ def test_dictation_in_session_stores_audio_and_reaches_guest(
     assert len(utterances) == 1, utterances
     stored = _stored_audio(host, utterances[0])
     assert len(stored) == state["samples"]
-    assert target <= len(stored) <= target + 3 * FRAME
+    assert target <= len(stored) <= target + 10 * FRAME  # the stop key, under load
     assert abs(len(stored) / RATE - utterances[0]["duration_s"]) < 0.05
     file_rms, stored_rms = rms(spoken), rms(stored)
     assert 0.75 * file_rms < stored_rms < 1.33 * file_rms, (file_rms, stored_rms)
