@@ -27,7 +27,12 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from reading.studies.services import IngestResult, IngestStatus, ingest_instance
+from reading.studies.services import (
+    IngestResult,
+    IngestStatus,
+    coalesced_arrivals,
+    ingest_instance,
+)
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +365,12 @@ def ingest_items(
 ) -> BatchSummary:
     """Ingest every item; skipped names are listed, not attempted."""
     summary = BatchSummary()
+    with coalesced_arrivals():
+        _ingest_into(summary, items, on_result, on_skip)
+    return summary
+
+
+def _ingest_into(summary, items, on_result, on_skip) -> None:
     for item in items:
         if item.data is None and not item.error:
             summary.skipped.append(item.name)
@@ -370,7 +381,6 @@ def ingest_items(
         summary.add(result)
         if on_result:
             on_result(result)
-    return summary
 
 
 def record_store_events(

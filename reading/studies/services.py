@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -235,6 +238,38 @@ def _upsert_hierarchy(ds) -> tuple[Study, Series, bool]:
     return study, series, created_study
 
 
+_batch = threading.local()
+
+
+def _arrived(study_id: int, created_study: bool) -> None:
+    pending = getattr(_batch, "pending", None)
+    if pending is None:
+        instance_stored.send(sender=Instance, study_id=study_id, created_study=created_study)
+    else:
+        pending[study_id] = pending.get(study_id, False) or created_study
+
+
+@contextmanager
+def coalesced_arrivals() -> Iterator[None]:
+    """Within the block, ``instance_stored`` goes out once per study, when it ends.
+
+    For batches whose receivers care about the study, not each instance (the
+    worklist refreshes its row, the AI rules look at a new study): a STOW-RS
+    request or an upload of 200 slices sends one signal instead of 200.
+    ``created_study`` is True when any instance of the batch created the study.
+    """
+    if getattr(_batch, "pending", None) is not None:
+        yield  # nested: the outer block sends
+        return
+    _batch.pending = {}
+    try:
+        yield
+    finally:
+        pending, _batch.pending = _batch.pending, None
+        for study_id, created in pending.items():
+            instance_stored.send(sender=Instance, study_id=study_id, created_study=created)
+
+
 def ingest_instance(raw: bytes, *, name: str = "") -> IngestResult:
     """Validate and store one DICOM Part 10 file, exactly as received.
 
@@ -305,11 +340,7 @@ def ingest_instance(raw: bytes, *, name: str = "") -> IngestResult:
             Study.objects.filter(pk=study.pk).update(
                 number_of_study_related_instances=F("number_of_study_related_instances") + 1
             )
-            transaction.on_commit(
-                lambda: instance_stored.send(
-                    sender=Instance, study_id=study.pk, created_study=created_study
-                )
-            )
+            transaction.on_commit(lambda: _arrived(study.pk, created_study))
     except HierarchyError as exc:
         storage.remove(relpath)
         result.reason = str(exc)

@@ -162,3 +162,30 @@ def test_zero_rows_or_columns_with_pixel_data_is_refused(rows, columns):
     assert result.status == IngestStatus.FAILED
     assert "Rows" in result.reason and "Columns" in result.reason
     assert not Instance.objects.exists()
+
+
+# -- arrivals ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stow_request_signals_each_study_once(attending_client):
+    from reading.studies.signals import instance_stored
+    from tests.dicom_factory import make_ct_series
+
+    calls = []
+
+    def receiver(sender, study_id, created_study, **kwargs):
+        calls.append((study_id, created_study))
+
+    instance_stored.connect(receiver, dispatch_uid="test.arrivals")
+    try:
+        series = make_ct_series(4)
+        assert stow(attending_client, [to_bytes(ds) for ds in series[:3]]).status_code == 200
+        study = Study.objects.get(study_instance_uid=series[0].StudyInstanceUID)
+        assert calls == [(study.pk, True)]
+        # Outside a batch, each instance is signalled as before.
+        assert ingest_instance(to_bytes(series[3])).ok
+        assert calls == [(study.pk, True), (study.pk, False)]
+    finally:
+        instance_stored.disconnect(dispatch_uid="test.arrivals")
+    assert study.reading.pk == study.pk  # the worklist row exists

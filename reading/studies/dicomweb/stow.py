@@ -33,7 +33,12 @@ from reading.studies.dicomweb.media import (
     parse_media_type,
 )
 from reading.studies.models import Study
-from reading.studies.services import IngestResult, IngestStatus, ingest_instance
+from reading.studies.services import (
+    IngestResult,
+    IngestStatus,
+    coalesced_arrivals,
+    ingest_instance,
+)
 
 # Failure reasons (PS3.4 Annex B.2.3 and PS3.18 Table 10.5.3-4).
 PROCESSING_FAILURE = 0x0110
@@ -100,18 +105,26 @@ def store(request, study_uid: str | None = None):
 
     results: list[IngestResult] = []
     try:
-        for index, part in enumerate(
-            iter_multipart(
-                request.read, boundary, max_part_bytes=settings.DICOM_MAX_INSTANCE_BYTES
-            ),
-            start=1,
-        ):
-            results.append(_store_part(part, index, study_uid))
+        with coalesced_arrivals():
+            results += _store_parts(request, boundary, study_uid)
     except MultipartError as exc:
         return error(400, str(exc))
     if not results:
         return error(400, "the multipart body holds no parts")
+    return _answer(request, results, study_uid)
 
+
+def _store_parts(request, boundary: str, study_uid: str | None) -> list[IngestResult]:
+    results = []
+    for index, part in enumerate(
+        iter_multipart(request.read, boundary, max_part_bytes=settings.DICOM_MAX_INSTANCE_BYTES),
+        start=1,
+    ):
+        results.append(_store_part(part, index, study_uid))
+    return results
+
+
+def _answer(request, results: list[IngestResult], study_uid: str | None):
     root = service_root(request)
     referenced, failed = [], []
     stored_studies: set[str] = set()
