@@ -15,8 +15,8 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 from pydicom.encaps import generate_frames
 from pydicom.uid import generate_uid
-from reading.accounts.services import create_api_token
 
+from reading.accounts.services import create_api_token
 from reading.audit.models import AuditEvent
 from reading.studies.dicomweb.media import iter_multipart, parse_accept, parse_media_type
 from reading.studies.dicomweb.wado import instance_for_user

@@ -15,8 +15,8 @@ import requests
 from dicomweb_client.api import DICOMwebClient
 from PIL import Image
 from pydicom.uid import generate_uid
-from reading.accounts.services import create_api_token
 
+from reading.accounts.services import create_api_token
 from reading.audit.models import AuditEvent
 from reading.studies.models import Instance
 from tests.dicom_factory import make_ct_series

@@ -20,8 +20,8 @@ from asgiref.testing import ApplicationCommunicator
 from django.conf import settings as django_settings
 from django.test import Client
 from pydicom.data import get_testdata_file
-from reading.accounts.services import create_api_token
 
+from reading.accounts.services import create_api_token
 from reading.asgi import application, django_asgi_app, http_app
 from reading.audit.models import AuditEvent
 from reading.studies.dicomweb.media import iter_multipart, parse_media_type

@@ -260,6 +260,7 @@ def test_csrf_is_enforced_for_browser_sessions(attending):
 
 def test_token_clients_upload_without_csrf(attending):
     from django.test import Client
+
     from reading.accounts.services import create_api_token
 
     token = create_api_token(attending)
