@@ -62,6 +62,7 @@ def test_compressed_instances_are_transcoded_on_request(attending_client):
     got = pydicom.dcmread(io.BytesIO(payload))
     assert got.file_meta.TransferSyntaxUID == EXPLICIT
     assert np.array_equal(got.pixel_array, ds.pixel_array)  # lossless: the same pixels
+    assert "transcoded" in response["Warning"]
     bare = attending_client.get(
         instance_url(ds), headers={"Accept": f"application/dicom; transfer-syntax={EXPLICIT}"}
     )
@@ -114,3 +115,12 @@ def test_cached_series_metadata_follows_new_instances(
     with django_assert_max_num_queries(12):  # a cache hit reads no instance rows
         again = attending_client.get(url)
     assert again.json() == body
+
+
+def test_partial_stow_carries_a_warning(attending_client):
+    from tests.studies.test_dicomweb import stow
+
+    response = stow(attending_client, [to_bytes(make_dataset()), b"not dicom" * 40])
+    assert response.status_code == 202
+    assert response["Warning"].startswith("299 ") and "1 of 2" in response["Warning"]
+    assert "Warning" not in stow(attending_client, [to_bytes(make_dataset())])

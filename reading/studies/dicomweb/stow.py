@@ -163,7 +163,14 @@ def _answer(request, results: list[IngestResult], study_uid: str | None):
             audit(request, AuditAction.STORE, study=study, detail=f"stow-rs:{count}-instances")
     # PS3.18 10.5.3.1: 200 all stored, 202 some failed, 409 none stored.
     status = 409 if not referenced else 202 if failed else 200
-    return dicom_json_response(payload, status=status)
+    warning = ""
+    if failed:
+        # PS3.18 10.5.3.1: a response with failures carries a Warning header field.
+        warning = (
+            f"299 ReadingRoom: {len(failed)} of {len(results)} instances were not stored; "
+            "see Failed SOP Sequence (0008,1198)"
+        )
+    return dicom_json_response(payload, status=status, Warning=warning)
 
 
 def _store_part(part, index: int, study_uid: str | None) -> IngestResult:

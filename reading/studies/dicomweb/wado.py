@@ -48,6 +48,7 @@ from reading.studies.dicomweb.streaming import file_chunks, multipart_chunks, st
 from reading.studies.models import Instance
 
 PIXEL_DATA_TAGS = {"7FE00010", "7FE00008", "7FE00009"}
+TRANSCODED_WARNING = "299 ReadingRoom: instances transcoded from their stored transfer syntax"
 
 
 # -- instances (application/dicom) ----------------------------------------------
@@ -107,7 +108,9 @@ def _retrieve(request, instances: list[tuple[str, str]], study, single: bool = F
     if target is not None and bare:
         body = transcoded(instances[0][0], target)  # errors are a 406 before anything is sent
         audit(request, AuditAction.RETRIEVE, study=study, detail="instances transcoded")
-        return HttpResponse(body, content_type=f"{DICOM}; transfer-syntax={target}")
+        response = HttpResponse(body, content_type=f"{DICOM}; transfer-syntax={target}")
+        response["Warning"] = TRANSCODED_WARNING
+        return response
     audit(request, AuditAction.RETRIEVE, study=study, detail="instances")
     if bare:
         return streaming_response(request, file_chunks(instances[0][0]), DICOM)
@@ -119,9 +122,12 @@ def _retrieve(request, instances: list[tuple[str, str]], study, single: bool = F
         ]
     else:
         parts = [(DICOM, lambda path=path: file_chunks(path)) for path, _ in instances]
-    return streaming_response(
+    response = streaming_response(
         request, multipart_chunks(boundary, parts), multipart_content_type(DICOM, boundary)
     )
+    if target is not None and any(ts != target for _, ts in instances):
+        response["Warning"] = TRANSCODED_WARNING
+    return response
 
 
 def _as(relpath: str, stored: str, target: str):
