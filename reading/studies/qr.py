@@ -43,10 +43,10 @@ from reading.studies.dicomweb.qido import (
     SERIES,
     STUDY,
     Attr,
-    _attribute,
-    _level_queryset,
-    _match,
-    _representative_metadata,
+    attribute_value,
+    level_queryset,
+    match_q,
+    representative_metadata,
 )
 from reading.studies.models import Instance, Patient, Study
 
@@ -131,7 +131,7 @@ def parse_identifier(identifier: Dataset, sop_class: str) -> Query:
         text = _text(elem)
         if attr is not None and text:
             try:
-                filters &= _match(elem.keyword, attr, [text])
+                filters &= match_q(elem.keyword, attr, [text])
             except Exception as exc:  # BadRequest from the matching rules
                 raise QueryError(IDENTIFIER_DOES_NOT_MATCH, str(exc)) from None
     return Query(level, filters, keys)
@@ -141,7 +141,7 @@ def _matches(query: Query) -> QuerySet:
     if query.level == PATIENT:
         return Patient.objects.filter(query.filters).order_by("patient_id", "pk")
     scope = Study.objects.all() if query.level == STUDY else Q()
-    return _level_queryset(query.level, scope).filter(query.filters)
+    return level_queryset(query.level, scope).filter(query.filters)
 
 
 def _answer(query: Query, obj, metadata: dict, ae_title: str) -> Dataset:
@@ -157,7 +157,7 @@ def _answer(query: Query, obj, metadata: dict, ae_title: str) -> Dataset:
             value = (
                 getattr(obj, attrs[keyword].path)
                 if query.level == PATIENT
-                else _attribute(query.level, obj, keyword, "")
+                else attribute_value(query.level, obj, keyword, "")
             )
             payload[tag] = element(tag, value)
         elif tag in metadata and "BulkDataURI" not in metadata[tag]:
@@ -179,7 +179,7 @@ def find(identifier: Dataset, sop_class: str, ae_title: str) -> Iterator[Dataset
     needs_metadata = any(e.keyword not in attrs for e in query.keys)
     metadata: dict = {}
     if needs_metadata and query.level in (STUDY, SERIES):
-        metadata = _representative_metadata(query.level, matches)
+        metadata = representative_metadata(query.level, matches)
     for obj in matches:
         stored = obj.metadata if query.level == INSTANCE else metadata.get(obj.pk, {})
         yield _answer(query, obj, stored if needs_metadata else {}, ae_title)
@@ -198,7 +198,7 @@ def instances_to_retrieve(identifier: Dataset, sop_class: str) -> list[Instance]
         attr = LEVEL_ATTRS[INSTANCE].get(elem.keyword)
         text = _text(elem)
         if attr is not None and text and elem.VR != "SQ":
-            filters &= _match(elem.keyword, attr, [text])
+            filters &= match_q(elem.keyword, attr, [text])
     return list(
         Instance.objects.filter(filters)
         .select_related("series__study__patient")

@@ -235,7 +235,7 @@ def _parse_time(text: str) -> time | None:
     return parse_dicom_time(text.strip())
 
 
-def _match(name: str, attr: Attr, raw_values: list[str]) -> Q:
+def match_q(name: str, attr: Attr, raw_values: list[str]) -> Q:
     values = _values(raw_values) if attr.kind in ("uid", "cs", "modalities") else raw_values
     values = [v for v in values if v.strip()]
     if not values:
@@ -316,7 +316,7 @@ def parse_search(request, level: str) -> SearchRequest:
         if attr is None:
             warnings.append(f"299 ReadingRoom: {name} is not supported for matching; ignored")
             continue
-        filters &= _match(name, attr, request.GET.getlist(key))
+        filters &= match_q(name, attr, request.GET.getlist(key))
         matched.append(name)
     return SearchRequest(
         filters=filters,
@@ -340,7 +340,7 @@ def _get(obj, path: str):
     return obj
 
 
-def _attribute(level: str, obj, name: str, root: str):
+def attribute_value(level: str, obj, name: str, root: str):
     """The value of attribute ``name`` for one match at ``level``."""
     if name == "SpecificCharacterSet":
         return UTF8
@@ -362,7 +362,7 @@ def _attribute(level: str, obj, name: str, root: str):
     return _get(obj, attr.path)
 
 
-def _level_queryset(level: str, scope) -> QuerySet:
+def level_queryset(level: str, scope) -> QuerySet:
     if level == STUDY:
         return scope.select_related("patient").order_by("-study_date", "-study_time", "pk")
     if level == SERIES:
@@ -378,7 +378,7 @@ def _level_queryset(level: str, scope) -> QuerySet:
     )
 
 
-def _representative_metadata(level: str, objects: list) -> dict[int, dict]:
+def representative_metadata(level: str, objects: list) -> dict[int, dict]:
     """One stored instance's metadata per study/series, in a single query."""
     if not objects:
         return {}
@@ -397,7 +397,7 @@ def _representative_metadata(level: str, objects: list) -> dict[int, dict]:
 def search(request, level: str, scope, *, study=None) -> HttpResponse:
     """Run a QIDO-RS search at ``level`` within ``scope`` and answer DICOM JSON."""
     query = parse_search(request, level)
-    qs = _level_queryset(level, scope).filter(query.filters)
+    qs = level_queryset(level, scope).filter(query.filters)
     needs_metadata = level == INSTANCE and (
         query.include_all or any(KEYWORD_BY_TAG.get(t) is None for t in query.include)
     )
@@ -425,17 +425,17 @@ def search(request, level: str, scope, *, study=None) -> HttpResponse:
         ]
     stored = {}
     if level != INSTANCE and extra_tags:
-        stored = _representative_metadata(level, matches)
+        stored = representative_metadata(level, matches)
 
     root = service_root(request)
     results = []
     for obj in matches:
         item = {
-            tag_hex(name): element(tag_hex(name), _attribute(level, obj, name, root))
+            tag_hex(name): element(tag_hex(name), attribute_value(level, obj, name, root))
             for name in names
         }
         if level == INSTANCE and needs_metadata:
-            url = _attribute(level, obj, "RetrieveURL", root)
+            url = attribute_value(level, obj, "RetrieveURL", root)
             metadata = resolve_bulk(obj.metadata, url)
             wanted = metadata.keys() if query.include_all else extra_tags
             for tag in wanted:
