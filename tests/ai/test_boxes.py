@@ -1,0 +1,62 @@
+"""Localised findings land on the right image at the right place (source pixel coordinates).
+
+A realistic localisation answer (fenced JSON, 0-1000 boxes on the padded square,
+``image`` numbering the CT slices in prompt order) goes through the parser, the box
+mapping and the job's save path; the stored ``ai_box`` is checked against the
+inverse mapping.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from inference.loading import ModelInfo
+from inference.medgemma import AnalysisResult, Generation
+from inference.parsing import parse_localisation
+from inference.preprocessing import box_to_source, source_to_box
+from reading.ai import findings, runner, services
+from reading.ai.models import JobStatus
+from reading.annotations.models import Annotation
+from tests.ai.conftest import series_uid
+
+ANSWER = """```json
+[{"box_2d": [420, 180, 560, 330], "label": "nodule", "image": 2},
+ {"box_2d": [100, 600, 300, 900], "label": "opacity", "image": 3}]
+```"""
+
+
+def test_boxes_are_stored_on_their_slice_in_source_pixels(demo, attending):
+    ct = demo["Chest CT"]
+    job = services.create_job(ct, task="localise", series_uid=series_uid(ct), delay=3600)
+    job = services.claim_job(job.pk, "test")
+    datasets = runner._read_series(ct, job.series_instance_uid)
+    images = runner._prepare(datasets, 85, None, "series").images
+    parsed = parse_localisation(ANSWER)
+    boxes = [box_to_source(b["box_2d"], images[b["image"] - 1], b["label"]) for b in parsed.data]
+    generation = Generation(ANSWER, 40, 100, len(images), 0.1, 0.2, 0.3)
+    result = AnalysisResult(
+        "localisation", ANSWER, parsed.status, parsed.data, [], boxes, generation
+    )
+    info = ModelInfo("medgemma", "/models/test", "cpu", "float32", 1, True)
+    engine = SimpleNamespace(info=info, model=SimpleNamespace(config=SimpleNamespace()))
+    refs = runner._image_refs(images, "current")
+    outcome, found = findings.build(job, engine, result, images, [], refs, [], 0.5)
+    done = services.complete_job(job, outcome, found)
+    assert done.status == JobStatus.DONE
+    stored = list(Annotation.objects.filter(ai_link__job=job).order_by("ai_link__index"))
+    assert [a.tool for a in stored] == ["ai_box", "ai_box"]
+    for annotation, item in zip(stored, parsed.data, strict=True):
+        image = images[item["image"] - 1]
+        assert annotation.sop_instance_uid == image.source.sop_instance_uid
+        assert annotation.label == item["label"] and annotation.review_state == "pending"
+        (x0, y0), (x1, y1) = annotation.geometry["points"]
+        assert 0 <= x0 < x1 <= image.source.columns and 0 <= y0 < y1 <= image.source.rows
+        assert source_to_box(x0, y0, x1, y1, image) == pytest.approx(item["box_2d"], abs=0.5)
+        assert (
+            annotation.provenance["images"][0]["sop_instance_uid"] == image.source.sop_instance_uid
+        )
+    # Delivered again (a retry that reached the save): nothing more is stored.
+    assert services.complete_job(job, outcome, found) is None
+    assert Annotation.objects.filter(ai_link__job=job).count() == 2
