@@ -9,6 +9,7 @@ import { RectangleROITool, annotation as toolAnnotation } from '@cornerstonejs/t
 export const AI_COLOUR = 'rgb(232, 121, 249)'; // magenta: no human tool draws in it
 const REJECTED_COLOUR = 'rgb(120, 120, 130)';
 
+/** @returns {[number, number, number]} */
 function cross(a, b) {
   return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 }
@@ -36,9 +37,9 @@ export class AiBoxes {
       return false;
     }
     const [[x0, y0], [x1, y1]] = record.geometry.points;
-    const corners = [[x0, y0], [x1, y0], [x0, y1], [x1, y1]].map((p) =>
-      csUtils.imageToWorldCoords(imageId, p),
-    );
+    /** @type {Array<[number, number]>} */
+    const image = [[x0, y0], [x1, y0], [x0, y1], [x1, y1]];
+    const corners = image.map((p) => csUtils.imageToWorldCoords(imageId, p));
     const state = record.review_state === 'pending' ? 'AI' : `AI ${record.review_state}`;
     const uid = `ai-${record.id}-${csUtils.uuidv4().slice(0, 8)}`;
     const row = plane.rowCosines;
@@ -55,7 +56,7 @@ export class AiBoxes {
           referencedImageId: imageId,
           FrameOfReferenceUID: plane.frameOfReferenceUID,
           viewPlaneNormal: cross(row, col),
-          viewUp: [-col[0], -col[1], -col[2]],
+          viewUp: /** @type {[number, number, number]} */ ([-col[0], -col[1], -col[2]]),
         },
         data: {
           label: `${state}${randomWeights ? ' (random weights)' : ''}: ${record.label}`,
