@@ -14,7 +14,12 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 5000,
     rollupOptions: {
-      input: { viewer: 'src/main.js', 'report-page': 'src/report/page.js' },
+      input: {
+        viewer: 'src/main.js',
+        'report-page': 'src/report/page.js',
+        worklist: 'src/pages/worklist.js',
+        upload: 'src/pages/upload.js',
+      },
       output: {
         // Stable names for the two files the Django template links; everything the
         // entry pulls in lazily keeps a content hash.

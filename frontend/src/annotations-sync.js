@@ -32,8 +32,16 @@ function cross(a, b) {
  * click without a drag). Arrows and probes are points by nature.
  */
 export function isDegenerate(record) {
-  const points = record?.geometry?.points || [];
   if (!record || !['length', 'ellipse_roi', 'rectangle_roi', 'angle'].includes(record.tool)) return false;
+  let points = record.geometry?.points || [];
+  const { world, plane } = record.geometry || {};
+  if (world && plane) {
+    // Drawn on a reformatted plane: its extent in that plane (mm), along its two axes.
+    const up = plane.view_up;
+    const across = cross(up, plane.normal);
+    const dot = (a, b) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    points = world.map((p) => [dot(p, across), dot(p, up)]);
+  }
   if (points.length < 2) return true;
   const xs = points.map((p) => p[0]);
   const ys = points.map((p) => p[1]);
@@ -147,7 +155,7 @@ export class AnnotationSync {
   toRecord(annotation) {
     const imageId = annotation.metadata?.referencedImageId;
     const ref = parseImageId(imageId);
-    if (!ref) return null;
+    if (!ref) return this.toPlaneRecord(annotation);
     const points = (annotation.data?.handles?.points || []).map((p) => {
       const [x, y] = csUtils.worldToImageCoords(imageId, p);
       return [round(x), round(y)];
@@ -166,6 +174,61 @@ export class AnnotationSync {
     };
   }
 
+  /**
+   * A measurement drawn on a reformatted MPR plane (sagittal, coronal: no source image
+   * lies in it). It is kept against the nearest source slice, with its points in patient
+   * coordinates (mm) and the plane it was drawn in, so it is redrawn on that plane.
+   */
+  toPlaneRecord(annotation) {
+    const series = this._planeSeries(annotation);
+    if (!series) return null;
+    const world = annotation.data?.handles?.points || [];
+    if (!world.length) return null;
+    const centre = [0, 1, 2].map((i) => world.reduce((sum, p) => sum + p[i], 0) / world.length);
+    let nearest = null;
+    let best = Infinity;
+    for (const id of series.imageIds) {
+      const plane = metaData.get('imagePlaneModule', id);
+      if (!plane?.imagePositionPatient) continue;
+      const normal = cross(plane.rowCosines, plane.columnCosines);
+      const d = Math.abs([0, 1, 2].reduce((sum, i) => sum + (centre[i] - plane.imagePositionPatient[i]) * normal[i], 0));
+      if (d < best) {
+        best = d;
+        nearest = id;
+      }
+    }
+    const ref = parseImageId(nearest);
+    if (!ref) return null;
+    const { viewPlaneNormal, viewUp } = annotation.metadata;
+    const isArrow = annotation.metadata.toolName === ArrowAnnotateTool.toolName;
+    return {
+      series_instance_uid: ref.seriesUid,
+      sop_instance_uid: ref.sopUid,
+      frame_number: ref.frame,
+      tool: API_TOOL[annotation.metadata.toolName],
+      geometry: {
+        // The projection onto the nearest slice (what a 2D reader of the record sees) ...
+        points: world.map((p) => csUtils.worldToImageCoords(nearest, p).slice(0, 2).map(round)),
+        // ... and where it really is.
+        world: world.map((p) => [p[0], p[1], p[2]].map(round)),
+        plane: { normal: [...viewPlaneNormal].map(round), view_up: [...viewUp].map(round) },
+      },
+      label: isArrow ? '' : annotation.data?.label || '',
+      text: isArrow ? annotation.data?.label || '' : annotation.data?.text || '',
+      measurements: measurementsOf(annotation),
+    };
+  }
+
+  /** The MPR volume's series, when ``annotation`` was drawn on one of its planes. */
+  _planeSeries(annotation) {
+    const mpr = this.viewer.mpr;
+    const meta = annotation?.metadata;
+    if (!mpr?.active || !mpr.series || !meta?.viewPlaneNormal || !meta?.viewUp) return null;
+    const first = metaData.get('imagePlaneModule', mpr.series.imageIds[0]);
+    if (first?.frameOfReferenceUID && meta.FrameOfReferenceUID !== first.frameOfReferenceUID) return null;
+    return mpr.series;
+  }
+
   _fail(what, err) {
     this.errors += 1;
     this.status = `error: ${what}`;
@@ -177,7 +240,7 @@ export class AnnotationSync {
     return (
       annotation &&
       MEASUREMENT_TOOL_NAMES.has(annotation.metadata?.toolName) &&
-      parseImageId(annotation.metadata?.referencedImageId)
+      (parseImageId(annotation.metadata?.referencedImageId) || this._planeSeries(annotation))
     );
   }
 
@@ -294,9 +357,13 @@ export class AnnotationSync {
     if (!plane) return null;
     const row = plane.rowCosines;
     const col = plane.columnCosines;
-    const points = (record.geometry?.points || []).map((p) =>
-      csUtils.imageToWorldCoords(imageId, [p[0], p[1]]),
-    );
+    // Drawn on a reformatted plane: its own points and plane; else on the image itself.
+    const drawn = record.geometry?.world && record.geometry?.plane;
+    const points = drawn
+      ? record.geometry.world.map((p) => /** @type {import('@cornerstonejs/core').Types.Point3} */ ([...p]))
+      : (record.geometry?.points || []).map((p) => csUtils.imageToWorldCoords(imageId, [p[0], p[1]]));
+    const normal = drawn ? record.geometry.plane.normal : cross(row, col);
+    const up = drawn ? record.geometry.plane.view_up : [-col[0], -col[1], -col[2]];
     /** @type {import('@cornerstonejs/tools').Types.Annotation} */
     const annotation = {
       annotationUID: `rr-${record.id}-${csUtils.uuidv4().slice(0, 8)}`,
@@ -306,10 +373,11 @@ export class AnnotationSync {
       invalidated: true,
       metadata: {
         toolName,
-        referencedImageId: imageId,
+        // A reformatted-plane record belongs to that plane of the volume, not to one image.
+        referencedImageId: drawn ? undefined : imageId,
         FrameOfReferenceUID: plane.frameOfReferenceUID,
-        viewPlaneNormal: cross(row, col),
-        viewUp: /** @type {import('@cornerstonejs/core').Types.Point3} */ ([-col[0], -col[1], -col[2]]),
+        viewPlaneNormal: /** @type {import('@cornerstonejs/core').Types.Point3} */ ([...normal]),
+        viewUp: /** @type {import('@cornerstonejs/core').Types.Point3} */ ([...up]),
       },
       data: {
         label: toolName === ArrowAnnotateTool.toolName ? record.text || record.label || '' : record.label || '',

@@ -27,6 +27,11 @@ export function earlyJson(url) {
   return requests.get(url);
 }
 
+/** Forget a remembered GET, so that the next ``earlyJson`` of ``url`` asks again. */
+export function forgetEarly(url) {
+  requests.delete(url);
+}
+
 const first = (meta, tag) => meta?.[tag]?.Value?.[0];
 const NOT_IMAGES = new Set(['SR', 'PR', 'KO', 'SEG', 'RTSTRUCT']);
 

@@ -13,9 +13,12 @@ export class HttpError extends Error {
   }
 }
 
+/** The CSRF token: the cookie, or the page's ``{% csrf_token %}`` field. The one reader. */
 export function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : '';
+  if (match) return decodeURIComponent(match[1]);
+  const field = /** @type {HTMLInputElement | null} */ (document.querySelector('input[name=csrfmiddlewaretoken]'));
+  return field?.value || '';
 }
 
 export async function request(method, url, body, accept = 'application/json') {

@@ -4,26 +4,16 @@
  */
 import { Enums } from '@cornerstonejs/core';
 
+import { el } from './dom.js';
+import { loadStudySeries } from './loading.js';
+
 const { ViewportType } = Enums;
 
 export const LAYOUTS = { '1x1': 1, '1x2': 2, '2x2': 4 };
 export const ENGINE_ID = 'rr-engine';
 
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === 'class') node.className = value;
-    else if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) {
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-  }
-  return node;
-}
+// The DOM helper lives in dom.js; re-exported for the feature folders that import it here.
+export { el };
 
 export const layoutMethods = {
   renderSeriesList() {
@@ -60,6 +50,26 @@ export const layoutMethods = {
       );
       this.sidebar.append(el('div', { class: 'vw-side-title' }, 'Priors'), this.priorList);
     }
+  },
+  /**
+   * Ask for the study's series again and add the ones that arrived since (an exported
+   * SR, a late instance's new series) to the list; known series keep their state.
+   */
+  async refreshSeriesList() {
+    let fresh;
+    try {
+      fresh = await loadStudySeries(this, this.config.studyUid, { fresh: true });
+    } catch {
+      return [];
+    }
+    const known = new Set(this.series.map((s) => s.uid));
+    const added = fresh.filter((s) => !known.has(s.uid));
+    if (!added.length) return [];
+    this.series = [...this.series, ...added].sort((a, b) => (a.number ?? 1e9) - (b.number ?? 1e9));
+    const list = this.sidebar.querySelector('.vw-series');
+    list?.replaceChildren(...this.series.map((s) => (known.has(s.uid) && s.listItem) || this.seriesItem(s)));
+    this.emit('series-added', { series: added.map((s) => s.uid) });
+    return added;
   },
   seriesItem(series) {
     const bar = el('div', { class: 'bar' });

@@ -6,7 +6,7 @@
 import { imageLoader } from '@cornerstonejs/core';
 import { wadors } from '@cornerstonejs/dicom-image-loader';
 
-import { earlyJson } from './early.js';
+import { earlyJson, forgetEarly } from './early.js';
 
 /** First value of a DICOM JSON attribute (PS3.18 F.2). */
 export function tagValue(meta, tag, index = 0) {
@@ -242,9 +242,11 @@ export function describeLoadError(error) {
 }
 
 /** QIDO-RS: the study's series, in series-number order. */
-export async function loadStudySeries(viewer, studyUid) {
+export async function loadStudySeries(viewer, studyUid, { fresh = false } = {}) {
   const { dicomweb } = viewer.config;
-  const list = (await earlyJson(`${dicomweb}/studies/${studyUid}/series`)) || [];
+  const url = `${dicomweb}/studies/${studyUid}/series`;
+  if (fresh) forgetEarly(url);
+  const list = (await earlyJson(url)) || [];
   const series = list.map((qido) => new SeriesData(viewer, qido, studyUid));
   series.sort((a, b) => (a.number ?? 1e9) - (b.number ?? 1e9));
   return series;

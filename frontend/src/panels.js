@@ -123,6 +123,8 @@ export const panelMethods = {
       this.annotations._remember(uid, result.annotation);
       this.notify(`Stored as DICOM SR ${result.sop_instance_uid}`);
       this.renderAnnotationList();
+      // The new SR series shows in the series list now, not after a reload.
+      await this.refreshSeriesList();
       return result;
     } catch (err) {
       this.notify(`SR export failed (${err.status || err.message})`);

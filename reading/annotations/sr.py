@@ -83,6 +83,10 @@ def graphic_for(annotation: Annotation) -> tuple[hd.sr.GraphicTypeValues, np.nda
     tool = annotation.tool
     if not points:
         raise SRExportError("the annotation has no location on the image.")
+    if "world" in annotation.geometry:
+        # Drawn on a reformatted plane: its 2D points are only a projection onto the
+        # nearest slice, so an image-referenced SCOORD would put it in the wrong place.
+        raise SRExportError("a measurement on a reformatted (MPR) plane has no source image.")
     if tool == Tool.ELLIPSE_ROI:
         return hd.sr.GraphicTypeValues.ELLIPSE, np.array(_ellipse(points), dtype=float)
     if tool in (Tool.RECTANGLE_ROI, Tool.AI_BOX):

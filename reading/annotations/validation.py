@@ -64,7 +64,7 @@ def clean_geometry(tool: str, geometry) -> dict:
         raise ValidationError("geometry must be an object.")
     if _json_size(geometry) > MAX_GEOMETRY_BYTES:
         raise ValidationError("geometry is too large.")
-    unknown = set(geometry) - {"points", "text_box"}
+    unknown = set(geometry) - {"points", "text_box", "world", "plane"}
     if unknown:
         raise ValidationError(f"geometry has unknown keys: {', '.join(sorted(unknown))}.")
     points = geometry.get("points")
@@ -77,7 +77,36 @@ def clean_geometry(tool: str, geometry) -> dict:
     cleaned = {"points": [_point(p, f"geometry.points[{i}]") for i, p in enumerate(points)]}
     if "text_box" in geometry and geometry["text_box"] is not None:
         cleaned["text_box"] = _point(geometry["text_box"], "geometry.text_box")
+    if geometry.get("world") is not None or geometry.get("plane") is not None:
+        cleaned.update(_clean_plane(geometry, len(cleaned["points"])))
     return cleaned
+
+
+def _vector(value, where: str, size: int, limit: float) -> list[float]:
+    if not isinstance(value, (list, tuple)) or len(value) != size:
+        raise ValidationError(f"{where} must have {size} numbers.")
+    vector = [_number(v, where) for v in value]
+    if any(abs(v) > limit for v in vector):
+        raise ValidationError(f"{where} is out of range.")
+    return vector
+
+
+def _clean_plane(geometry: dict, count: int) -> dict:
+    """A measurement drawn on a reformatted (MPR) plane: ``world`` holds its points in
+    patient coordinates (mm, PS3.3 C.7.6.2.1.1), one per image point, and ``plane`` the
+    unit ``normal`` and ``view_up`` of the plane it was drawn in; ``points`` stay its
+    projection onto the referenced slice."""
+    world, plane = geometry.get("world"), geometry.get("plane")
+    if not isinstance(world, list) or len(world) != count:
+        raise ValidationError("geometry.world must hold one [x, y, z] per point.")
+    if not isinstance(plane, dict) or set(plane) != {"normal", "view_up"}:
+        raise ValidationError("geometry.plane must be {normal, view_up}.")
+    return {
+        "world": [
+            _vector(p, f"geometry.world[{i}]", 3, COORDINATE_LIMIT) for i, p in enumerate(world)
+        ],
+        "plane": {k: _vector(plane[k], f"geometry.plane.{k}", 3, 1.01) for k in plane},
+    }
 
 
 def clean_measurements(measurements) -> dict:

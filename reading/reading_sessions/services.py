@@ -163,6 +163,7 @@ def create_session(*, study, host, title: str = "", invite: list[str] | None = N
                     session=session, user=user, defaults={"invited_by": host}
                 )
         append_event(session.pk, ev.SESSION_STARTED, _summary(session), host)
+        _notify_invited(session, [u for u in invitees if u.pk != host.pk], host)
     session.refresh_from_db()
     return session
 
@@ -170,9 +171,40 @@ def create_session(*, study, host, title: str = "", invite: list[str] | None = N
 def invite_users(session: ReadingSession, *, by, usernames: list[str]) -> list:
     _require_active(session)
     users = _users_by_name(usernames)
-    for user in users:
-        SessionInvite.objects.get_or_create(session=session, user=user, defaults={"invited_by": by})
+    with transaction.atomic():
+        new = [
+            user
+            for user in users
+            if SessionInvite.objects.get_or_create(
+                session=session, user=user, defaults={"invited_by": by}
+            )[1]
+        ]
+        _notify_invited(session, new, by)
     return users
+
+
+def _notify_invited(session: ReadingSession, users: list, by) -> None:
+    """Tell each newly invited reader at once, on their worklist socket (the ``user.<id>``
+    group), after commit: ``worklist.session_invited`` (docs/realtime.md). The invite
+    link's token is not sent; the viewer URL needs the reader's own access."""
+    from reading.reading_sessions.serializers import viewer_url
+    from reading.worklist.events import SESSION_INVITED, user_group
+
+    if not users:
+        return
+    payload = {
+        **_summary(session),
+        "viewer_url": viewer_url(session),
+        "invited_by": {"id": by.pk, "username": by.username, "display_name": str(by)},
+    }
+    for user in users:
+        send_on_commit(
+            user_group(user.pk),
+            {
+                "type": "worklist.event",
+                "event": {"type": SESSION_INVITED, "seq": 0, "payload": payload},
+            },
+        )
 
 
 def join_by_invite(user, token: str) -> ReadingSession:

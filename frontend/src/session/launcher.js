@@ -5,19 +5,12 @@
  * Loaded on every viewer page; the session client itself (session.js) is loaded only
  * when the URL names a session.
  */
+import { el } from '../dom.js';
 import { request } from '../http.js';
 import './session.css';
 
-/** A DOM element with attributes and children (shared with the session client). */
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false || v === null || v === undefined) continue;
-    node.setAttribute(k, v === true ? '' : String(v));
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
+// The DOM helper is dom.js's; re-exported for the session client.
+export { el };
 
 /** This page's URL with ``?session=<id>`` (other parameters kept, ``join``/``readonly`` dropped). */
 export function sessionUrl(sessionId) {
