@@ -184,11 +184,11 @@ def invite_users(session: ReadingSession, *, by, usernames: list[str]) -> list:
 
 
 def _notify_invited(session: ReadingSession, users: list, by) -> None:
-    """Tell each newly invited reader at once, on their worklist socket (the ``user.<id>``
-    group), after commit: ``worklist.session_invited`` (docs/realtime.md). The invite
-    link's token is not sent; the viewer URL needs the reader's own access."""
+    """Tell each newly invited reader at once, on their worklist sockets
+    (``reader_group``), after commit: ``worklist.session_invited`` (docs/realtime.md).
+    The invite link's token is not sent; the viewer URL needs the reader's own access."""
     from reading.reading_sessions.serializers import viewer_url
-    from reading.worklist.events import SESSION_INVITED, user_group
+    from reading.worklist.events import SESSION_INVITED, reader_group
 
     if not users:
         return
@@ -199,7 +199,7 @@ def _notify_invited(session: ReadingSession, users: list, by) -> None:
     }
     for user in users:
         send_on_commit(
-            user_group(user.pk),
+            reader_group(user.pk),
             {
                 "type": "worklist.event",
                 "event": {"type": SESSION_INVITED, "seq": 0, "payload": payload},

@@ -20,7 +20,11 @@ class WorklistConsumer(AsyncJsonWebsocketConsumer):
         if not (user and user.is_authenticated and user.is_clinical):
             await self.close(code=4403)
             return
-        self.groups_joined = [events.GROUP, events.user_group(user.pk)]
+        self.groups_joined = [
+            events.GROUP,
+            events.user_group(user.pk),
+            events.reader_group(user.pk),
+        ]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()

@@ -33,9 +33,16 @@ EVENT_TYPES = (
     PRIORITY_CHANGED,
 )
 
-# Sent to ``user.<id>`` only (one reader's worklist sockets): a live reading session
-# invited this reader; the payload is the session summary with its viewer URL.
+# Sent to ``reader_group(id)`` only (one reader's worklist sockets): a live reading
+# session invited this reader; the payload is the session summary with its viewer URL.
 SESSION_INVITED = "worklist.session_invited"
+
+
+def reader_group(user_id: int) -> str:
+    """One reader's worklist sockets (``user.<id>`` is every socket of the user, and only
+    takes the accounts app's messages)."""
+    return f"worklist.user.{user_id}"
+
 
 # ``user.<id>`` and its closing message are the accounts app's (reading/accounts/signals.py).
 
