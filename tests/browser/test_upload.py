@@ -161,7 +161,7 @@ def test_progress_bar_moves_during_a_slow_upload(login_page, attending, shot):
         patient_id="UPL003",
         pixels=rng.integers(-1000, 1000, (512, 512)).astype(np.int16),
     )
-    page = login_page(attending, "/upload/")
+    page = login_page(attending, "/upload/", bypass_csp=True)  # string predicates below
     page.wait_for_load_state("networkidle")
     page.evaluate(
         """() => {

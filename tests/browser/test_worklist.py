@@ -37,7 +37,7 @@ def test_filter_sort_keyboard_and_open(login_page, attending, shot, live_url):
     target = build_study(
         accession="WL-CT2", patient_name="Carter^Cal", modality="CT", study_date=date(2026, 11, 22)
     )
-    page = login_page(attending, "/")
+    page = login_page(attending, "/", bypass_csp=True)  # string predicates below
     page.wait_for_selector(".wl-live.on")
     assert accessions(page)[:3] == ["WL-CT1", "WL-CT2", "WL-MR1"]  # STAT first, then newest
     shot(page, "worklist-all")
@@ -66,7 +66,7 @@ def test_filter_sort_keyboard_and_open(login_page, attending, shot, live_url):
     shot(page, "worklist-filtered")
 
     # A bookmarked URL restores the same view.
-    page2 = login_page(attending, "/" + page.url.split("/", 3)[3])
+    page2 = login_page(attending, "/" + page.url.split("/", 3)[3], bypass_csp=True)
     assert accessions(page2) == ["WL-CT2"]
     assert page2.input_value("#wl-q") == "cart"
     assert page2.input_value("select[name=modality]") == "CT"
@@ -99,7 +99,7 @@ def test_live_arrival_claims_and_held_dialog(
     login_page, attending, resident, live_url, shot, playwright_instance
 ):
     build_study(accession="WL-OLD", patient_name="Old^Study")
-    page = login_page(attending, "/")
+    page = login_page(attending, "/", bypass_csp=True)
     page.wait_for_selector(".wl-live.on")
     assert accessions(page) == ["WL-OLD"]
 
@@ -125,7 +125,7 @@ def test_live_arrival_claims_and_held_dialog(
     shot(page, "worklist-live-arrival")
 
     # The resident claims it in another tab; the attending's row shows who holds it.
-    res_page = login_page(resident, "/")
+    res_page = login_page(resident, "/", bypass_csp=True)
     res_page.wait_for_selector(".wl-live.on")
     res_page.locator(ROWS, has_text="WL-NEW").click()
     with res_page.expect_navigation():
