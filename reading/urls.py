@@ -33,3 +33,4 @@ urlpatterns = [
 ]
 
 handler400 = "reading.accounts.views.bad_request"
+handler403 = "reading.accounts.views.permission_denied"

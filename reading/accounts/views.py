@@ -48,3 +48,29 @@ def bad_request(request, exception=None):
     if is_api_path(request.path_info) or "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"detail": detail}, status=400)
     return render(request, "400.html", {"detail": detail}, status=400)
+
+
+# Why a role is turned away, said to the person (the exception's text, when a check gave
+# one, comes first); keyed by role so a department admin learns what their role is for.
+_ROLE_HINTS = {
+    "admin": (
+        "Department admins manage users, worklists, priorities and the audit log; "
+        "patient images and reports are for attendings and residents."
+    ),
+}
+
+
+def permission_denied(request, exception=None):
+    """403 as a page that says why (``handler403``), or ``{"detail"}`` for the API."""
+    from django.http import JsonResponse
+
+    from reading.accounts.authentication import is_api_path
+
+    reason = str(exception) if exception is not None and str(exception) else ""
+    detail = reason or "Your account does not give access to this page."
+    if is_api_path(request.path_info) or "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"detail": detail}, status=403)
+    user = getattr(request, "user", None)
+    role = getattr(user, "role", "") if user is not None and user.is_authenticated else ""
+    context = {"detail": detail, "hint": _ROLE_HINTS.get(role, ""), "role": role}
+    return render(request, "403.html", context, status=403)
