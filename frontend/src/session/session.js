@@ -54,6 +54,7 @@ export class SessionClient {
     for (const p of this.session.participants) this.participants.set(p.user.username, p);
     this.render();
     this.loadReaders();
+    await this.loadChat();
     if (this.session.status !== 'active') {
       this.setConnection('ended');
       return this;
@@ -274,6 +275,9 @@ export class SessionClient {
     this.people = el('ul', { class: 'rr-session-people' });
     this.followBox = el('input', { type: 'checkbox', checked: true, 'data-action': 'follow' });
     this.followBox.addEventListener('change', () => {
+      // The box gives the focus back, so Space, the arrows and the other keys drive the
+      // viewer again instead of toggling following.
+      this.followBox.blur();
       this.following = this.followBox.checked;
       if (this.following && this.session?.viewport?.viewportId) {
         this.followViewport(this.session.viewport); // snap back
@@ -428,7 +432,27 @@ export class SessionClient {
     if (this.inviteSelect) this.renderInvite();
   }
 
+  /** The study's chat so far (a reload keeps the history); events add to it after. */
+  async loadChat() {
+    try {
+      let url = `/api/sessions/${this.id}/chat/`;
+      while (url) {
+        const body = await request('GET', url);
+        for (const message of Array.isArray(body) ? body : body?.results || []) this.addChat(message);
+        url = Array.isArray(body) ? null : body?.next;
+      }
+    } catch (err) {
+      console.warn('session: chat history not loaded', err);
+    }
+  }
+
   addChat(message) {
+    // History and the live event of the same message (a resume after a reload) show once.
+    this.chatIds = this.chatIds || new Set();
+    if (message.id !== undefined) {
+      if (this.chatIds.has(String(message.id))) return;
+      this.chatIds.add(String(message.id));
+    }
     const who = message.author?.display_name || 'Someone';
     this.chatLog.append(el('li', {}, el('b', {}, `${who}: `), message.text));
     this.chatLog.scrollTop = this.chatLog.scrollHeight;
