@@ -166,7 +166,8 @@ def main() -> None:
         env = dict(base_env)
         worker = None
         if mode == "redis":
-            env.update(DICTATION_WORKER="external", REDIS_URL=os.environ["REDIS_URL"])
+            redis = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+            env.update(DICTATION_WORKER="external", REDIS_URL=redis)
             log = open(tmp / "worker.log", "w")  # noqa: SIM115 - lives with the worker
             worker = subprocess.Popen(
                 [sys.executable, "manage.py", "dictation_worker"],

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from channels.layers import get_channel_layer
-from django.core.management.base import BaseCommand
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.core.management.base import BaseCommand, CommandError
 
 from reading.dictation import transcription
 
@@ -33,6 +33,8 @@ class Command(BaseCommand):
 
     async def _run(self, workers):
         layer = get_channel_layer()
+        if isinstance(layer, InMemoryChannelLayer):
+            raise CommandError("the dictation worker needs the Redis channel layer: set REDIS_URL")
         service = transcription.TranscriptionService(workers)
         await service.preload()
         if service.engine_error is not None:
