@@ -57,7 +57,7 @@ def test_start_invite_and_join_from_the_worklist(login_page, attending, resident
     study_uid, _, _ = make_study(n=8, size=96)
 
     # The attending opens the study and starts a session from the toolbar's Session menu.
-    host = login_page(attending, f"/viewer/{study_uid}/?layout=1x1")
+    host = login_page(attending, f"/viewer/{study_uid}/?layout=1x1", bypass_csp=True)
     _wait_viewer(host)
     host.keyboard.press("j")  # the shortcut opens the menu
     menu = host.locator(".rr-session-menu")
@@ -82,7 +82,7 @@ def test_start_invite_and_join_from_the_worklist(login_page, attending, resident
     assert panel.locator("[data-action=end-session]").is_visible()
 
     # The resident's worklist shows the session: a badge on the row, an entry in the sidebar.
-    guest = login_page(resident, "/")
+    guest = login_page(resident, "/", bypass_csp=True)
     row = guest.locator(f"#worklist tr[data-uid='{study_uid}']")
     row.locator(".wl-live-badge").wait_for()
     entry = guest.locator(f"#wl-sessions li[data-session-id='{session.pk}']")
@@ -112,7 +112,7 @@ def test_start_invite_and_join_from_the_worklist(login_page, attending, resident
     guest.wait_for_function("window.readingSession.state().connection === 'ended'")
     session.refresh_from_db()
     assert session.status == SessionStatus.ENDED
-    worklist = login_page(resident, "/")
+    worklist = login_page(resident, "/", bypass_csp=True)
     worklist.locator(f"#worklist tr[data-uid='{study_uid}']").wait_for()
     worklist.locator("#wl-sessions li.muted").wait_for()
     assert worklist.locator(".wl-live-badge").count() == 0
@@ -123,7 +123,7 @@ def test_join_param_finds_the_session_or_says_there_is_none(login_page, attendin
     study_uid, _, _ = make_study(n=4, size=64)
 
     # No session yet: the viewer says so plainly and opens read-only.
-    page = login_page(resident, f"/viewer/{study_uid}/?join=1")
+    page = login_page(resident, f"/viewer/{study_uid}/?join=1", bypass_csp=True)
     _wait_viewer(page)
     note = page.locator(".rr-session-menu [data-note=none]")
     note.wait_for()
@@ -158,6 +158,7 @@ def test_invite_link_works_for_readers_and_not_for_outsiders(
         attending,
         f"/viewer/{study_uid}/?session={session.pk}",
         permissions=["clipboard-read", "clipboard-write"],
+        bypass_csp=True,
     )
     _wait_viewer(host)
     host.wait_for_function(LIVE)
@@ -171,13 +172,13 @@ def test_invite_link_works_for_readers_and_not_for_outsiders(
     assert link == f"{base}/sessions/join/{session.invite_token}/"
 
     # Another reader follows the link and lands in the session.
-    guest = login_page(resident, link.removeprefix(base))
+    guest = login_page(resident, link.removeprefix(base), bypass_csp=True)
     guest.wait_for_url(f"**/viewer/{study_uid}/?session={session.pk}")
     _wait_viewer(guest)
     guest.wait_for_function(LIVE)
     _present(host, resident.username)
 
     # An outsider (logged in, no clinical role) gets 403 from the link.
-    stranger = login_page(outsider, "/")
+    stranger = login_page(outsider, "/", bypass_csp=True)
     assert stranger.request.get(link).status == 403
     assert host.errors == [] and guest.errors == []

@@ -29,7 +29,7 @@ def _in_thread(func, *args, **kwargs):
 
 
 def _open(login_page, user, study_uid, session_id):
-    page = login_page(user, f"/viewer/{study_uid}/?session={session_id}")
+    page = login_page(user, f"/viewer/{study_uid}/?session={session_id}", bypass_csp=True)
     page.wait_for_function(
         "window.readingViewer && window.readingViewer.state().ready", timeout=30000
     )
@@ -127,7 +127,7 @@ def test_outsider_cannot_join_session_in_viewer(login_page, attending, outsider)
     study_uid, _, _ = make_study(n=4, size=64)
     study = Study.objects.get(study_instance_uid=study_uid)
     session = _in_thread(services.create_session, study=study, host=attending)
-    page = login_page(outsider, f"/viewer/{study_uid}/?session={session.pk}")
+    page = login_page(outsider, f"/viewer/{study_uid}/?session={session.pk}", bypass_csp=True)
     base = page.url.split("/viewer/")[0]
     assert page.request.get(f"{base}/viewer/{study_uid}/?session={session.pk}").status == 403
     assert page.request.get(f"{base}/api/sessions/{session.pk}/").status == 403
