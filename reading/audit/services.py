@@ -76,7 +76,7 @@ def record_access(
     study_uid = getattr(study, "study_instance_uid", "") or ""
     if study is not None:
         patient_id = study.patient.patient_id
-        patient_name = study.patient.patient_name
+        patient_name = study.patient_name or study.patient.patient_name  # as stored
     digest = hashlib.sha1(detail.encode(), usedforsecurity=False).hexdigest()[:12]
     key = f"audit:{getattr(user, 'pk', None)}:{action}:{study_uid}:{digest}"
     if not cache.add(key, 1, DEDUP_SECONDS):

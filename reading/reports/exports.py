@@ -124,7 +124,7 @@ def fhir_diagnostic_report(report: Report, user, request=None) -> dict:
         },
         "subject": {
             "identifier": {"value": patient.patient_id},
-            "display": patient.patient_name.replace("^", " ").strip() or patient.patient_id,
+            "display": study.display_patient_name() or patient.patient_id,
         },
         "issued": _instant(issued),
         "imagingStudy": [

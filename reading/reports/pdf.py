@@ -45,7 +45,7 @@ def _header(report: Report, st: dict) -> list:
     study = report.study
     patient = study.patient
     rows = [
-        ["Patient", patient.patient_name.replace("^", " ").strip(), "MRN", patient.patient_id],
+        ["Patient", study.display_patient_name(), "MRN", patient.patient_id],
         [
             "Born",
             patient.patient_birth_date.isoformat() if patient.patient_birth_date else "",

@@ -63,6 +63,19 @@ class Study(models.Model):
     def __str__(self) -> str:
         return f"{self.accession_number or self.study_instance_uid} {self.study_description}"
 
+    def display_patient_name(self) -> str:
+        """This study's own Patient's Name (0010,0010) for people: components spaced."""
+        return (self.patient_name or self.patient.patient_name).replace("^", " ").strip()
+
+    def display_patient(self) -> dict:
+        """The Patient module as this study carries it (name, ID, birth date, sex)."""
+        return {
+            "name": self.display_patient_name(),
+            "id": self.patient.patient_id,
+            "birth_date": self.patient_birth_date or self.patient.patient_birth_date,
+            "sex": self.patient_sex or self.patient.patient_sex,
+        }
+
     @property
     def modalities(self) -> list[str]:
         return [m for m in self.modalities_in_study.split("\\") if m]

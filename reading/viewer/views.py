@@ -29,6 +29,7 @@ def viewer(request, study_uid: str):
     study = get_study_for_user(request.user, study_uid)
     record_access(request.user, AuditAction.VIEW, study=study, request=request)
     patient = study.patient
+    own = study.display_patient()  # this study's own Patient module
     priors = (
         studies_for_user(request.user)
         .filter(patient=patient)
@@ -48,10 +49,10 @@ def viewer(request, study_uid: str):
             request.GET.get(key, "").lower() in {"1", "true", "yes"} for key in ("readonly", "join")
         ),
         "patient": {
-            "name": patient.patient_name.replace("^", " ").strip(),
-            "id": patient.patient_id,
-            "sex": patient.patient_sex,
-            "birthDate": _iso(patient.patient_birth_date),
+            "name": own["name"],
+            "id": own["id"],
+            "sex": own["sex"],
+            "birthDate": _iso(own["birth_date"]),
         },
         "study": {
             "date": _iso(study.study_date),

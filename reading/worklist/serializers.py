@@ -33,16 +33,16 @@ class WorklistRowSerializer(serializers.Serializer):
 
     def to_representation(self, item: ReadingItem) -> dict:
         study = item.study
-        patient = study.patient
+        own = study.display_patient()  # the study's own Patient module (PS3.3 C.7.1.1)
         dt = item.study_datetime
         return {
             "study_instance_uid": study.study_instance_uid,
             "priority": item.priority,
             "priority_label": Priority(item.priority).label,
-            "patient_name": patient.patient_name.replace("^", " ").strip(),
-            "patient_id": patient.patient_id,
-            "patient_age": patient_age(patient.patient_birth_date, study.study_date),
-            "patient_sex": patient.patient_sex,
+            "patient_name": own["name"],
+            "patient_id": own["id"],
+            "patient_age": patient_age(own["birth_date"], study.study_date),
+            "patient_sex": own["sex"],
             "accession_number": study.accession_number,
             "modality": " ".join(study.modalities),
             "body_part": study.body_part_examined,

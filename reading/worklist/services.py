@@ -86,7 +86,7 @@ def study_datetime(study: Study) -> datetime | None:
 def search_text(study: Study) -> str:
     """Lower-cased name, MRN and accession: what the worklist's free-text search scans."""
     patient = study.patient
-    parts = [patient.patient_name.replace("^", " "), patient.patient_id, study.accession_number]
+    parts = [study.display_patient_name(), patient.patient_id, study.accession_number]
     return " | ".join(p for p in parts if p).lower()[:512]
 
 
@@ -94,7 +94,7 @@ def item_defaults(study: Study) -> dict:
     """The ReadingItem's copies of study and patient fields (``study.patient`` loaded)."""
     return {
         "study_datetime": study_datetime(study),
-        "patient_name": study.patient.patient_name.replace("^", " ").strip()[:324],
+        "patient_name": study.display_patient_name()[:324],
         "patient_id": study.patient.patient_id,
         "accession_number": study.accession_number,
         "modality": study.modalities_in_study,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from reading.worklist.models import Priority, ReadingItem, ReadingStatus, SavedWorklist
@@ -146,3 +148,30 @@ def test_list_and_page_query_counts_do_not_grow(
     # ... plus the saved and the department worklists for the sidebar
     with django_assert_max_num_queries(7):
         assert client.get("/?page_size=200").status_code == 200
+
+
+def test_rows_and_viewer_show_each_studys_own_patient_name(
+    client, attending, django_capture_on_commit_callbacks
+):
+    """A later study of the same Patient ID spells the name differently: each study's
+    worklist row and viewer header carry that study's own Patient module."""
+    from reading.studies.services import ingest_instance
+    from tests.dicom_factory import make_dataset, to_bytes
+
+    old = make_dataset(patient_id="MRN-W", patient_name="Muller^Hans")
+    new = make_dataset(patient_id="MRN-W", patient_name="Müller^Hans")
+    new.SpecificCharacterSet = "ISO_IR 192"
+    new.PatientSex = "M"
+    with django_capture_on_commit_callbacks(execute=True):
+        for ds in (old, new):
+            assert ingest_instance(to_bytes(ds)).ok
+    client.force_login(attending)
+    rows = client.get("/api/worklist/?q=mrn-w").json()["results"]
+    names = {r["study_instance_uid"]: (r["patient_name"], r["patient_sex"]) for r in rows}
+    assert names[str(old.StudyInstanceUID)] == ("Muller Hans", "F")
+    assert names[str(new.StudyInstanceUID)] == ("Müller Hans", "M")
+    page = client.get(f"/viewer/{new.StudyInstanceUID}/").content.decode()
+    config = json.loads(
+        page.split('id="viewer-config" type="application/json">')[1].split("</script>")[0]
+    )
+    assert (config["patient"]["name"], config["patient"]["sex"]) == ("Müller Hans", "M")
