@@ -13,6 +13,7 @@ from reading.ai.access import get_job_for_user, jobs_for_user
 from reading.ai.errors import AIRequestError
 from reading.ai.models import AIReview
 from reading.ai.serializers import (
+    AIEstimateRequestSerializer,
     AIRequestSerializer,
     AIReviewRequestSerializer,
     finding_payload,
@@ -58,6 +59,20 @@ class Jobs(APIView):
             raise _refused(exc) from exc
         job = get_job_for_user(request.user, job.pk)
         return Response(job_payload(job), status=status.HTTP_201_CREATED)
+
+
+class Estimate(APIView):
+    """``GET ?study=&series=&task=[&max_new_tokens=]``: how long it would take, before asking."""
+
+    def get(self, request):
+        from reading.ai.estimate import estimate
+
+        incoming = AIEstimateRequestSerializer(data=request.query_params)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        study = get_study_for_user(request.user, data["study"])
+        tokens = data.get("max_new_tokens") or services.DEFAULT_NEW_TOKENS[data["task"]]
+        return Response(estimate(study, data["series"], data["task"], tokens))
 
 
 class JobDetail(APIView):

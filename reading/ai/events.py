@@ -1,4 +1,5 @@
-"""``ai.*`` session events: every active session on the job's study hears about it.
+"""``ai.*`` events: every active session on the job's study hears about it, and so does
+every viewer open on the study outside a session (``study_group``, ``consumers``).
 
 Job state changes and findings are stored events (replayed to late joiners);
 the streamed text is ephemeral (``ai.job.stream``, the latest wins). All are
@@ -11,11 +12,22 @@ from __future__ import annotations
 from django.db import transaction
 
 from reading.reading_sessions import events as ev
+from reading.realtime import send_on_commit
 
 QUEUED = PROGRESS = ev.AI_JOB_PROGRESS
 DONE = ev.AI_JOB_DONE
 FAILED = ev.AI_JOB_FAILED
 CANCELLED = ev.AI_JOB_CANCELLED
+
+
+def study_group(study_id) -> str:
+    return f"ai.study.{study_id}"
+
+
+def _to_study(study_id, event_type: str, payload: dict) -> None:
+    """The viewers of the study outside a session: the same envelope, no ``seq``."""
+    envelope = {"type": event_type, "seq": None, "payload": payload}
+    send_on_commit(study_group(study_id), {"type": "ai.event", "event": envelope})
 
 
 def _sessions(study_id) -> list:
@@ -35,6 +47,7 @@ def job_changed(job, event_type: str) -> None:
     payload = job_payload(job)
     for session_id in _sessions(job.study_id):
         append_event(session_id, event_type, payload, job.requested_by_id)
+    _to_study(job.study_id, event_type, payload)
 
 
 def job_stream(job) -> None:
@@ -55,6 +68,7 @@ def job_stream(job) -> None:
     envelope = ev.ephemeral(ev.AI_JOB_STREAM, payload)
     sessions = _sessions(job.study_id)
     transaction.on_commit(lambda: [broadcast_ephemeral(s, envelope) for s in sessions])
+    _to_study(job.study_id, ev.AI_JOB_STREAM, payload)
 
 
 def finding_changed(job, annotation, actor=None) -> None:
@@ -64,3 +78,4 @@ def finding_changed(job, annotation, actor=None) -> None:
     payload = finding_payload(annotation, job=job)
     for session_id in _sessions(annotation.study_id):
         append_event(session_id, ev.AI_FINDING, payload, actor)
+    _to_study(annotation.study_id, ev.AI_FINDING, payload)

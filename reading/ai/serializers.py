@@ -60,6 +60,7 @@ class AIJobSerializer(serializers.ModelSerializer):
             "done": job.progress_done,
             "total": job.progress_total,
             "eta_seconds": (job.provenance or {}).get("eta_seconds"),
+            "estimate": (job.provenance or {}).get("estimate"),
         }
 
     def get_findings(self, job: AIJob) -> list[str]:
@@ -97,6 +98,13 @@ class AIRequestSerializer(serializers.Serializer):
     session_id = serializers.UUIDField(required=False, allow_null=True)
     text = serializers.CharField(max_length=8000, required=False, allow_blank=True)
     parameters = serializers.DictField(required=False)
+
+
+class AIEstimateRequestSerializer(serializers.Serializer):
+    study = serializers.CharField(max_length=64)
+    series = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    task = serializers.ChoiceField(choices=Task.choices, default=Task.FINDINGS)
+    max_new_tokens = serializers.IntegerField(min_value=1, max_value=1024, required=False)
 
 
 class AIReviewRequestSerializer(serializers.Serializer):

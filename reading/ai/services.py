@@ -146,8 +146,12 @@ def create_job(
             raise AIRequestError("this patient has no earlier study to compare with")
     if session is not None and session.study_id != study.pk:
         raise AIRequestError("the session is on another study")
+    from reading.ai.estimate import estimate
+
+    guess = estimate(study, series_uid, task, params["max_new_tokens"])
     with transaction.atomic():
         job = AIJob.objects.create(
+            provenance={"estimate": guess},
             study=study,
             series_instance_uid=series_uid or "",
             prior_study=prior,

@@ -5,6 +5,7 @@ from reading.ai import api
 app_name = "ai"
 urlpatterns = [
     path("api/ai/jobs/", api.Jobs.as_view(), name="jobs"),
+    path("api/ai/estimate/", api.Estimate.as_view(), name="estimate"),
     path("api/ai/jobs/<str:job_id>/", api.JobDetail.as_view(), name="job"),
     path("api/ai/jobs/<str:job_id>/cancel/", api.JobCancel.as_view(), name="cancel"),
     path("api/ai/jobs/<str:job_id>/findings/", api.JobFindings.as_view(), name="findings"),

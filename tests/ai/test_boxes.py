@@ -60,3 +60,46 @@ def test_boxes_are_stored_on_their_slice_in_source_pixels(demo, attending):
     # Delivered again (a retry that reached the save): nothing more is stored.
     assert services.complete_job(job, outcome, found) is None
     assert Annotation.objects.filter(ai_link__job=job).count() == 2
+
+
+def _stored_boxes(ct) -> list[Annotation]:
+    job = services.create_job(ct, task="localise", series_uid=series_uid(ct), delay=3600)
+    job = services.claim_job(job.pk, "test")
+    images = runner._prepare(runner._read_series(ct, job.series_instance_uid), 85, None, "s").images
+    parsed = parse_localisation(ANSWER)
+    boxes = [box_to_source(b["box_2d"], images[b["image"] - 1], b["label"]) for b in parsed.data]
+    generation = Generation(ANSWER, 40, 100, len(images), 0.1, 0.2, 0.3)
+    result = AnalysisResult(
+        "localisation", ANSWER, parsed.status, parsed.data, [], boxes, generation
+    )
+    info = ModelInfo("medgemma", "/models/test", "cpu", "float32", 1, True)
+    engine = SimpleNamespace(info=info, model=SimpleNamespace(config=SimpleNamespace()))
+    outcome, found = findings.build(
+        job, engine, result, images, [], runner._image_refs(images, "current"), [], 0.5
+    )
+    services.complete_job(job, outcome, found)
+    return list(Annotation.objects.filter(ai_link__job=job).order_by("ai_link__index"))
+
+
+def test_a_box_moved_by_the_reader_is_an_edit_with_its_history(demo, client, resident, outsider):
+    box = _stored_boxes(demo["Chest CT"])[0]
+    (x0, y0), (x1, y1) = box.geometry["points"]
+    moved = [[x0 + 5, y0 + 4], [x1 + 12, y1 + 9]]
+    url = f"/api/ai/findings/{box.pk}/review/"
+    client.force_login(outsider)
+    body = {"decision": "edit", "changes": {"geometry": {"points": moved}}}
+    assert client.post(url, body, content_type="application/json").status_code == 403
+    client.force_login(resident)
+    response = client.post(url, body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    finding = response.json()
+    assert finding["annotation"]["review_state"] == "edited"
+    assert finding["annotation"]["geometry"]["points"] == moved
+    # The model's answer stays with the finding; the history says what the reader changed.
+    assert finding["annotation"]["provenance"]["raw_output"] == ANSWER
+    (review,) = finding["reviews"]
+    assert review["decision"] == "edit"
+    assert review["changes"]["before"]["geometry"]["points"] == [[x0, y0], [x1, y1]]
+    assert review["changes"]["after"]["geometry"]["points"] == moved
+    bad = {"decision": "edit", "changes": {"geometry": {"points": [[1, 2]]}}}
+    assert client.post(url, bad, content_type="application/json").status_code == 400

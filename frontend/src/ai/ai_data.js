@@ -3,12 +3,16 @@
  *
  * State comes from REST (``/api/ai/jobs/?study=``, ``/api/ai/jobs/<id>/findings/``) and
  * is kept current by the session's ``ai.*`` events (docs/realtime.md) or, outside a
- * session, by polling a job while it runs. Emits 'change' after every update.
+ * session, by the same events on the study's AI socket (``/ws/ai/studies/<uid>/``): jobs,
+ * findings and reviews of other readers arrive live. Only while that socket is down does
+ * a running job get polled. Emits 'change' after every update.
  */
 import { Emitter } from '../emitter.js';
 import { request } from '../http.js';
 
 const POLL_MS = 1000;
+const RECONNECTS = 8; // then the panel says to reload: no endless retrying
+const REFUSED = new Set([4401, 4403, 4404]);
 const ACTIVE = new Set(['queued', 'preparing', 'running']);
 
 export class AiData extends Emitter {
@@ -26,6 +30,56 @@ export class AiData extends Emitter {
     this.findings = new Map();
     this.timer = null;
     this.error = '';
+    /** @type {Map<string, any>} job_id -> the SR stored by "Export SR" */
+    this.exports = new Map();
+    /** @type {WebSocket | null} */
+    this.socket = null;
+    this.live = false;
+    this.reconnects = 0;
+  }
+
+  /** Outside a session: the study's AI socket brings everyone's jobs and reviews. */
+  listen() {
+    if (this.sessionId || this.socket || typeof WebSocket === 'undefined') return;
+    const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+    const url = `${scheme}://${window.location.host}/ws/ai/studies/${encodeURIComponent(this.studyUid)}/`;
+    const socket = new WebSocket(url);
+    this.socket = socket;
+    socket.onopen = () => {
+      const again = this.reconnects > 0;
+      this.live = true;
+      this.reconnects = 0;
+      if (again) this.load(); // what was missed while down
+      else this.changed();
+    };
+    socket.onmessage = (msg) => {
+      let envelope;
+      try {
+        envelope = JSON.parse(msg.data);
+      } catch {
+        return;
+      }
+      if (envelope?.type?.startsWith('ai.')) this.onEvent(envelope);
+    };
+    socket.onclose = (evt) => {
+      this.socket = null;
+      this.live = false;
+      if (REFUSED.has(evt.code) || this.reconnects >= RECONNECTS) {
+        this.error = this.error || 'Live AI updates stopped: reload the viewer to see others\' reviews.';
+        this.changed();
+        this.poll();
+        return;
+      }
+      this.reconnects += 1;
+      this.poll();
+      setTimeout(() => this.listen(), Math.min(30000, 500 * 2 ** this.reconnects));
+    };
+  }
+
+  /** How long an analysis would take, before it is asked for (GET /api/ai/estimate/). */
+  async estimate(task, seriesUid) {
+    const query = new URLSearchParams({ study: this.studyUid, series: seriesUid || '', task });
+    return request('GET', `${this.api}/ai/estimate/?${query}`);
   }
 
   get jobsUrl() {
@@ -84,6 +138,14 @@ export class AiData extends Emitter {
     return finding;
   }
 
+  /** Store the job's reviewed findings as a DICOM SR (TID 1500) in the study. */
+  async exportSr(jobId) {
+    const stored = await request('POST', `${this.jobsUrl}${jobId}/export-sr/`, {});
+    this.exports.set(jobId, stored);
+    this.changed();
+    return stored;
+  }
+
   upsertJob(job) {
     const known = this.jobs.get(job.job_id);
     // A stream event carries only the running counters; keep the rest.
@@ -115,6 +177,9 @@ export class AiData extends Emitter {
         break;
       case 'ai.finding':
         this.findings.set(String(p.annotation.id), p);
+        if (p.job_id && !this.jobs.has(p.job_id)) {
+          await this.loadFindings(p.job_id).catch(() => {});
+        }
         break;
       default:
         return;
@@ -122,13 +187,13 @@ export class AiData extends Emitter {
     this.changed();
   }
 
-  /** Outside a session nothing pushes job updates: ask while a job runs. */
+  /** Outside a session, while the study socket is down: ask while a job runs. */
   poll() {
-    if (this.sessionId || this.timer) return;
+    if (this.sessionId || this.timer || this.live) return;
     const tick = async () => {
       this.timer = null;
       const running = [...this.jobs.values()].filter((j) => ACTIVE.has(j.status));
-      if (!running.length) return;
+      if (!running.length || this.live) return;
       for (const job of running) {
         try {
           const fresh = await request('GET', `${this.jobsUrl}${job.job_id}/`);
@@ -161,6 +226,8 @@ export class AiData extends Emitter {
   /** A snapshot for tests and debugging. */
   snapshot() {
     return {
+      live: this.live,
+      exports: Object.fromEntries(this.exports),
       jobs: this.jobList().map((j) => ({
         job_id: j.job_id, task: j.task, status: j.status, text: j.text || '', tokens: j.tokens,
         random_weights: j.random_weights, error_kind: j.error_kind, findings: j.findings || [],

@@ -23,6 +23,27 @@ function eta(seconds) {
   return `~${(seconds / 3600).toFixed(1)} h left`;
 }
 
+/** "about N min on CPU": the estimate said before a run starts, and on a queued job. */
+export function estimateText(guess) {
+  if (!guess || guess.seconds === null || guess.seconds === undefined) return '';
+  const where = guess.device === 'cuda' ? 'on a GPU' : 'on CPU';
+  const s = guess.seconds;
+  let span;
+  if (s < 60) span = `about ${Math.max(1, Math.round(s))} s`;
+  else if (s < 5400) span = `about ${Math.round(s / 60)} min`;
+  else span = `about ${(s / 3600).toFixed(1)} h`;
+  const basis = guess.basis === 'past'
+    ? `from ${guess.past_jobs} past run${guess.past_jobs === 1 ? '' : 's'}`
+    : 'from the model size';
+  return `${span} ${where} (${guess.images} image${guess.images === 1 ? '' : 's'}, ${guess.tokens} tokens; ${basis})`;
+}
+
+/** What an edit changed, for the history line: " (box)", " (label)". */
+function changed(review) {
+  const keys = Object.keys(review.changes?.after || {});
+  return keys.length ? ` (${keys.map((k) => (k === 'geometry' ? 'box' : k)).join(', ')})` : '';
+}
+
 function who(user) {
   return user ? user.display_name || user.username : '';
 }
@@ -34,6 +55,8 @@ export class AiPanel {
     this.boxes = boxes;
     this.readonly = readonly;
     this.editing = null; // annotation id whose text is being edited
+    this.editingBox = null; // annotation id whose box is being dragged
+    this.estimateSeq = 0;
   }
 
   install() {
@@ -44,10 +67,34 @@ export class AiPanel {
     this.button = el('button', { type: 'button', class: 'ai-read', title: 'AI read of the series in view (K)',
       onclick: () => this.read() }, 'AI read');
     this.message = el('div', { class: 'ai-message', role: 'status' });
+    this.estimateLine = el('div', { class: 'ai-estimate muted' });
     this.list = el('div', { class: 'ai-jobs' });
-    this.root.append(el('div', { class: 'ai-controls' }, this.task, this.button), this.message, this.list);
+    this.root.append(el('div', { class: 'ai-controls' }, this.task, this.button), this.estimateLine,
+      this.message, this.list);
     this.data.on('change', () => this.render());
+    this.task.addEventListener('change', () => this.updateEstimate());
+    this.viewer.on('viewport-changed', () => this.updateEstimate());
     this.render();
+    this.updateEstimate();
+  }
+
+  /** Say what the next "AI read" would cost before it is asked for. */
+  async updateEstimate() {
+    const series = this.seriesInView();
+    const key = `${this.task.value}|${series}`;
+    if (key === this.estimateKey) return;
+    this.estimateKey = key;
+    if (!series) {
+      this.estimateLine.textContent = '';
+      return;
+    }
+    const seq = ++this.estimateSeq;
+    try {
+      const guess = await this.data.estimate(this.task.value, series);
+      if (seq === this.estimateSeq) this.estimateLine.textContent = estimateText(guess);
+    } catch {
+      if (seq === this.estimateSeq) this.estimateLine.textContent = '';
+    }
   }
 
   seriesInView() {
@@ -81,6 +128,7 @@ export class AiPanel {
   }
 
   render() {
+    if (this.data.error && !this.message.textContent) this.say(this.data.error);
     const jobs = this.data.jobList();
     if (!jobs.length) {
       this.list.replaceChildren(el('p', { class: 'muted' }, 'No AI analyses of this study yet.'));
@@ -114,7 +162,7 @@ export class AiPanel {
           el('div', { class: 'ai-progress-bar', style: `width:${Math.round(fraction * 100)}%` })),
         el('div', { class: 'ai-progress-text muted' },
           stage ? `${stage} ${progress.done}/${progress.total}` : 'waiting for a worker',
-          ' ', eta(progress.eta_seconds),
+          ' ', eta(progress.eta_seconds) || (progress.estimate ? `· ${estimateText(progress.estimate)}` : ''),
           job.device && job.device.startsWith('cpu') ? ' · CPU: minutes per image' : ''),
       );
     }
@@ -133,6 +181,15 @@ export class AiPanel {
     if (findings.length) {
       parts.push(el('ol', { class: 'ai-findings' }, findings.map((f) => this.renderFinding(f, job))));
     }
+    const reviewed = findings.some((f) => !['pending', 'none', ''].includes(f.annotation.review_state));
+    const exported = this.data.exports.get(job.job_id);
+    if (job.status === 'done' && reviewed && !this.readonly) {
+      parts.push(el('div', { class: 'ai-export' },
+        el('button', { type: 'button', class: 'ai-export-sr',
+          title: 'Store the reviewed findings as a DICOM SR (TID 1500) in this study',
+          onclick: (e) => this.exportSr(job, /** @type {HTMLButtonElement} */ (e.currentTarget)) }, 'Export SR'),
+        exported ? el('span', { class: 'muted ai-exported', title: exported.sop_instance_uid }, 'SR stored') : null));
+    }
     return el('div', { class: 'ai-job', dataset: { job: job.job_id, status: job.status } }, parts);
   }
 
@@ -149,9 +206,18 @@ export class AiPanel {
     const body = this.editing === a.id
       ? this.editor(a)
       : el('div', { class: 'ai-finding-text' }, a.label && a.tool === 'ai_box' ? `${a.label}` : a.text || a.label);
-    const actions = this.readonly ? [] : [
+    const boxing = this.editingBox === a.id;
+    const actions = this.readonly ? [] : boxing ? [
+      el('span', { class: 'muted' }, 'Drag the box\'s corners on the image, then'),
+      el('button', { type: 'button', class: 'ai-save-box', onclick: () => this.saveBox(a) }, 'Save box'),
+      el('button', { type: 'button', class: 'ai-cancel-box', onclick: () => this.cancelBox(a) }, 'Cancel'),
+    ] : [
       el('button', { type: 'button', class: 'ai-accept', onclick: () => this.decide(a.id, 'accept') }, 'Accept'),
-      el('button', { type: 'button', class: 'ai-edit', onclick: () => { this.editing = a.id; this.render(); } }, 'Edit'),
+      el('button', { type: 'button', class: 'ai-edit', onclick: () => { this.editing = a.id; this.render(); } },
+        a.tool === 'ai_box' ? 'Edit label' : 'Edit'),
+      a.tool === 'ai_box'
+        ? el('button', { type: 'button', class: 'ai-edit-box', onclick: () => this.editBox(a) }, 'Edit box')
+        : null,
       el('button', { type: 'button', class: 'ai-reject', onclick: () => this.decide(a.id, 'reject') }, 'Reject'),
     ];
     if (['accepted', 'edited'].includes(a.review_state)) {
@@ -159,7 +225,7 @@ export class AiPanel {
     }
     const history = finding.reviews.length > 1
       ? el('div', { class: 'ai-history muted' },
-        finding.reviews.map((r) => `${r.decision} by ${who(r.reviewer)} (${r.reviewer_role})`).join(' → '))
+        finding.reviews.map((r) => `${r.decision}${changed(r)} by ${who(r.reviewer)} (${r.reviewer_role})`).join(' → '))
       : null;
     return el('li', { class: 'ai-finding', dataset: { annotation: a.id, state: a.review_state } },
       body, el('div', { class: 'ai-finding-meta' }, image, decided), history,
@@ -177,6 +243,57 @@ export class AiPanel {
     return el('div', { class: 'ai-editor' }, area,
       el('button', { type: 'button', class: 'ai-save', onclick: save }, 'Save'),
       el('button', { type: 'button', onclick: () => { this.editing = null; this.render(); } }, 'Cancel'));
+  }
+
+  /** Edit a box's geometry: unlock it on its image, the reader drags it, "Save box". */
+  async editBox(a) {
+    await this.boxes.goTo(a);
+    if (!(await this.boxes.show({ annotation: a })) || !this.boxes.startEdit(a.id)) {
+      this.say('The box\'s image is not on screen: show its series first.');
+      return;
+    }
+    this.editingBox = a.id;
+    this.render();
+  }
+
+  async saveBox(a) {
+    const points = this.boxes.corners(a.id);
+    this.editingBox = null;
+    this.boxes.endEdit(a.id);
+    const [[x0, y0], [x1, y1]] = points || [[0, 0], [0, 0]];
+    const before = a.geometry?.points || [];
+    const same = points && before.length === 2 && points.every((p, i) => p.every((v, j) => Math.abs(v - before[i][j]) < 0.5));
+    if (!points || x1 - x0 < 1 || y1 - y0 < 1 || same) {
+      this.say(points && same ? 'The box did not move: nothing to save.' : 'The box has no size: not saved.');
+      this.render();
+      return;
+    }
+    await this.decide(a.id, 'edit', { geometry: { points } });
+  }
+
+  cancelBox(a) {
+    this.editingBox = null;
+    this.boxes.endEdit(a.id);
+    this.render();
+  }
+
+  /** Store the job's reviewed findings as an SR; the new series then shows in the list. */
+  async exportSr(job, button) {
+    if (button) button.disabled = true;
+    try {
+      const stored = await this.data.exportSr(job.job_id);
+      const refresh = this.viewer.refreshSeriesList;
+      if (typeof refresh === 'function') {
+        await refresh.call(this.viewer);
+        this.say(`Stored as DICOM SR ${stored.sop_instance_uid}: series "AI results (reviewed)".`);
+      } else {
+        this.say(`Stored as DICOM SR ${stored.sop_instance_uid}: reload the viewer to see its series.`);
+      }
+    } catch (err) {
+      this.say(`The SR export was refused (${err.status || 'network'})`);
+    } finally {
+      if (button) button.disabled = false;
+    }
   }
 
   async decide(id, decision, changes) {

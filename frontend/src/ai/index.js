@@ -5,6 +5,10 @@
  *
  *   'session-event'   ``ai.*`` envelopes forwarded by the session client
  *   'report-insert'   { text, source: 'ai', meta: { annotation, job } } for accepted findings
+ *   'viewport-changed' the series in view changed: the panel's estimate follows it
+ *
+ * Outside a session the study's AI socket (``/ws/ai/studies/<uid>/``) carries the same
+ * ``ai.*`` envelopes, so other readers' jobs and reviews show without a reload.
  *
  * ``viewer.ai``: ``read(task?)`` (the "AI read" button and its shortcut), ``state()``.
  */
@@ -32,4 +36,5 @@ export function install(viewer, { sessionId = null } = {}) {
     data,
   };
   data.load();
+  data.listen();
 }
