@@ -62,6 +62,8 @@ async def test_separate_worker_transcribes_over_redis(
     from inference import loading
     from tests.dictation.conftest import Socket
 
+    # Earlier tests of the run may have loaded MedASR here; this one must load none.
+    before = {key for key in loading._cache if key[0] == "medasr"}
     guest = Socket(resident, f"/ws/sessions/{session.pk}/")
     assert (await guest.connect())[0]
     speaker = dictate(attending, ct_study, session=session)
@@ -77,6 +79,7 @@ async def test_separate_worker_transcribes_over_redis(
     assert (await guest.until("dictation.partial", timeout=30))["seq"] is None
     assert (await guest.until("dictation.final", timeout=30))["payload"]["id"] == final["id"]
     assert await sync_to_async(Segment.objects.filter(pk=final["id"]).exists)()
-    assert not any(key[0] == "medasr" for key in loading._cache)  # no model in this process
+    loaded = {key for key in loading._cache if key[0] == "medasr"}
+    assert loaded == before  # the worker transcribed: no model loaded in this process
     await speaker.close()
     await guest.close()
