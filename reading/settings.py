@@ -278,6 +278,9 @@ MEDASR_PRECISION = env_str("MEDASR_PRECISION", "fp32")
 # `python manage.py dictation_worker`.
 DICTATION_WORKER = env_str("DICTATION_WORKER", "embedded")
 DICTATION_WORKERS = env_int("DICTATION_WORKERS", 1)  # concurrent batches (inference threads)
+# external with several workers: worker k (`dictation_worker --shard k`) gets the streams
+# whose crc32(stream id) % N is k, so each stream stays whole on one worker.
+DICTATION_WORKER_SHARDS = env_int("DICTATION_WORKER_SHARDS", 1)
 DICTATION_AUDIO_RETENTION_DAYS = env_int("DICTATION_AUDIO_RETENTION_DAYS", 0)  # 0: keep
 # AI jobs: a running job renews its lease; a worker silent for a whole lease is presumed
 # dead and its job requeued. Analyses started by a worklist rule wait for the study's

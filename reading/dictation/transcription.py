@@ -3,7 +3,11 @@
 One :class:`TranscriptionService` per process runs on that process's event loop:
 inside each web process (``DICTATION_WORKER=embedded``, the default) or in
 ``python manage.py dictation_worker`` fed through the Redis channel layer
-(``external``: web processes hold no model). Inference never runs on the event
+(``external``: web processes hold no model). With ``DICTATION_WORKER_SHARDS=N``
+external workers are started with ``--shard 0..N-1`` and each listens on its own
+channel ``dictation-transcribe.<k>``; a stream always goes to shard
+``crc32(stream id) % N``, so one worker holds the whole of each stream (a shared
+channel would deal one stream's frames out to several workers). Inference never runs on the event
 loop: ``DICTATION_WORKERS`` worker tasks each take a batch of the streams that have
 audio waiting (round-robin, so every speaker gets a turn), run one
 :func:`inference.medasr.feed_many` in a thread pool, and deliver the events. A
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +39,7 @@ from reading.reading_sessions.models import group_for_session
 
 log = logging.getLogger(__name__)
 
-TRANSCRIBE_CHANNEL = "dictation-transcribe"  # the external worker's named channel
+TRANSCRIBE_CHANNEL = "dictation-transcribe"  # the external worker's named channel (one shard)
 MAX_FEED_S = 8.0  # audio one stream may take in one round (fairness)
 MAX_BATCH = 8  # streams in one forward pass
 LAG_REPORT_S = 2.0
@@ -340,9 +345,24 @@ async def close_services() -> None:
         _services.pop(key, None)
 
 
+def shard_for(stream_id: str, shards: int) -> int:
+    """The worker shard of a stream: stable across processes and restarts (unlike hash())."""
+    return zlib.crc32(stream_id.encode()) % max(1, shards)
+
+
+def channel_for_shard(shard: int | None) -> str:
+    """The named channel an external worker listens on (``None``: the only worker)."""
+    return TRANSCRIBE_CHANNEL if shard is None else f"{TRANSCRIBE_CHANNEL}.{shard}"
+
+
+def channel_for_stream(stream_id: str) -> str:
+    shards = settings.DICTATION_WORKER_SHARDS
+    return channel_for_shard(shard_for(stream_id, shards) if shards > 1 else None)
+
+
 async def submit(message: dict) -> None:
-    """From a dictation socket: to this process's service, or the external worker."""
+    """From a dictation socket: to this process's service, or the stream's external worker."""
     if settings.DICTATION_WORKER == "external":
-        await get_channel_layer().send(TRANSCRIBE_CHANNEL, message)
+        await get_channel_layer().send(channel_for_stream(message["stream"]), message)
     else:
         get_service().submit(message)
