@@ -213,7 +213,7 @@ def run_browser(args, base: str, study_uid: str, series_uid: str, user) -> None:
         print(f"Chromium {browser.version}, {'CPU' if args.disable_3d else 'WebGL'} path")
         for round_no in range(1, args.rounds + 1):
             # Network floor in a cold context of its own.
-            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)
             context.add_cookies([cookie])
             page = context.new_page()
             page.goto(base + "/healthz")
@@ -226,7 +226,7 @@ def run_browser(args, base: str, study_uid: str, series_uid: str, user) -> None:
             )
             context.close()
 
-            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)
             context.add_cookies([cookie])
             context.add_init_script(LONGTASKS_JS)
             page = context.new_page()

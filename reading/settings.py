@@ -339,3 +339,6 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
+# The viewer bundle's chunks, workers and codecs carry a content hash in their names
+# (frontend/vite.config.js): cached for ever. Entries keep stable names, re-checked.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/viewer/assets/.+-[A-Za-z0-9_-]{8}\.[a-z]+$"

@@ -3,7 +3,7 @@
  * report). Features add their panel with ``addPanel`` and never touch each other's DOM;
  * they talk through the viewer's events (see main.js for the list).
  */
-import { el } from './layout.js';
+import { el } from './dom.js';
 
 export class Dock {
   constructor(viewer) {

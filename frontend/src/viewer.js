@@ -53,7 +53,6 @@ import {
   registerCheckedLoader,
 } from './loading.js';
 import { ENGINE_ID, LAYOUTS, el, layoutMethods } from './layout.js';
-import { Mpr } from './mpr.js';
 import { createOverlay, updateOverlay } from './overlays.js';
 import { PriorSync, rankPriors } from './priors.js';
 import { panelMethods } from './panels.js';
@@ -69,6 +68,17 @@ import {
   voiFromPreset,
 } from './tools.js';
 import { WorklistNav } from './worklist-nav.js';
+
+/** MPR before its module is loaded: closed, no cells (see ``toggleMpr``). */
+const IDLE_MPR = Object.freeze({
+  active: false,
+  cells: [],
+  series: null,
+  slab: 0,
+  viewportIds: () => [],
+  setSlab() {},
+  close() {},
+});
 
 const { Events } = Enums;
 
@@ -164,7 +174,8 @@ export class Viewer extends ViewerBase {
     const ask = (label, initial) => this.askText(label, initial);
     this.stackGroup = createStackToolGroup('rr-stack', ask);
     this.mprGroup = createMprToolGroup('rr-mpr', ask);
-    this.mpr = new Mpr(this, this.mprContainer, this.mprGroup);
+    // The MPR module (volume streaming, orthographic viewports) is loaded when first asked for.
+    this.mpr = /** @type {import('./mpr.js').Mpr} */ (/** @type {unknown} */ (IDLE_MPR));
     this.annotations = new AnnotationSync(this);
     this.annotations.start();
     for (const type of ['annotation-added', 'annotation-modified', 'annotation-removed', 'annotations-loaded']) {
@@ -791,6 +802,10 @@ export class Viewer extends ViewerBase {
   // ---- MPR -------------------------------------------------------------------------------
 
   async toggleMpr(on = !this.mpr.active) {
+    if (on && /** @type {unknown} */ (this.mpr) === IDLE_MPR) {
+      const { Mpr } = await import('./mpr.js');
+      this.mpr = new Mpr(this, this.mprContainer, this.mprGroup);
+    }
     if (!on) {
       if (!this.mpr.active) return;
       this.mpr.close();
