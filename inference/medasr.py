@@ -2,8 +2,16 @@
 
 The model is a Conformer-CTC encoder that attends over its whole input, so live
 partials mean re-decoding audio. The transcriber keeps one *open segment*: the
-audio since the last final. Every ``step_s`` of audio it re-decodes that segment
-(a partial). A segment closes (a final) at a pause found by an energy detector,
+audio since the last final. Every ``step_s`` of audio it emits a partial; it
+decodes only the *trailing* part of the segment (what the previous partials have
+not fixed yet, plus ``partial_context_s`` of left context) and stitches the new
+words onto the words earlier partials fixed, so a partial costs about
+``step_s + partial_context_s + partial_right_s`` of audio however long the
+segment is. Finals always decode their whole segment in one pass (full-window
+quality, and identical to decoding with whole-segment partials: partials never
+feed a final). The caller may widen the partial interval or skip a partial under
+load (:meth:`StreamingTranscriber.feed_requests`); finals are never skipped.
+A segment closes (a final) at a pause found by an energy detector,
 when it reaches ``window_s`` (cut at a word boundary the model has seen right
 context for), or on :meth:`StreamingTranscriber.finish`. A final is never
 revised, and memory is bounded by the window, whatever the dictation's length.
@@ -40,6 +48,11 @@ class StreamSettings:
     silence_dbfs: float = -40.0
     preroll_s: float = 0.3
     right_context_s: float = 1.0
+    # Partials decode the trailing audio earlier partials have not fixed, with this much
+    # left context; a word is fixed once partial_right_s of audio follows it. None: every
+    # partial re-decodes the whole open segment (the costlier original scheme).
+    partial_context_s: float | None = 0.5
+    partial_right_s: float = 0.5
 
     def __post_init__(self):
         if not 0 < self.step_s <= self.window_s:
@@ -137,7 +150,20 @@ class AsrEngine:
         return [lp.argmax(-1) for lp in self.logprobs_batch(audios)]
 
     def logprobs_batch(self, audios: list[np.ndarray]) -> list[np.ndarray]:
-        """CTC log-probabilities (frames x vocabulary) for each array, in one forward pass."""
+        """CTC log-probabilities (frames x vocabulary) for each array.
+
+        Arrays of similar length share a forward pass; a 6 s final is not padded
+        together with 1.5 s partials (padding would cost as much as real audio).
+        """
+        out: list[np.ndarray | None] = [None] * len(audios)
+        for group in length_groups([len(a) for a in audios]):
+            for index, logprobs in zip(
+                group, self._forward([audios[i] for i in group]), strict=True
+            ):
+                out[index] = logprobs
+        return out
+
+    def _forward(self, audios: list[np.ndarray]) -> list[np.ndarray]:
         import torch
 
         if not audios:
@@ -197,6 +223,8 @@ class _State:
     peak_buffer: int = 0
     total: int = 0  # samples received
     closed_at: int = 0  # end of the last final: the next segment never overlaps it
+    fixed: list = field(default_factory=list)  # words of the open segment partials fixed
+    fixed_until: int = 0  # absolute sample: audio before it needs no partial re-decode
 
 
 Request = Generator[np.ndarray, np.ndarray, list[TranscriptEvent]]
@@ -222,6 +250,7 @@ class StreamingTranscriber:
         self._s = _State()
         rate = engine.sample_rate
         self._step = max(BLOCK, int(round(self.settings.step_s * rate / BLOCK)) * BLOCK)
+        self._partial_step = self._step
         self._window = int(self.settings.window_s * rate)
         self._pause_blocks = max(1, int(round(self.settings.pause_s * rate / BLOCK)))
         self._preroll = int(self.settings.preroll_s * rate)
@@ -244,15 +273,25 @@ class StreamingTranscriber:
     def peak_buffered_samples(self) -> int:
         return self._s.peak_buffer
 
-    def feed(self, chunk) -> list[TranscriptEvent]:
-        return _drive_one(self.engine, self.feed_requests(chunk))
+    def set_partial_interval(self, seconds: float) -> None:
+        """Audio between partials (at least ``step_s``): widened by a busy caller.
+
+        Finals do not depend on it; they are taken at the same positions whatever it is.
+        """
+        rate = self.engine.sample_rate
+        self._partial_step = max(self._step, int(round(seconds * rate / BLOCK)) * BLOCK)
+
+    def feed(self, chunk, partial: bool = True) -> list[TranscriptEvent]:
+        return _drive_one(self.engine, self.feed_requests(chunk, partial))
 
     def finish(self) -> list[TranscriptEvent]:
         return _drive_one(self.engine, self.finish_requests())
 
     # -- request generators (one decode request per yield) ---------------------------------
 
-    def feed_requests(self, chunk) -> Request:
+    def feed_requests(self, chunk, partial: bool = True) -> Request:
+        """Requests for one chunk; ``partial=False`` skips this chunk's partial (the
+        caller has more audio of this stream waiting: the next chunk's is fresher)."""
         if self.finished:
             raise RuntimeError("stream already finished")
         samples = to_float32(chunk)
@@ -272,7 +311,8 @@ class StreamingTranscriber:
             if speech:
                 if s.seg_start is None:
                     s.seg_start = max(s.audio_start, block_start - self._preroll, s.closed_at)
-                    s.next_step = s.seg_start + self._step
+                    s.next_step = s.seg_start + self._partial_step
+                    s.fixed, s.fixed_until = [], s.seg_start
                 s.last_speech_end = block_end
             if s.seg_start is None:
                 self._drop_before(block_end - self._preroll)
@@ -290,10 +330,10 @@ class StreamingTranscriber:
                 continue
             if block_end >= s.next_step:
                 partial_at = block_end
-                s.next_step = block_end + self._step
-        if partial_at is not None and s.seg_start is not None:
+                s.next_step = block_end + self._partial_step
+        if partial and partial_at is not None and s.seg_start is not None:
             # Coalesced: only the latest step boundary crossed in this chunk is decoded.
-            events.append((yield from self._decode_event("partial", s.seg_start, partial_at)))
+            events.append((yield from self._partial(partial_at)))
         return events
 
     def finish_requests(self) -> Request:
@@ -324,15 +364,52 @@ class StreamingTranscriber:
         logprobs = yield self._slice(start, end)
         return self._event(kind, logprobs, start, end, reason)
 
-    def _event(self, kind: str, logprobs: np.ndarray, start: int, end: int, reason: str = ""):
+    def _partial(self, end: int) -> Request:
+        """A partial of the open segment up to ``end``, decoding only its trailing part."""
+        s = self._s
+        context = self.settings.partial_context_s
+        if context is None:
+            return (yield from self._decode_event("partial", s.seg_start, end))
+        engine, rate = self.engine, self.engine.sample_rate
+        # On the segment's 40 ms frame grid, so word times match a whole-segment decode's.
+        back = max(0, s.fixed_until - int(context * rate) - s.seg_start)
+        start = s.seg_start + back // engine.frame_samples * engine.frame_samples
+        logprobs = yield self._slice(start, end)
+        words = engine.words(logprobs.argmax(-1), offset_s=start / rate)
+        # Words centred in the context were fixed by an earlier partial; keep those.
+        boundary = s.fixed_until / rate
+        after = s.fixed[-1].end if s.fixed else 0.0
+        new = [w for w in words if (w.start + w.end) / 2 >= boundary and w.start >= after]
+        limit = end / rate - self.settings.partial_right_s
+        settled = [w for w in new if w.end <= limit]
+        cut = min(limit, new[len(settled)].start) if len(settled) < len(new) else limit
+        if settled:
+            cut = max(cut, settled[-1].end)
+        # A word still growing holds the cut back at most partial_right_s more: the trailing
+        # decode stays short (a partial may mis-join that word; the final will not).
+        cut = max(cut, limit - self.settings.partial_right_s)
+        s.fixed = s.fixed + settled
+        s.fixed_until = max(s.fixed_until, int(cut * rate))
+        return self._event("partial", None, s.seg_start, end, words=s.fixed + new[len(settled) :])
+
+    def _event(
+        self,
+        kind: str,
+        logprobs: np.ndarray | None,
+        start: int,
+        end: int,
+        reason: str = "",
+        words: list[Word] | None = None,
+    ):
         rate = self.engine.sample_rate
         decoder = "greedy"
-        if kind == "final" and self.engine.beam is not None:
-            ids = self.engine.beam.decode(logprobs)
+        if words is not None:
+            pass
+        elif kind == "final" and self.engine.beam is not None:
+            words = self.engine.words(self.engine.beam.decode(logprobs), offset_s=start / rate)
             decoder = self.engine.beam.name
         else:
-            ids = logprobs.argmax(-1)
-        words = self.engine.words(ids, offset_s=start / rate)
+            words = self.engine.words(logprobs.argmax(-1), offset_s=start / rate)
         raw = parse_words([w.text for w in words], self.commands)
         # Capitalisation follows the sentence across finals; a partial does not move it.
         ops, sentence_start = capitalise(raw, self.sentence_start)
@@ -385,9 +462,26 @@ class StreamingTranscriber:
         event = self._event("final", logprobs[:cut_frames], start, cut, "window")
         s.segment += 1
         s.seg_start = cut
-        s.next_step = end + self._step
+        s.next_step = end + self._partial_step
+        s.fixed, s.fixed_until = [], cut
         self._drop_before(cut)
         return [event]
+
+
+def length_groups(lengths: list[int], waste: float = 0.25) -> list[list[int]]:
+    """Indices grouped so that padding each group to its longest adds at most ``waste``."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    total = 0
+    for index in order:
+        group = groups[-1] if groups else None
+        if group and lengths[index] * (len(group) + 1) <= (1 + waste) * (total + lengths[index]):
+            group.append(index)
+            total += lengths[index]
+        else:
+            groups.append([index])
+            total = lengths[index]
+    return groups
 
 
 def to_float32(chunk) -> np.ndarray:
@@ -413,17 +507,18 @@ def _drive_one(engine: AsrEngine, generator: Request) -> list[TranscriptEvent]:
         return stop.value
 
 
-def feed_many(
-    engine: AsrEngine, work: list[tuple[StreamingTranscriber, object]]
-) -> list[list[TranscriptEvent]]:
+def feed_many(engine: AsrEngine, work: list[tuple]) -> list[list[TranscriptEvent]]:
     """Feed one chunk to each of several streams, batching their decodes.
 
-    Each round collects the pending request of every stream and decodes them in
-    one forward pass; results are identical to feeding the streams one by one.
-    A chunk of ``None`` means "finish this stream".
+    ``work`` holds ``(transcriber, chunk)`` or ``(transcriber, chunk, partial)``
+    (``partial=False``: skip this chunk's partial). Each round collects the
+    pending request of every stream and decodes them together (in length
+    groups); results are identical to feeding the streams one by one. A chunk
+    of ``None`` means "finish this stream".
     """
     generators = [
-        (t.finish_requests() if chunk is None else t.feed_requests(chunk)) for t, chunk in work
+        (t.finish_requests() if chunk is None else t.feed_requests(chunk, *rest))
+        for t, chunk, *rest in work
     ]
     results: list[list[TranscriptEvent] | None] = [None] * len(work)
     pending: dict[int, np.ndarray] = {}

@@ -12,15 +12,20 @@ loop: ``DICTATION_WORKERS`` worker tasks each take a batch of the streams that h
 audio waiting (round-robin, so every speaker gets a turn), run one
 :func:`inference.medasr.feed_many` in a thread pool, and deliver the events. A
 stream that waited gets all its audio at once: its partials coalesce (one decode
-for the newest position), which is the adaptive partial rate under load. Nothing
+for the newest position), and a stream with more audio queued behind the batch
+gets no partial at all this round (the next one is fresher). The partial
+interval also widens with the pool's recent busy fraction (``TARGET_BUSY``), up
+to ``MAX_PARTIAL_STRETCH`` times ``step_s``. Finals are never skipped and no audio
 is dropped; when a stream is more than ``LAG_REPORT_S`` behind, the speaker is
-told (``lag``).
+told (``lag``). Torch gets ``cores // DICTATION_WORKERS`` threads: two one-thread
+batches on two cores beat one two-thread batch on these short inputs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import zlib
 from collections import deque
@@ -45,6 +50,9 @@ MAX_BATCH = 8  # streams in one forward pass
 LAG_REPORT_S = 2.0
 LAG_CLEAR_S = 1.0
 LAG_EVERY_S = 1.0
+BUSY_WINDOW_S = 5.0  # the pool's busy fraction is measured over this much wall time
+TARGET_BUSY = 0.5  # above it, partials are spaced out in proportion
+MAX_PARTIAL_STRETCH = 4.0
 
 
 def model_status() -> dict:
@@ -75,10 +83,15 @@ def model_status() -> dict:
     return status
 
 
-def load_engine():
-    """The process's MedASR engine (raises ModelNotInstalled)."""
+def load_engine(threads: int = 0):
+    """The process's MedASR engine (raises ModelNotInstalled); ``threads``: torch's
+    intra-op threads for the process (0: leave them)."""
     from inference.loading import load_asr
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(min(threads, torch.get_num_threads()))  # only ever fewer
     quantize = "int8" if settings.MEDASR_PRECISION == "int8" else ""
     return load_asr(settings.MEDASR_MODEL, device=settings.INFERENCE_DEVICE, quantize=quantize)
 
@@ -110,6 +123,20 @@ class TranscriptionService:
         self.engine_error = None
         self.tasks: list[asyncio.Task] = []
         self.layer = get_channel_layer()
+        self.batches: deque[tuple[float, float]] = deque()  # (finished at, seconds)
+
+    # -- load --------------------------------------------------------------------------
+
+    def busy_fraction(self, now: float | None = None) -> float:
+        """Share of the pool's time spent in inference over the last BUSY_WINDOW_S."""
+        now = time.monotonic() if now is None else now
+        while self.batches and self.batches[0][0] < now - BUSY_WINDOW_S:
+            self.batches.popleft()
+        return sum(took for _, took in self.batches) / (BUSY_WINDOW_S * self.workers)
+
+    def partial_stretch(self) -> float:
+        """How many steps apart partials are now (1 when the pool has room)."""
+        return min(MAX_PARTIAL_STRETCH, max(1.0, self.busy_fraction() / TARGET_BUSY))
 
     # -- input -------------------------------------------------------------------------
 
@@ -209,6 +236,7 @@ class TranscriptionService:
         from inference.medasr import StreamingTranscriber, feed_many
 
         jobs, order = [], []
+        stretch = self.partial_stretch()
         for stream, utterance, work in batch:
             if stream.utterance != utterance:
                 stream.utterance = utterance
@@ -217,11 +245,17 @@ class TranscriptionService:
             chunk = None if work is None else self._contiguous(stream, work)
             if chunk is not None and len(chunk) == 0:
                 continue
-            jobs.append((stream.transcriber, chunk))
+            transcriber = stream.transcriber
+            transcriber.set_partial_interval(transcriber.settings.step_s * stretch)
+            # More of this utterance already waiting: its next round gives a fresher partial.
+            waiting = any(item[0] == "audio" and item[1] == utterance for item in stream.items)
+            jobs.append((transcriber, chunk, not waiting))
             order.append((stream, utterance, work is None))
         if not jobs:
             return
+        started = time.monotonic()
         results = await loop.run_in_executor(self.pool, feed_many, self.engine, jobs)
+        self.batches.append((time.monotonic(), time.monotonic() - started))
         for (stream, utterance, finished), events in zip(order, results, strict=True):
             for event in events:
                 await self._deliver(stream, utterance, event)
@@ -250,7 +284,8 @@ class TranscriptionService:
         from inference.errors import ModelNotInstalled
 
         try:
-            self.engine = await loop.run_in_executor(self.pool, load_engine)
+            threads = max(1, (os.cpu_count() or 1) // self.workers)
+            self.engine = await loop.run_in_executor(self.pool, load_engine, threads)
         except ModelNotInstalled as exc:
             self.engine_error = exc
 

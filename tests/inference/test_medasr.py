@@ -239,3 +239,88 @@ def test_settings_are_validated():
         StreamSettings(window_s=1.0, step_s=2.0)
     with pytest.raises(ValueError):
         StreamSettings(window_s=2.0, right_context_s=1.0)
+
+
+class Counting:
+    """The engine, counting the samples it decodes."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.samples = 0
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def logprobs_batch(self, audios):
+        self.samples += sum(len(a) for a in audios)
+        return self.engine.logprobs_batch(audios)
+
+
+def test_trailing_window_partials_keep_the_finals_and_cost_less(asr_engine):
+    """Partials decode only their trailing audio; finals are those of whole-segment partials."""
+    audio = dictation()
+    whole = StreamSettings(window_s=8.0, step_s=0.5, partial_context_s=None)
+    costs, results = {}, {}
+    for name, settings in (("whole", whole), ("trailing", SETTINGS)):
+        counting = Counting(asr_engine)
+        transcriber = StreamingTranscriber(counting, settings)
+        events = []
+        for i in range(0, len(audio), 1600):
+            events += transcriber.feed(audio[i : i + 1600])
+        events += transcriber.finish()
+        costs[name], results[name] = counting.samples, events
+    assert [signature(e) for e in finals(results["trailing"])] == [
+        signature(e) for e in finals(results["whole"])
+    ]
+    partials = {k: [e for e in v if e.type == "partial"] for k, v in results.items()}
+    assert [(p.segment, p.audio_start, p.audio_end) for p in partials["trailing"]] == [
+        (p.segment, p.audio_start, p.audio_end) for p in partials["whole"]
+    ]
+    # The 8 s window re-decoded every 0.5 s costs far more than ~1.5 s trailing windows.
+    assert costs["trailing"] < 0.6 * costs["whole"], costs
+    # A partial's words are in time order, within its segment, on the segment's frame grid.
+    for p in partials["trailing"]:
+        starts = [w.start for w in p.words]
+        assert starts == sorted(starts)
+        for word in p.words:
+            assert p.audio_start - 1e-9 <= word.start < word.end <= p.audio_end + 1e-9
+            offset = (word.start - p.audio_start) / 0.04
+            assert offset == pytest.approx(round(offset), abs=1e-6)
+
+
+def test_first_partial_of_a_segment_is_the_whole_segment_decode(asr_engine):
+    audio = np.concatenate([tone(1.2, 4), silence(1.0)])
+    whole = StreamSettings(step_s=1.0, partial_context_s=None)
+    first = {}
+    for name, settings in (("whole", whole), ("trailing", StreamSettings(step_s=1.0))):
+        _, events = run(asr_engine, audio, 1600, settings)
+        first[name] = signature(next(e for e in events if e.type == "partial"))
+    assert first["trailing"] == first["whole"]
+
+
+def test_under_load_partials_are_coalesced_but_no_final_or_audio_is_lost(asr_engine):
+    """A busy caller skips partials and widens their interval: finals stay the same."""
+    audio = dictation()
+    _, reference = run(asr_engine, audio, 1600)
+    transcriber = StreamingTranscriber(asr_engine, SETTINGS)
+    transcriber.set_partial_interval(2.0)  # the pool is busy: 4 steps apart
+    events = []
+    for n, i in enumerate(range(0, len(audio), 1600)):
+        # ...and every other chunk has more audio waiting behind it: no partial for it.
+        events += transcriber.feed(audio[i : i + 1600], partial=n % 2 == 1)
+    events += transcriber.finish()
+    assert [signature(e) for e in finals(events)] == [signature(e) for e in finals(reference)]
+    loaded = [e for e in events if e.type == "partial"]
+    normal = [e for e in reference if e.type == "partial"]
+    assert 0 < len(loaded) < len(normal) / 2
+    ends = [p.audio_end for p in loaded if p.segment == loaded[0].segment]
+    assert all(b - a >= 2.0 - 1e-9 for a, b in zip(ends, ends[1:], strict=False))
+    # The finals still tile the whole dictation.
+    assert finals(events)[-1].audio_end >= len(audio) / RATE - 0.35
+
+
+def test_batches_are_grouped_by_length():
+    from inference.medasr import length_groups
+
+    assert length_groups([16000, 96000, 17000, 24000, 95000]) == [[0, 2], [3], [4, 1]]
+    assert length_groups([]) == []
