@@ -341,6 +341,24 @@ export class AnnotationSync {
     }
   }
 
+  /**
+   * Who drew ``record``, as its text box shows it: nothing for your own, else the author's
+   * name (initials when the name is long), "AI" for a model's.
+   */
+  authorLabel(record) {
+    const author = record.author;
+    if (!author) return record.source === 'ai' ? 'AI' : '';
+    if (author.username === this.viewer.config.user?.username) return '';
+    const name = String(author.display_name || author.username || '').trim();
+    if (name.length <= 16) return name;
+    return name
+      .split(/\s+/)
+      .map((part) => part[0])
+      .join('')
+      .slice(0, 3)
+      .toUpperCase();
+  }
+
   /** Show a server record (from the REST list or a live event) as a Cornerstone annotation. */
   async apply(record) {
     const existing = this.byServer.get(String(record.id));
@@ -380,6 +398,7 @@ export class AnnotationSync {
         viewUp: /** @type {import('@cornerstonejs/core').Types.Point3} */ ([...up]),
       },
       data: {
+        author: this.authorLabel(record),
         label: toolName === ArrowAnnotateTool.toolName ? record.text || record.label || '' : record.label || '',
         text: record.text || '',
         handles: {

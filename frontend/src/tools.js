@@ -90,6 +90,23 @@ export function registerTools() {
   }
 }
 
+/**
+ * A measurement drawn by another reader carries ``data.author`` (set by annotations-sync):
+ * one quiet extra line under the value in its text box, so that in a shared session each
+ * reader's marks can be told apart on the image. Your own carry none.
+ */
+function labelAuthors(group) {
+  for (const tool of [LengthTool, AngleTool, EllipticalROITool, RectangleROITool, ProbeTool]) {
+    const instance = group.getToolInstance(tool.toolName);
+    const base = instance?.configuration?.getTextLines;
+    if (typeof base !== 'function') continue;
+    instance.configuration.getTextLines = (data, targets) => {
+      const lines = base(data, targets);
+      return lines && data?.author ? [...lines, data.author] : lines;
+    };
+  }
+}
+
 function addReadingTools(group, askText) {
   group.addTool(WindowLevelTool.toolName);
   group.addTool(PanTool.toolName);
@@ -111,6 +128,7 @@ function addReadingTools(group, askText) {
   for (const t of TOOLS) {
     if (t.measure) group.setToolPassive(t.name);
   }
+  labelAuthors(group);
 }
 
 export function createStackToolGroup(id, askText) {

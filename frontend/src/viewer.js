@@ -1152,6 +1152,10 @@ export class Viewer extends ViewerBase {
         saves: this.annotations.saves,
         errors: this.annotations.errors,
         shown: toolAnnotation.state.getAllAnnotations().length,
+        // The author line of each shown annotation's text box ('' for your own).
+        authors: toolAnnotation.state
+          .getAllAnnotations()
+          .map((a) => /** @type {{ author?: string }} */ (a.data)?.author || ''),
       },
       timings: { ...this.timings },
       stackRendering: this.stackCpu || getShouldUseCPURendering() ? 'cpu' : 'gpu',

@@ -75,6 +75,14 @@ def test_two_readers_share_annotations_follow_and_resume(login_page, attending, 
     shared = _records(guest)[0]
     assert shared["tool"] == "length" and shared["author"]["username"] == attending.username
     assert guest.evaluate("window.readingViewer.state().annotations.shown") == 1
+    # Who drew it is on the guest's image, under the value; the host's own has no label.
+    assert guest.evaluate("window.readingViewer.state().annotations.authors") == [str(attending)]
+    assert host.evaluate("window.readingViewer.state().annotations.authors") == [""]
+    guest.wait_for_function(
+        "(name) => [...document.querySelectorAll('.vw-element svg text')]"
+        ".some((t) => t.textContent.includes(name))",
+        arg=str(attending),
+    )
 
     # The host scrolls as presenter; the guest follows to the same slice.
     host.keyboard.press("Escape")
