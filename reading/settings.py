@@ -182,7 +182,20 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_MIMETYPES = {".wasm": "application/wasm", ".mjs": "text/javascript"}
 
 REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
+# With Redis: "pubsub" (default) publishes each group message once and Redis pushes it
+# to the processes whose sockets joined the group; "queue" (channels_redis's list-based
+# layer) costs ~8 round trips per message and more than doubled the session broadcast
+# p99 (docs/benchmarks.md), but holds messages for a consumer that is not listening
+# (30 s) and hands each message of a named channel to one of several receivers.
+CHANNEL_LAYER = env_str("CHANNEL_LAYER", "pubsub")
+if REDIS_URL and CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        }
+    }
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -115,7 +115,7 @@ async def test_claim_event_and_forced_close_through_redis(attending, resident, a
     """The same path on channels_redis (what several Daphne processes share)."""
     from django.conf import settings
 
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisChannelLayer")
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis.")
     study = await database_sync_to_async(build_study)(accession="WS-REDIS")
     att, ok, _ = await connect(attending)
     res, ok2, _ = await connect(resident)
