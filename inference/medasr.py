@@ -507,14 +507,15 @@ def _drive_one(engine: AsrEngine, generator: Request) -> list[TranscriptEvent]:
         return stop.value
 
 
-def feed_many(engine: AsrEngine, work: list[tuple]) -> list[list[TranscriptEvent]]:
+def feed_many(engine: AsrEngine, work: list[tuple], on_done=None) -> list[list[TranscriptEvent]]:
     """Feed one chunk to each of several streams, batching their decodes.
 
     ``work`` holds ``(transcriber, chunk)`` or ``(transcriber, chunk, partial)``
     (``partial=False``: skip this chunk's partial). Each round collects the
     pending request of every stream and decodes them together (in length
     groups); results are identical to feeding the streams one by one. A chunk
-    of ``None`` means "finish this stream".
+    of ``None`` means "finish this stream". ``on_done(index, events)`` is called
+    as each stream's work completes (from the calling thread).
     """
     generators = [
         (t.finish_requests() if chunk is None else t.feed_requests(chunk, *rest))
@@ -527,15 +528,23 @@ def feed_many(engine: AsrEngine, work: list[tuple]) -> list[list[TranscriptEvent
             pending[index] = next(generator)
         except StopIteration as stop:
             results[index] = stop.value
+            if on_done is not None:
+                on_done(index, stop.value or [])
     while pending:
-        order = list(pending)
-        decoded = engine.logprobs_batch([pending[i] for i in order])
-        pending = {}
-        for index, ids in zip(order, decoded, strict=True):
-            try:
-                pending[index] = generators[index].send(ids)
-            except StopIteration as stop:
-                results[index] = stop.value
+        requests, pending = pending, {}
+        order = list(requests)
+        # Shortest first: a stream whose only request is a partial is done (and
+        # ``on_done`` hears of it) before the long finals of the round are decoded.
+        for group in length_groups([len(requests[i]) for i in order]):
+            indices = [order[g] for g in group]
+            decoded = engine.logprobs_batch([requests[i] for i in indices])
+            for index, logprobs in zip(indices, decoded, strict=True):
+                try:
+                    pending[index] = generators[index].send(logprobs)
+                except StopIteration as stop:
+                    results[index] = stop.value
+                    if on_done is not None:
+                        on_done(index, stop.value or [])
     return [r or [] for r in results]
 
 

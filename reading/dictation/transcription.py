@@ -254,15 +254,35 @@ class TranscriptionService:
         if not jobs:
             return
         started = time.monotonic()
-        results = await loop.run_in_executor(self.pool, feed_many, self.engine, jobs)
+        done: asyncio.Queue = asyncio.Queue()
+
+        def on_done(index, events):  # in the pool's thread
+            loop.call_soon_threadsafe(done.put_nowait, (index, events))
+
+        future = loop.run_in_executor(self.pool, feed_many, self.engine, jobs, on_done)
+        # Each stream's events go out as soon as its own decodes are done (a partial does
+        # not wait for another speaker's long final in the same batch).
+        while True:
+            getter = asyncio.ensure_future(done.get())
+            finished, _ = await asyncio.wait({getter, future}, return_when="FIRST_COMPLETED")
+            if getter not in finished:
+                getter.cancel()
+                break
+            await self._deliver_all(order[getter.result()[0]], getter.result()[1])
         self.batches.append((time.monotonic(), time.monotonic() - started))
-        for (stream, utterance, finished), events in zip(order, results, strict=True):
-            for event in events:
-                await self._deliver(stream, utterance, event)
-            if finished:
-                stream.transcriber = None
-                stream.utterance = None
+        future.result()  # a failed batch raises here
+        while not done.empty():
+            index, events = done.get_nowait()
+            await self._deliver_all(order[index], events)
         await self._report_lag()
+
+    async def _deliver_all(self, job, events) -> None:
+        stream, utterance, finished = job
+        for event in events:
+            await self._deliver(stream, utterance, event)
+        if finished:
+            stream.transcriber = None
+            stream.utterance = None
 
     def _contiguous(self, stream: _Stream, work) -> np.ndarray:
         """Join frames; drop what the transcriber already had, pad what it never got."""

@@ -324,3 +324,17 @@ def test_batches_are_grouped_by_length():
 
     assert length_groups([16000, 96000, 17000, 24000, 95000]) == [[0, 2], [3], [4, 1]]
     assert length_groups([]) == []
+
+
+def test_short_work_of_a_batch_is_reported_before_long_finals(asr_engine):
+    long_final = StreamingTranscriber(asr_engine, SETTINGS)
+    short_partial = StreamingTranscriber(asr_engine, SETTINGS)
+    done = []
+    work = [
+        (long_final, np.concatenate([tone(6.0, 1), silence(1.0)])),
+        (short_partial, tone(1.1, 2)),
+    ]
+    results = feed_many(asr_engine, work, on_done=lambda i, events: done.append((i, events)))
+    assert [i for i, _ in done] == [1, 0]
+    assert [e.type for e in done[0][1]] == ["partial"] and done[1][1][-1].type == "final"
+    assert [events for _, events in sorted(done, key=lambda d: d[0])] == results
