@@ -2,6 +2,7 @@
 
     python bench/medgemma.py --device cuda            # full model, bfloat16, everything measured
     python bench/medgemma.py                          # CPU: short run, see below
+    python bench/medgemma.py --queue --tokens 8       # through the Huey queue (CPU: 1 radiograph)
 
 The model is a RANDOM-WEIGHT ``Gemma3ForConditionalGeneration`` with MedGemma
 1.5 4B's configuration (34-layer Gemma 3 text model, width 2560, 262k
@@ -199,6 +200,12 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tokens", type=int, default=0, help="decoded tokens per analysis")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument(
+        "--queue",
+        action="store_true",
+        help="enqueue -> annotation stored through the product's Huey queue (bench/medgemma_queue.py)"
+        "; on CPU one radiograph only, in float32 (~17 GB of RAM)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -217,6 +224,14 @@ def main() -> None:
     )
     if device.startswith("cuda"):
         print(f"  GPU: {torch.cuda.get_device_name()}")
+    if args.queue:
+        from bench.medgemma_queue import run
+
+        gpu = device.startswith("cuda")
+        # CPU: float32 (bfloat16 matrix work is ~4x slower there); the 85-slice CT is
+        # hours on CPU, so only the radiograph is run.
+        run(device, dtype if gpu else torch.float32, args.tokens or (64 if gpu else 8), gpu)
+        return
 
     start = time.perf_counter()
     ds = synthetic_radiograph()
