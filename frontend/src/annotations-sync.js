@@ -88,9 +88,21 @@ function measurementsOf(annotation) {
   return out;
 }
 
-// Tools recompute statistics on a (throttled) render after the last handle move.
-const afterRender = () =>
-  new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 200)));
+const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+
+/**
+ * Resolves once ``annotation``'s statistics describe its final handles. The tools
+ * recompute them on the render after the last handle move (the ROI tools throttled to
+ * 100 ms) and clear ``invalidated`` when they have: usually one frame after mouse-up.
+ * A fixed 200 ms wait here was most of the time a shared measurement took to reach the
+ * other readers of a session (bench/session_latency.py).
+ */
+async function statsSettled(annotation, limitMs = 300) {
+  const t0 = performance.now();
+  do {
+    await nextFrame();
+  } while (annotation.invalidated && performance.now() - t0 < limitMs);
+}
 
 function round(v) {
   return Math.round(v * 1000) / 1000;
@@ -248,8 +260,7 @@ export class AnnotationSync {
     if (this.applying || this.viewer.config.readonly || !this._isOurs(annotation)) return;
     const uid = annotation.annotationUID;
     if (this.byLocal.has(uid) || this.pending.has(uid)) return;
-    // Statistics are recomputed on the render after the last handle move: wait for it.
-    const post = afterRender()
+    const post = statsSettled(annotation)
       .then(() => {
         const record = this.toRecord(annotation);
         if (isDegenerate(record)) {
