@@ -161,7 +161,7 @@ def draw_length(page, x0: float, x1: float, y: float) -> None:
 
 def measure_annotations(host, guest, count: int) -> dict[str, list[float]]:
     host.keyboard.press("l")
-    for i in range(count):
+    for _ in range(count):
         before = guest.evaluate("window.__rrApplied.length")
         # One per slice, so that the next starts on clear image (not on a text box).
         draw_length(host, 0.3, 0.6, 0.5)
