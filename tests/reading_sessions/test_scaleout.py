@@ -46,9 +46,9 @@ def test_concurrent_writers_get_unique_gapless_seqs(session, attending):
     for n in range(writers):
         mine = [
             e.payload["i"]
-            for e in SessionEvent.objects.filter(
-                session=session, type="ai.job.progress"
-            ).order_by("seq")
+            for e in SessionEvent.objects.filter(session=session, type="ai.job.progress").order_by(
+                "seq"
+            )
             if e.payload["w"] == n
         ]
         assert mine == list(range(per_writer))
