@@ -290,7 +290,9 @@ MEDASR_PRECISION = env_str("MEDASR_PRECISION", "fp32")
 # processes hold no model and send audio over the Redis channel layer to
 # `python manage.py dictation_worker`.
 DICTATION_WORKER = env_str("DICTATION_WORKER", "embedded")
-DICTATION_WORKERS = env_int("DICTATION_WORKERS", 1)  # concurrent batches (inference threads)
+# Concurrent transcription batches; 0: one per core, each with one torch thread (two
+# one-thread batches beat one two-thread batch on short inputs and on a busy machine).
+DICTATION_WORKERS = env_int("DICTATION_WORKERS", 0)
 # external with several workers: worker k (`dictation_worker --shard k`) gets the streams
 # whose crc32(stream id) % N is k, so each stream stays whole on one worker.
 DICTATION_WORKER_SHARDS = env_int("DICTATION_WORKER_SHARDS", 1)

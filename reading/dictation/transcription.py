@@ -17,8 +17,9 @@ gets no partial at all this round (the next one is fresher). The partial
 interval also widens with the pool's recent busy fraction (``TARGET_BUSY``), up
 to ``MAX_PARTIAL_STRETCH`` times ``step_s``. Finals are never skipped and no audio
 is dropped; when a stream is more than ``LAG_REPORT_S`` behind, the speaker is
-told (``lag``). Torch gets ``cores // DICTATION_WORKERS`` threads: two one-thread
-batches on two cores beat one two-thread batch on these short inputs.
+told (``lag``). Torch gets ``cores // workers`` threads (by default one worker
+per core, one thread each): two one-thread batches on two cores beat one
+two-thread batch on these short inputs, and do not spin-wait on a busy machine.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class _Stream:
 
 class TranscriptionService:
     def __init__(self, workers: int | None = None):
-        self.workers = max(1, workers or settings.DICTATION_WORKERS)
+        self.workers = max(1, workers or settings.DICTATION_WORKERS or os.cpu_count() or 1)
         self.streams: dict[str, _Stream] = {}
         self.order: deque[str] = deque()  # round-robin
         self.wake = asyncio.Event()
