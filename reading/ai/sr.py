@@ -17,12 +17,16 @@ import json
 import highdicom as hd
 import pydicom
 from pydicom.sr.codedict import codes
-from pydicom.uid import generate_uid
 
 from reading.ai.models import AIJob
 from reading.annotations.models import Annotation, ReviewState, Tool
 from reading.annotations.services import AnnotationError
-from reading.annotations.sr import MANUFACTURER, _observation_context, _uid_from_uuid, graphic_for
+from reading.annotations.sr import (
+    _observation_context,
+    _uid_from_uuid,
+    comprehensive_3d_sr_bytes,
+    graphic_for,
+)
 from reading.studies import storage
 from reading.studies.models import Instance
 
@@ -126,19 +130,7 @@ def build_job_report(job: AIJob, observer=None) -> bytes:
         procedure_reported=codes.SCT.ImagingProcedure,
         imaging_measurements=groups,
     )
-    document = hd.sr.Comprehensive3DSR(
-        evidence=evidence,
-        content=report,
-        series_instance_uid=generate_uid(),
-        series_number=SR_SERIES_NUMBER,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer=MANUFACTURER,
-        series_description="AI results (reviewed)",
-    )
-    buffer = io.BytesIO()
-    document.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+    return comprehensive_3d_sr_bytes(evidence, report, "AI results (reviewed)", SR_SERIES_NUMBER)
 
 
 def export_job_sr(job: AIJob, *, actor, request=None):

@@ -198,15 +198,22 @@ def build_measurement_report(annotation: Annotation, source: Instance, observer=
         procedure_reported=codes.SCT.ImagingProcedure,
         imaging_measurements=[group],
     )
+    return comprehensive_3d_sr_bytes([evidence], report, "Reading Room measurement")
+
+
+def comprehensive_3d_sr_bytes(
+    evidence: list, report, series_description: str, series_number: int = SR_SERIES_NUMBER
+) -> bytes:
+    """A Comprehensive 3D SR document (PS3.3 A.35.13) in a new series, as Part 10 bytes."""
     document = hd.sr.Comprehensive3DSR(
-        evidence=[evidence],
+        evidence=evidence,
         content=report,
         series_instance_uid=generate_uid(),
-        series_number=SR_SERIES_NUMBER,
+        series_number=series_number,
         sop_instance_uid=generate_uid(),
         instance_number=1,
         manufacturer=MANUFACTURER,
-        series_description="Reading Room measurement",
+        series_description=series_description,
     )
     buffer = io.BytesIO()
     document.save_as(buffer, enforce_file_format=True)
