@@ -17,12 +17,11 @@ export { el };
 
 export const layoutMethods = {
   renderSeriesList() {
-    this.annotationList = el('ul', { class: 'vw-annotations' });
     this.sidebar.replaceChildren(
       el('div', { class: 'vw-side-title' }, 'Series'),
       el('ul', { class: 'vw-series' }, this.series.map((s) => this.seriesItem(s))),
       el('div', { class: 'vw-side-title' }, 'Measurements'),
-      this.annotationList,
+      this.measurements.node,
     );
     if (this.config.priors?.length) {
       // Most relevant first (same modality and body part, then most recent): X opens the top one.

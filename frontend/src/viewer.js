@@ -4,7 +4,7 @@
  * Modules: early.js (requests made while the bundle loads), loading.js (QIDO/WADO-RS,
  * progressive frames), layout.js (series list, grid, cells, drag and drop), tools.js (tool
  * groups, presets), overlays.js (text + orientation markers), mpr.js (axial/sagittal/coronal
- * + MIP), annotations-sync.js (REST persistence in image coordinates), panels.js (the
+ * + MIP), annotations-sync.js (REST persistence in image coordinates), measurements.js (the
  * measurements list), shortcuts.js (keys + help). This module wires them together.
  *
  * Public interface (live sessions hook in here; tests and bench read ``state()``):
@@ -53,9 +53,9 @@ import {
   registerCheckedLoader,
 } from './loading.js';
 import { ENGINE_ID, LAYOUTS, el, layoutMethods } from './layout.js';
+import { MeasurementsPanel } from './measurements.js';
 import { createOverlay, updateOverlay } from './overlays.js';
 import { PriorSync, rankPriors } from './priors.js';
-import { panelMethods } from './panels.js';
 import { bindShortcuts, renderHelp, shortcutTable } from './shortcuts.js';
 import {
   TOOLS,
@@ -114,8 +114,8 @@ function chooseStackCpu() {
  */
 
 /**
- * The methods ``layout.js`` and ``panels.js`` add to the viewer's prototype.
- * @typedef {typeof layoutMethods & typeof panelMethods} MixedInMethods
+ * The methods ``layout.js`` adds to the viewer's prototype.
+ * @typedef {typeof layoutMethods} MixedInMethods
  */
 const ViewerBase = /** @type {new () => Emitter & MixedInMethods} */ (/** @type {unknown} */ (Emitter));
 
@@ -136,6 +136,8 @@ export class Viewer extends ViewerBase {
     this.comparing = null;
     this.synchronizers = [];
     this.priorSync = new PriorSync(this);
+    /** The measurements list of the side bar (measurements.js). */
+    this.measurements = new MeasurementsPanel(this);
     this.remoteDepth = 0;
     this._pendingEmit = new Map();
     this._loadErrors = new WeakSet();
@@ -786,8 +788,13 @@ export class Viewer extends ViewerBase {
     const selected = toolAnnotation.selection.getAnnotationsSelected();
     for (const uid of selected) {
       const record = this.annotations.byLocal.get(uid);
-      if (record) this.confirmDeleteAnnotation(record);
+      if (record) this.measurements.confirmDelete(record);
     }
+  }
+
+  /** Redraw the measurements list (annotations-sync calls this when records change). */
+  renderAnnotationList() {
+    this.measurements.render();
   }
 
   toggleHelp(show = this.help.hidden) {
@@ -1164,6 +1171,6 @@ export class Viewer extends ViewerBase {
   }
 }
 
-Object.assign(Viewer.prototype, layoutMethods, panelMethods);
+Object.assign(Viewer.prototype, layoutMethods);
 
 export { getRenderingEngine, SeriesData };

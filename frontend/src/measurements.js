@@ -1,0 +1,166 @@
+/**
+ * The measurements list in the side bar: every saved annotation, told apart by tool,
+ * label, value, image and author; jump to it, export it as DICOM SR, delete (after asking).
+ *
+ * Its own module with one job. What it needs of the viewer, and nothing else:
+ *   viewer.config.readonly
+ *   viewer.annotations      records(), byServer, exportSr(uid), _remember(uid, record)
+ *   viewer.findSeries(uid), viewer.findImageId(seriesUid, sopUid, frame)
+ *   viewer.cells, viewer.jumpTo(id, index), viewer.activeIndex(),
+ *   viewer.displaySeries(index, series, imageIndex)
+ *   viewer.refreshSeriesList(), viewer.renderAll(), viewer.notify(text)
+ * The viewer shows ``node`` in its side bar and calls ``render()`` when the records change.
+ */
+import { annotation as toolAnnotation } from '@cornerstonejs/tools';
+
+import { el } from './dom.js';
+
+const TOOL_LABELS = {
+  length: 'Length', angle: 'Angle', ellipse_roi: 'Ellipse', rectangle_roi: 'Rect', probe: 'Probe',
+  arrow: 'Arrow',
+};
+
+function summarizeMeasurement(record) {
+  const m = record.measurements || {};
+  const v = (name, digits = 1) =>
+    m[name] ? `${Number(m[name].value).toFixed(digits)}${m[name].unit ? ` ${m[name].unit}` : ''}` : '';
+  switch (record.tool) {
+    case 'length':
+      return v('length');
+    case 'angle':
+      return m.angle ? `${Number(m.angle.value).toFixed(1)}°` : '';
+    case 'ellipse_roi':
+    case 'rectangle_roi':
+      return [m.mean && `mean ${v('mean')}`, m.std_dev && `SD ${v('std_dev')}`].filter(Boolean).join(', ');
+    case 'probe':
+      return v('value');
+    case 'arrow':
+      return record.text || record.label || '';
+    default:
+      return record.label || '';
+  }
+}
+
+/** "S2 Im 14" for the record's image (series and instance numbers), once its series is known. */
+function imageRef(viewer, record) {
+  const series = viewer.findSeries(record.series_instance_uid);
+  if (!series) return '';
+  const meta = [...series.instances.values()].find(
+    (m) => m?.['00080018']?.Value?.[0] === record.sop_instance_uid,
+  );
+  const number = meta?.['00200013']?.Value?.[0];
+  const frame = record.frame_number > 1 ? ` f${record.frame_number}` : '';
+  return `S${series.number ?? '?'}${number !== undefined ? ` Im ${number}` : ''}${frame}`;
+}
+
+function authorOf(record) {
+  const a = record.author;
+  if (!a) return record.source === 'ai' ? 'AI' : '';
+  return a.display_name || a.username || '';
+}
+
+export class MeasurementsPanel {
+  /** @param {any} viewer the Viewer (see above for what is used) */
+  constructor(viewer) {
+    this.viewer = viewer;
+    /** @type {HTMLUListElement} */
+    this.node = el('ul', { class: 'vw-annotations' });
+  }
+
+  /**
+   * The saved measurements, each told apart by tool, label, value, image (series and
+   * image number) and author: jump to the image, export as DICOM SR, delete (after asking;
+   * neither is offered read-only).
+   */
+  render() {
+    const viewer = this.viewer;
+    const records = viewer.annotations?.records() || [];
+    if (!records.length) {
+      this.node.replaceChildren(el('li', { class: 'muted' }, 'None yet'));
+      return;
+    }
+    const readonly = Boolean(viewer.config.readonly);
+    this.node.replaceChildren(
+      ...records.map((r) => {
+        const label = r.tool === 'arrow' ? '' : r.label || '';
+        const actions = readonly
+          ? []
+          : [
+              r.sr_sop_instance_uid
+                ? el('span', { class: 'ok', title: `DICOM SR ${r.sr_sop_instance_uid}` }, 'SR ✓')
+                : el('button', { type: 'button', title: 'Export as DICOM SR (TID 1500) into the study',
+                    dataset: { action: 'export-sr' }, onclick: () => this.exportSr(r) }, 'SR'),
+              el('button', { type: 'button', title: 'Delete (asks first)', dataset: { action: 'delete-annotation' },
+                onclick: () => this.confirmDelete(r) }, '×'),
+            ];
+        return el(
+          'li',
+          { class: 'vw-annotation', dataset: { annotationId: r.id } },
+          el(
+            'button',
+            { type: 'button', class: 'link', title: 'Show this image', onclick: () => this.show(r) },
+            `${TOOL_LABELS[r.tool] || r.tool} `,
+            label ? el('span', { class: 'label' }, `${label} `) : null,
+            el('span', { class: 'value' }, summarizeMeasurement(r)),
+            el('span', { class: 'where muted' }, ` ${imageRef(viewer, r)}`),
+            el('span', { class: 'author muted' }, authorOf(r) ? ` · ${authorOf(r)}` : ''),
+          ),
+          el('span', { class: 'actions' }, actions),
+        );
+      }),
+    );
+  }
+
+  /** Turn a row's actions into "Delete? [Delete] [Keep]"; only "Delete" removes it. */
+  confirmDelete(record) {
+    if (this.viewer.config.readonly) return;
+    const row = this.node.querySelector(`.vw-annotation[data-annotation-id="${record.id}"]`);
+    const actions = row?.querySelector('.actions');
+    if (!actions) return;
+    const keep = el('button', { type: 'button', dataset: { action: 'keep-annotation' },
+      onclick: () => this.render() }, 'Keep');
+    actions.replaceChildren(
+      el('span', { class: 'ask' }, 'Delete?'),
+      el('button', { type: 'button', class: 'danger', dataset: { action: 'confirm-delete' },
+        onclick: () => this.delete(record) }, 'Delete'),
+      keep,
+    );
+    keep.focus();
+  }
+
+  /** Show the image the measurement is on: in a cell showing its series, else the active one. */
+  async show(record) {
+    const viewer = this.viewer;
+    const imageId = await viewer.findImageId(record.series_instance_uid, record.sop_instance_uid, record.frame_number);
+    const series = viewer.findSeries(record.series_instance_uid);
+    if (!imageId || !series) return;
+    const index = series.imageIds.indexOf(imageId);
+    const c = viewer.cells.find((x) => x.enabled && x.series === series);
+    if (c) viewer.jumpTo(c.id, index);
+    else await viewer.displaySeries(viewer.activeIndex(), series, index);
+  }
+
+  async exportSr(record) {
+    const viewer = this.viewer;
+    const uid = viewer.annotations.byServer.get(String(record.id));
+    try {
+      const result = await viewer.annotations.exportSr(uid);
+      viewer.annotations._remember(uid, result.annotation);
+      viewer.notify(`Stored as DICOM SR ${result.sop_instance_uid}`);
+      this.render();
+      // The new SR series shows in the series list now, not after a reload.
+      await viewer.refreshSeriesList();
+      return result;
+    } catch (err) {
+      viewer.notify(`SR export failed (${err.status || err.message})`);
+      return null;
+    }
+  }
+
+  delete(record) {
+    const uid = this.viewer.annotations.byServer.get(String(record.id));
+    // Removing it from Cornerstone's state fires ANNOTATION_REMOVED, which DELETEs it.
+    if (uid) toolAnnotation.state.removeAnnotation(uid);
+    this.viewer.renderAll();
+  }
+}
