@@ -180,6 +180,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MIMETYPES = {".wasm": "application/wasm", ".mjs": "text/javascript"}
+# The viewer bundle's chunks, workers and codecs carry a content hash in their names
+# (frontend/vite.config.js): cached for ever. Entries keep stable names, re-checked.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/viewer/assets/.+-[A-Za-z0-9_-]{8}\.[a-z]+$"
 
 REDIS_URL = env_str("REDIS_URL")
 # With Redis: "pubsub" (default) publishes each group message once and Redis pushes it
@@ -354,6 +357,3 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
-# The viewer bundle's chunks, workers and codecs carry a content hash in their names
-# (frontend/vite.config.js): cached for ever. Entries keep stable names, re-checked.
-WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/viewer/assets/.+-[A-Za-z0-9_-]{8}\.[a-z]+$"
