@@ -1,11 +1,11 @@
 /**
- * Layout: the series list (thumbnails, drag sources), the viewport grid (1x1, 1x2, 2x2),
- * cells and their scroll bars, and small dialogs. Mixed into ``Viewer``.
+ * Layout: the side bar (series-panel.js's list, measurements.js's list, the priors), the
+ * viewport grid (1x1, 1x2, 2x2), cells and their scroll bars, and small dialogs. Mixed
+ * into ``Viewer``.
  */
 import { Enums } from '@cornerstonejs/core';
 
 import { el } from './dom.js';
-import { loadStudySeries } from './loading.js';
 
 const { ViewportType } = Enums;
 
@@ -17,9 +17,10 @@ export { el };
 
 export const layoutMethods = {
   renderSeriesList() {
+    this.seriesPanel.render();
     this.sidebar.replaceChildren(
       el('div', { class: 'vw-side-title' }, 'Series'),
-      el('ul', { class: 'vw-series' }, this.series.map((s) => this.seriesItem(s))),
+      this.seriesPanel.node,
       el('div', { class: 'vw-side-title' }, 'Measurements'),
       this.measurements.node,
     );
@@ -50,54 +51,9 @@ export const layoutMethods = {
       this.sidebar.append(el('div', { class: 'vw-side-title' }, 'Priors'), this.priorList);
     }
   },
-  /**
-   * Ask for the study's series again and add the ones that arrived since (an exported
-   * SR, a late instance's new series) to the list; known series keep their state.
-   */
-  async refreshSeriesList() {
-    let fresh;
-    try {
-      fresh = await loadStudySeries(this, this.config.studyUid, { fresh: true });
-    } catch {
-      return [];
-    }
-    const known = new Set(this.series.map((s) => s.uid));
-    const added = fresh.filter((s) => !known.has(s.uid));
-    if (!added.length) return [];
-    this.series = [...this.series, ...added].sort((a, b) => (a.number ?? 1e9) - (b.number ?? 1e9));
-    const list = this.sidebar.querySelector('.vw-series');
-    list?.replaceChildren(...this.series.map((s) => (known.has(s.uid) && s.listItem) || this.seriesItem(s)));
-    this.emit('series-added', { series: added.map((s) => s.uid) });
-    return added;
-  },
-  seriesItem(series) {
-    const bar = el('div', { class: 'bar' });
-    const item = el(
-      'li',
-      {
-        class: 'vw-series-item',
-        draggable: 'true',
-        dataset: { seriesUid: series.uid },
-        title: 'Drag into a viewport, or click to show in the active one',
-        ondragstart: (e) => {
-          e.dataTransfer.setData('text/x-series-uid', series.uid);
-          e.dataTransfer.effectAllowed = 'copy';
-        },
-        onclick: () => this.displaySeries(this.activeIndex(), series),
-      },
-      el('img', { src: series.thumbnailUrl, alt: '', loading: 'lazy', draggable: 'false' }),
-      el(
-        'div',
-        { class: 'meta' },
-        el('div', { class: 'desc' }, series.description || '(no description)'),
-        el('div', { class: 'muted' }, `${series.modality} #${series.number ?? ''} · `,
-          el('span', { class: 'count' }, `${series.instanceCount}`), ' img'),
-        el('div', { class: 'progress' }, bar),
-      ),
-    );
-    series.listItem = item;
-    series.progressBar = bar;
-    return item;
+  /** Add the study's series that arrived since the list was drawn (series-panel.js). */
+  refreshSeriesList() {
+    return this.seriesPanel.refresh();
   },
   activeIndex() {
     const cell = this.cells.find((c) => c.id === this.activeViewportId);

@@ -2,10 +2,11 @@
  * Reading Room diagnostic viewer on Cornerstone3D.
  *
  * Modules: early.js (requests made while the bundle loads), loading.js (QIDO/WADO-RS,
- * progressive frames), layout.js (series list, grid, cells, drag and drop), tools.js (tool
- * groups, presets), overlays.js (text + orientation markers), mpr.js (axial/sagittal/coronal
- * + MIP), annotations-sync.js (REST persistence in image coordinates), measurements.js (the
- * measurements list), shortcuts.js (keys + help). This module wires them together.
+ * progressive frames), layout.js (side bar, grid, cells, drag and drop), series-panel.js
+ * (the series list), tools.js (tool groups, presets), overlays.js (text + orientation
+ * markers), mpr.js (axial/sagittal/coronal + MIP, loaded on first use), annotations-sync.js
+ * (REST persistence in image coordinates), measurements.js (the measurements list),
+ * shortcuts.js (keys + help). This module wires them together.
  *
  * Public interface (live sessions hook in here; tests and bench read ``state()``):
  *
@@ -54,6 +55,7 @@ import {
 } from './loading.js';
 import { ENGINE_ID, LAYOUTS, el, layoutMethods } from './layout.js';
 import { MeasurementsPanel } from './measurements.js';
+import { SeriesPanel } from './series-panel.js';
 import { createOverlay, updateOverlay } from './overlays.js';
 import { PriorSync, rankPriors } from './priors.js';
 import { bindShortcuts, renderHelp, shortcutTable } from './shortcuts.js';
@@ -138,6 +140,8 @@ export class Viewer extends ViewerBase {
     this.priorSync = new PriorSync(this);
     /** The measurements list of the side bar (measurements.js). */
     this.measurements = new MeasurementsPanel(this);
+    /** The current study's series list of the side bar (series-panel.js). */
+    this.seriesPanel = new SeriesPanel(this);
     this.remoteDepth = 0;
     this._pendingEmit = new Map();
     this._loadErrors = new WeakSet();
@@ -903,7 +907,7 @@ export class Viewer extends ViewerBase {
       const list = await loadStudySeries(this, prior.studyUid);
       this.priorSeries.set(prior.studyUid, list);
       const title = el('div', { class: 'vw-side-title' }, `Prior ${prior.date || ''}`);
-      this.sidebar.append(title, el('ul', { class: 'vw-series' }, list.map((s) => this.seriesItem(s))));
+      this.sidebar.append(title, el('ul', { class: 'vw-series' }, list.map((s) => this.seriesPanel.item(s))));
     }
     const current = this.cells[0].series;
     const candidates = this.priorSeries.get(prior.studyUid).filter((s) => s.instanceCount > 0);

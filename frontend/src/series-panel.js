@@ -1,0 +1,81 @@
+/**
+ * The series list of the side bar: one item per series (thumbnail, description, modality,
+ * number, image count, load progress), a drag source for the viewport grid and a click
+ * to show it in the active viewport. Also builds the items of a prior study's list.
+ *
+ * Its own module with one job. What it needs of the viewer, and nothing else:
+ *   viewer.series (SeriesData[], kept in series-number order), viewer.config.studyUid
+ *   viewer.displaySeries(index, series), viewer.activeIndex()
+ *   viewer.emit('series-added', { series: [uid, ...] })
+ * It sets ``series.listItem`` and ``series.progressBar``, which the viewer's load
+ * progress updates. The viewer shows ``node`` in its side bar.
+ */
+import { el } from './dom.js';
+import { loadStudySeries } from './loading.js';
+
+export class SeriesPanel {
+  /** @param {any} viewer the Viewer (see above for what is used) */
+  constructor(viewer) {
+    this.viewer = viewer;
+    /** @type {HTMLUListElement} */
+    this.node = el('ul', { class: 'vw-series' });
+  }
+
+  /** The current study's series, in the viewer's order. */
+  render() {
+    this.node.replaceChildren(...this.viewer.series.map((s) => this.item(s)));
+  }
+
+  /**
+   * Ask for the study's series again and add the ones that arrived since (an exported
+   * SR, a late instance's new series) to the list; known series keep their state.
+   */
+  async refresh() {
+    const viewer = this.viewer;
+    let fresh;
+    try {
+      fresh = await loadStudySeries(viewer, viewer.config.studyUid, { fresh: true });
+    } catch {
+      return [];
+    }
+    const known = new Set(viewer.series.map((s) => s.uid));
+    const added = fresh.filter((s) => !known.has(s.uid));
+    if (!added.length) return [];
+    viewer.series = [...viewer.series, ...added].sort((a, b) => (a.number ?? 1e9) - (b.number ?? 1e9));
+    this.node.replaceChildren(...viewer.series.map((s) => (known.has(s.uid) && s.listItem) || this.item(s)));
+    viewer.emit('series-added', { series: added.map((s) => s.uid) });
+    return added;
+  }
+
+  /** One series' item (also for a prior study's list). */
+  item(series) {
+    const viewer = this.viewer;
+    const bar = el('div', { class: 'bar' });
+    const item = el(
+      'li',
+      {
+        class: 'vw-series-item',
+        draggable: 'true',
+        dataset: { seriesUid: series.uid },
+        title: 'Drag into a viewport, or click to show in the active one',
+        ondragstart: (e) => {
+          e.dataTransfer.setData('text/x-series-uid', series.uid);
+          e.dataTransfer.effectAllowed = 'copy';
+        },
+        onclick: () => viewer.displaySeries(viewer.activeIndex(), series),
+      },
+      el('img', { src: series.thumbnailUrl, alt: '', loading: 'lazy', draggable: 'false' }),
+      el(
+        'div',
+        { class: 'meta' },
+        el('div', { class: 'desc' }, series.description || '(no description)'),
+        el('div', { class: 'muted' }, `${series.modality} #${series.number ?? ''} · `,
+          el('span', { class: 'count' }, `${series.instanceCount}`), ' img'),
+        el('div', { class: 'progress' }, bar),
+      ),
+    );
+    series.listItem = item;
+    series.progressBar = bar;
+    return item;
+  }
+}
