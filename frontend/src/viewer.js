@@ -6,7 +6,7 @@
  * (the series list), tools.js (tool groups, presets), overlays.js (text + orientation
  * markers), mpr.js (axial/sagittal/coronal + MIP, loaded on first use), annotations-sync.js
  * (REST persistence in image coordinates), measurements.js (the measurements list),
- * shortcuts.js (keys + help). This module wires them together.
+ * comparison.js (a prior side by side, in sync), shortcuts.js (keys + help). This module wires them together.
  *
  * Public interface (live sessions hook in here; tests and bench read ``state()``):
  *
@@ -35,13 +35,7 @@ import {
   utilities as csUtils,
 } from '@cornerstonejs/core';
 import { init as loaderInit } from '@cornerstonejs/dicom-image-loader';
-import {
-  SynchronizerManager,
-  annotation as toolAnnotation,
-  init as toolsInit,
-  synchronizers as toolSynchronizers,
-  utilities as toolUtilities,
-} from '@cornerstonejs/tools';
+import { annotation as toolAnnotation, init as toolsInit, utilities as toolUtilities } from '@cornerstonejs/tools';
 
 import { AnnotationSync } from './annotations-sync.js';
 import { pickDefaultSeries } from './early.js';
@@ -54,10 +48,10 @@ import {
   registerCheckedLoader,
 } from './loading.js';
 import { ENGINE_ID, LAYOUTS, el, layoutMethods } from './layout.js';
+import { Comparison } from './comparison.js';
 import { MeasurementsPanel } from './measurements.js';
 import { SeriesPanel } from './series-panel.js';
 import { createOverlay, updateOverlay } from './overlays.js';
-import { PriorSync, rankPriors } from './priors.js';
 import { bindShortcuts, renderHelp, shortcutTable } from './shortcuts.js';
 import {
   TOOLS,
@@ -135,9 +129,8 @@ export class Viewer extends ViewerBase {
     this.activeViewportId = 'vp-0';
     this.timings = { start: performance.now() };
     this.cine = { playing: false, fps: 15 };
-    this.comparing = null;
-    this.synchronizers = [];
-    this.priorSync = new PriorSync(this);
+    /** The prior beside the current series: ranking, scroll and W/L sync (comparison.js). */
+    this.comparison = new Comparison(this);
     /** The measurements list of the side bar (measurements.js). */
     this.measurements = new MeasurementsPanel(this);
     /** The current study's series list of the side bar (series-panel.js). */
@@ -879,95 +872,39 @@ export class Viewer extends ViewerBase {
     this.resize();
   }
 
-  // ---- priors ----------------------------------------------------------------------------
+  // ---- priors (comparison.js) -----------------------------------------------------------
 
-  /** The patient's priors, most relevant first (same modality and body part, then recent). */
+  /** The patient's priors, most relevant first. */
   rankedPriors() {
-    return rankPriors(this.config.study || {}, this.config.priors || []);
+    return this.comparison.ranked();
   }
 
-  /**
-   * Show a prior beside the current series, scrolling in step by slice position and
-   * sharing W/L. Without ``priorUid``: the most relevant prior, or, while one is shown,
-   * the next one in that order (X again walks through them).
-   */
-  async compareWith(priorUid) {
-    const ranked = this.rankedPriors();
-    let prior = ranked.find((p) => p.studyUid === priorUid);
-    if (!prior && this.comparing && ranked.length > 1) {
-      const at = ranked.findIndex((p) => p.studyUid === this.comparing);
-      prior = ranked[(at + 1) % ranked.length];
-    }
-    prior = prior || ranked[0];
-    if (!prior) {
-      this.notify('No prior study for this patient');
-      return;
-    }
-    if (!this.priorSeries.has(prior.studyUid)) {
-      const list = await loadStudySeries(this, prior.studyUid);
-      this.priorSeries.set(prior.studyUid, list);
-      const title = el('div', { class: 'vw-side-title' }, `Prior ${prior.date || ''}`);
-      this.sidebar.append(title, el('ul', { class: 'vw-series' }, list.map((s) => this.seriesPanel.item(s))));
-    }
-    const current = this.cells[0].series;
-    const candidates = this.priorSeries.get(prior.studyUid).filter((s) => s.instanceCount > 0);
-    const match =
-      candidates.find((s) => s.modality === current?.modality && s.description === current?.description) ||
-      candidates.find((s) => s.modality === current?.modality) ||
-      candidates[0];
-    if (!match) {
-      this.notify(`The prior of ${prior.date || 'unknown date'} has no images`);
-      return;
-    }
-    this.comparing = prior.studyUid;
-    for (const b of this.priorButtons()) {
-      b.classList.toggle('on', b.dataset.studyUid === prior.studyUid);
-    }
-    if (LAYOUTS[this.layout] < 2) this.setLayout('1x2');
-    await match.loadMetadata();
-    // Start the prior at the slice matching the current one (see PriorSync for the offset).
-    const v0 = this.viewportById('vp-0');
-    const start = current ? this.priorSync.matchIndex(current, v0.getCurrentImageIdIndex(), match) : null;
-    await this.displaySeries(1, match, start ?? undefined);
-    this.linkViewports(['vp-0', 'vp-1']);
-    this.notify(`Comparing with the prior of ${prior.date || 'unknown date'} (${prior.modalities || ''})`);
+  /** X: the most relevant prior beside the current series (again: the next prior). */
+  compareWith(priorUid) {
+    return this.comparison.open(priorUid);
   }
 
-  /** @returns {HTMLElement[]} the side bar's prior buttons */
-  priorButtons() {
-    return [.../** @type {NodeListOf<HTMLElement>} */ (this.priorList?.querySelectorAll('.vw-prior') || [])];
+  /** The prior study shown beside the current one, if any. */
+  get comparing() {
+    return this.comparison.studyUid;
+  }
+
+  /** Scroll sync by slice position with the prior (PriorSync). */
+  get priorSync() {
+    return this.comparison.sync;
   }
 
   unlinkViewports() {
-    for (const s of this.synchronizers) SynchronizerManager.destroySynchronizer(s.id);
-    this.synchronizers = [];
-    this.priorSync.unlink();
-    this.comparing = null;
-    for (const b of this.priorButtons()) b.classList.remove('on');
+    this.comparison.unlink();
   }
 
-  /** Scrolling in step by slice position (PriorSync) and shared W/L between two viewports. */
   linkViewports(ids) {
-    for (const s of this.synchronizers) SynchronizerManager.destroySynchronizer(s.id);
-    const voi = toolSynchronizers.createVOISynchronizer('rr-voi-sync', {
-      syncInvertState: true,
-      syncColormap: false,
-    });
-    for (const id of ids) voi.add({ renderingEngineId: ENGINE_ID, viewportId: id });
-    this.synchronizers = [voi];
-    this.priorSync.link(ids[0], ids[1]);
-    this.updateAllOverlays();
+    this.comparison.link(ids);
   }
 
-  /** Y: scroll sync off, or on again with the two images now shown as the same level. */
+  /** Y: scroll sync off, or on again at the levels shown. */
   toggleScrollSync() {
-    if (!this.comparing) {
-      this.notify('Scroll sync is for comparing with a prior (X)');
-      return;
-    }
-    const on = this.priorSync.toggle();
-    this.notify(on ? `Scroll sync on: ${this.priorSync.label('vp-1')}` : 'Scroll sync off: scroll each side to the same level, then Y');
-    this.updateAllOverlays();
+    this.comparison.toggleScrollSync();
   }
 
   // ---- public interface for live sessions --------------------------------------------
