@@ -2,8 +2,8 @@
 // /static/viewer/. Workers and WASM codecs are emitted by Vite from the loader's
 // `new URL(..., import.meta.url)` references, so nothing is copied by hand and nothing
 // comes from a CDN.
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 
 import { defineConfig } from 'vite';
@@ -25,9 +25,11 @@ function precompress() {
     name: 'reading-precompress',
     apply: 'build',
     configResolved(config) {
-      outDir = config.build.outDir;
+      outDir = resolve(config.root, config.build.outDir);
     },
     closeBundle() {
+      // A worker's sub-build closes before the page bundle is written: nothing to do yet.
+      if (!existsSync(outDir)) return;
       for (const path of walk(outDir)) {
         if (!COMPRESSIBLE.test(path)) continue;
         const data = readFileSync(path);
