@@ -6,7 +6,8 @@
  * (the series list), tools.js (tool groups, presets), overlays.js (text + orientation
  * markers), mpr.js (axial/sagittal/coronal + MIP, loaded on first use), annotations-sync.js
  * (REST persistence in image coordinates), measurements.js (the measurements list),
- * comparison.js (a prior side by side, in sync), shortcuts.js (keys + help). This module wires them together.
+ * comparison.js (a prior side by side, in sync), view-state.js (the view a session
+ * shares), shortcuts.js (keys + help). This module wires them together.
  *
  * Public interface (live sessions hook in here; tests and bench read ``state()``):
  *
@@ -51,6 +52,7 @@ import { ENGINE_ID, LAYOUTS, el, layoutMethods } from './layout.js';
 import { Comparison } from './comparison.js';
 import { MeasurementsPanel } from './measurements.js';
 import { SeriesPanel } from './series-panel.js';
+import { applyStackFraming, describeViewport } from './view-state.js';
 import { createOverlay, updateOverlay } from './overlays.js';
 import { bindShortcuts, renderHelp, shortcutTable } from './shortcuts.js';
 import {
@@ -913,92 +915,8 @@ export class Viewer extends ViewerBase {
     const viewport = this.viewportById(viewportId);
     if (!viewport) return null;
     const c = this.cells.find((x) => x.id === viewportId);
-    let props;
-    let camera;
-    try {
-      props = viewport.getProperties?.() || {};
-      camera = viewport.getCamera();
-    } catch {
-      return { viewportId, ready: false }; // no data on it yet
-    }
-    let slice = null;
-    let total = null;
-    if (viewport.getImageIds) {
-      slice = viewport.getCurrentImageIdIndex();
-      total = viewport.getImageIds().length;
-    } else if (viewport.getSliceIndex) {
-      slice = viewport.getSliceIndex();
-      total = viewport.getNumberOfSlices();
-    }
-    // Zoom relative to "fit" and pan as a fraction of the canvas: the same view on
-    // screens of any size (a follower's window is rarely the presenter's).
-    let zoom = null;
-    let pan = null;
-    try {
-      ({ zoom = null, pan = null } = viewport.getViewPresentation({ zoom: true, pan: true }));
-    } catch {
-      /* not rendered yet */
-    }
-    const framing = this.stackFraming(viewport);
-    return {
-      viewportId,
-      ...framing,
-      series: c?.series?.uid || (viewportId.startsWith('mpr') ? this.mpr.series?.uid : null),
-      imageId: viewport.getCurrentImageId?.() || null,
-      slice,
-      total,
-      voi: props.voiRange ? { lower: props.voiRange.lower, upper: props.voiRange.upper } : null,
-      invert: Boolean(props.invert),
-      zoom,
-      pan,
-      rotation: viewport.getViewPresentation?.().rotation || 0,
-      flipHorizontal: Boolean(camera.flipHorizontal),
-      flipVertical: Boolean(camera.flipVertical),
-      orientation: viewport.defaultOptions?.orientation || null,
-    };
-  }
-
-  /**
-   * How a stack viewport frames its image, in terms every screen shares: the image
-   * pixel at the canvas centre and canvas pixels per image pixel. Camera pan/zoom
-   * numbers depend on each viewport's stored baseline camera and render path.
-   */
-  stackFraming(viewport) {
-    const imageId = viewport.getCurrentImageId?.();
-    if (!viewport.getImageIds || !imageId) return {};
-    try {
-      const canvas = viewport.getCanvas();
-      const middle = [canvas.clientWidth / 2, canvas.clientHeight / 2];
-      const center = csUtils.worldToImageCoords(imageId, viewport.canvasToWorld(middle));
-      return { center: center.slice(0, 2), scale: this.canvasPixelsPerImagePixel(viewport, imageId) };
-    } catch {
-      return {}; // no image drawn yet
-    }
-  }
-
-  canvasPixelsPerImagePixel(viewport, imageId) {
-    const a = viewport.worldToCanvas(csUtils.imageToWorldCoords(imageId, [0, 0]));
-    const b = viewport.worldToCanvas(csUtils.imageToWorldCoords(imageId, [1, 0]));
-    return Math.hypot(b[0] - a[0], b[1] - a[1]);
-  }
-
-  /** Frame a stack viewport like ``stackFraming`` described; false when it cannot. */
-  applyStackFraming(viewport, { center, scale }) {
-    const imageId = viewport.getCurrentImageId?.();
-    if (!viewport.getImageIds || !imageId || !center || !scale) return false;
-    const current = this.canvasPixelsPerImagePixel(viewport, imageId);
-    if (!(current > 0)) return false;
-    viewport.setZoom(viewport.getZoom() * (scale / current));
-    const canvas = viewport.getCanvas();
-    const here = viewport.canvasToWorld([canvas.clientWidth / 2, canvas.clientHeight / 2]);
-    const there = csUtils.imageToWorldCoords(imageId, center);
-    const { focalPoint, position } = viewport.getCamera();
-    const shift = [0, 1, 2].map((i) => there[i] - here[i]);
-    viewport.setCamera({
-      focalPoint: focalPoint.map((v, i) => v + shift[i]),
-      position: position.map((v, i) => v + shift[i]),
-    });
-    return true;
+    const series = c?.series?.uid || (viewportId.startsWith('mpr') ? this.mpr.series?.uid : null);
+    return describeViewport(viewport, viewportId, series);
   }
 
   emitViewportChanged(viewportId) {
@@ -1030,7 +948,7 @@ export class Viewer extends ViewerBase {
       }
       if (state.voi) viewport.setProperties({ voiRange: { ...state.voi } });
       if (state.invert !== undefined) viewport.setProperties({ invert: Boolean(state.invert) });
-      if (this.applyStackFraming(viewport, state)) {
+      if (applyStackFraming(viewport, state)) {
         // done: framed by image coordinates
       } else if (state.zoom || state.pan) {
         viewport.setViewPresentation({
