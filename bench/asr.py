@@ -3,6 +3,7 @@
     python bench/asr.py                      # CPU, fp32 and int8, 1/4/8 streams
     python bench/asr.py --device cuda        # GPU, bfloat16
     python bench/asr.py --seconds 20 --streams 1 4 --window 6 --step 1
+    python bench/asr.py --modes fp32 --threads 1 --partials whole trailing   # before / after
 
 The model is a full-size, RANDOM-WEIGHT ``LasrForCTC`` with the published MedASR
 encoder configuration (17 Conformer layers, width 512, 105M parameters): its
@@ -70,7 +71,8 @@ def build_model(directory: Path) -> Path:
 def run_streams(engine, settings, streams: list[np.ndarray], batched: bool) -> dict:
     from inference.medasr import StreamingTranscriber, feed_many
 
-    transcribers = [StreamingTranscriber(engine, settings) for _ in streams]
+    counting = _Counting(engine)
+    transcribers = [StreamingTranscriber(counting, settings) for _ in streams]
     chunk = int(CHUNK_S * RATE)
     rounds = max(len(a) for a in streams) // chunk
     clock = 0.0  # simulated wall clock, seconds since the first chunk
@@ -84,7 +86,7 @@ def run_streams(engine, settings, streams: list[np.ndarray], batched: bool) -> d
         ]
         if batched:
             start = time.perf_counter()
-            results = feed_many(engine, work)
+            results = feed_many(counting, work)
             took = time.perf_counter() - start
             done_at = [clock + took] * len(work)
             clock += took
@@ -111,7 +113,22 @@ def run_streams(engine, settings, streams: list[np.ndarray], batched: bool) -> d
         "p95": float(np.percentile(partial_latency, 95)) if partial_latency else float("nan"),
         "final_p95": float(np.percentile(final_latency, 95)) if final_latency else float("nan"),
         "behind": clock - rounds * CHUNK_S,
+        "decoded": counting.samples / RATE / audio_s,
     }
+
+
+class _Counting:
+    """The engine, counting the audio it decodes (load-independent cost)."""
+
+    def __init__(self, engine):
+        self.engine, self.samples = engine, 0
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def logprobs_batch(self, audios):
+        self.samples += sum(len(a) for a in audios)
+        return self.engine.logprobs_batch(audios)
 
 
 def raw_throughput(engine, seconds=(1, 4, 8)) -> list[str]:
@@ -139,6 +156,13 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=1.0)
     parser.add_argument("--modes", nargs="+", default=None, help="fp32 int8 (CPU) / bf16 (GPU)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--partials",
+        nargs="+",
+        default=["trailing"],
+        help="trailing (decode the audio not yet fixed + context) and/or whole (re-decode "
+        "the open segment: the scheme before)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -150,7 +174,15 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device, dtype = resolve_device(args.device)
     modes = args.modes or (["fp32", "int8"] if device == "cpu" else [dtype])
-    settings = StreamSettings(window_s=args.window, step_s=args.step)
+    schemes = {
+        name: StreamSettings(
+            window_s=args.window,
+            step_s=args.step,
+            **({"partial_context_s": None} if name == "whole" else {}),
+        )
+        for name in args.partials
+    }
+    settings = next(iter(schemes.values()))
     print(
         f"bench/asr.py on {device} ({torch.get_num_threads()} torch threads, "
         f"{os.cpu_count()} CPUs), torch {torch.__version__}"
@@ -176,19 +208,22 @@ def main() -> None:
             for line in raw_throughput(engine):
                 print(line)
             baseline = None
-            for n in args.streams:
+            for (scheme, settings), n in (
+                (item, n) for item in schemes.items() for n in args.streams
+            ):
                 streams = [synthetic_dictation(args.seconds, seed) for seed in range(n)]
                 for batched in [False, True] if n > 1 else [False]:
                     result = run_streams(engine, settings, streams, batched)
-                    label = "batched" if batched else "one by one"
+                    label = f"{scheme} partials, " + ("batched" if batched else "one by one")
                     if n == 1:
                         baseline = result["rtf"]
                     ratio = f"  ({result['rtf'] / baseline:.2f}x 1-stream RTF)" if baseline else ""
                     print(
-                        f"  {n} stream(s) {label:>10}: RTF {result['rtf']:.3f}{ratio}; "
+                        f"  {n} stream(s) {label:>28}: RTF {result['rtf']:.3f}{ratio}; "
                         f"partial latency p50 {result['p50']:.2f} s p95 {result['p95']:.2f} s; "
                         f"final p95 {result['final_p95']:.2f} s; behind real time at end "
-                        f"{max(0.0, result['behind']):.1f} s"
+                        f"{max(0.0, result['behind']):.1f} s; audio decoded per audio s "
+                        f"{result['decoded']:.2f}"
                     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS {peak:.0f} MB")
