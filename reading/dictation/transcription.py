@@ -89,12 +89,13 @@ def load_engine(threads: int = 0):
     intra-op threads for the process (0: leave them)."""
     from inference.loading import load_asr
 
+    quantize = "int8" if settings.MEDASR_PRECISION == "int8" else ""
+    engine = load_asr(settings.MEDASR_MODEL, device=settings.INFERENCE_DEVICE, quantize=quantize)
     if threads:
         import torch
 
         torch.set_num_threads(min(threads, torch.get_num_threads()))  # only ever fewer
-    quantize = "int8" if settings.MEDASR_PRECISION == "int8" else ""
-    return load_asr(settings.MEDASR_MODEL, device=settings.INFERENCE_DEVICE, quantize=quantize)
+    return engine
 
 
 @dataclass

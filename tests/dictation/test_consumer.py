@@ -189,7 +189,9 @@ async def test_model_missing_is_said_and_audio_still_stored(settings, dictate, a
     await _send_all(socket, frames(speech(0.3)))
     error = await socket.until("error")
     assert error["code"] == "model_not_installed" and "MEDASR_MODEL=" in error["instruction"]
-    await socket.until("ack", seq=3)
+    # The error comes when loading fails (importing torch first), before or after the acks.
+    if not any(m["type"] == "ack" and m.get("seq") == 3 for m in socket.seen):
+        await socket.until("ack", seq=3)
     await socket.send({"type": "stop"})
     stopped = await socket.until("stopped")
     utterance = await sync_to_async(Utterance.objects.get)(pk=stopped["utterance"])
