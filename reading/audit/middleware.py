@@ -100,6 +100,7 @@ NO_PATIENT_DATA = {
     "annotations:review",
     "ai:cancel",
     "ai:review",
+    "ai:estimate",  # seconds and token counts; no patient data
 }
 # Apps whose models hold patient data: their Django admin pages are audited.
 PATIENT_DATA_APPS = (

@@ -340,6 +340,7 @@ FRAME_FIELDS = (
     "photometric_interpretation",
     "series__series_instance_uid",
     "series__study__study_instance_uid",
+    "series__study__patient_name",  # the study's own, for the audit record
     "series__study__patient__patient_id",
     "series__study__patient__patient_name",
 )
