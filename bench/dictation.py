@@ -2,6 +2,7 @@
 
     python bench/dictation.py                          # embedded, 1/4/8 streams, 20 s each
     python bench/dictation.py --streams 1 4 --seconds 15 --modes embedded redis
+    python bench/dictation.py --streams 4 --modes redis --shards 2   # two sharded workers
 
 The model is a full-size, RANDOM-WEIGHT ``LasrForCTC`` (the published encoder
 configuration, 105M parameters; built as in ``bench/asr.py``): its compute is
@@ -137,6 +138,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--modes", nargs="+", default=["embedded"], help="embedded redis")
     parser.add_argument("--precision", default="fp32", help="fp32 or int8")
+    parser.add_argument("--shards", type=int, default=1, help="redis: workers (--shard k)")
     args = parser.parse_args()
 
     import psutil
@@ -164,32 +166,41 @@ def main() -> None:
     )
     for mode in args.modes:
         env = dict(base_env)
-        worker = None
+        workers = []
         if mode == "redis":
             redis = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-            env.update(DICTATION_WORKER="external", REDIS_URL=redis)
-            log = open(tmp / "worker.log", "w")  # noqa: SIM115 - lives with the worker
-            worker = subprocess.Popen(
-                [sys.executable, "manage.py", "dictation_worker"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+            env.update(
+                DICTATION_WORKER="external",
+                REDIS_URL=redis,
+                DICTATION_WORKER_SHARDS=str(args.shards),
             )
-            while "listening" not in (tmp / "worker.log").read_text():
-                assert worker.poll() is None, (tmp / "worker.log").read_text()
-                time.sleep(0.5)
+            for k in range(args.shards):
+                shard = ["--shard", str(k)] if args.shards > 1 else []
+                log = open(tmp / f"worker{k}.log", "w")  # noqa: SIM115 - lives with the worker
+                workers.append(
+                    subprocess.Popen(
+                        [sys.executable, "manage.py", "dictation_worker", *shard],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            for k, worker in enumerate(workers):
+                while "listening" not in (tmp / f"worker{k}.log").read_text():
+                    assert worker.poll() is None, (tmp / f"worker{k}.log").read_text()
+                    time.sleep(0.5)
         else:
             env.update(DICTATION_WORKER="embedded", REDIS_URL="")
         daphne, port = start_daphne(env, log_path=tmp / f"daphne-{mode}.log")
         base = f"ws://127.0.0.1:{port}"
-        busy = psutil.Process(worker.pid if worker else daphne.pid)
+        busy = [psutil.Process(w.pid) for w in workers] or [psutil.Process(daphne.pid)]
         try:
             asyncio.run(run(base, cookie, study, 1, 3.0))  # warm-up: loads the model
             for n in args.streams:
-                cpu0 = sum(busy.cpu_times()[:2])
+                cpu0 = sum(sum(b.cpu_times()[:2]) for b in busy)
                 results = asyncio.run(run(base, cookie, study, n, args.seconds))
-                cpu = sum(busy.cpu_times()[:2]) - cpu0
+                cpu = sum(sum(b.cpu_times()[:2]) for b in busy) - cpu0
                 partials = [x for r in results for x in r["partials"]]
                 finals = [x for r in results for x in r["finals"]]
                 behind = max(r.get("last_final", 0) - r["last_sent"] for r in results)
@@ -206,7 +217,7 @@ def main() -> None:
         finally:
             daphne.terminate()
             daphne.wait(timeout=10)
-            if worker is not None:
+            for worker in workers:
                 worker.terminate()
                 worker.wait(timeout=10)
 
