@@ -7,8 +7,9 @@ from django.db import transaction
 from reading.audit.models import AuditAction
 from reading.audit.services import record_access
 from reading.reports import text as report_text
+from reading.reports.defaults import install_defaults
 from reading.reports.errors import NotAllowed, ReportError
-from reading.reports.models import ReportTemplate
+from reading.reports.models import Macro, ReportTemplate
 from reading.studies.models import Study
 
 
@@ -22,6 +23,10 @@ def choose_template(study: Study) -> ReportTemplate | None:
     A template whose modality or body part list is set and does not match is out;
     the generic template is the fallback.
     """
+    if not ReportTemplate.objects.exists():
+        # A department with no template at all (a fresh database whose data migration
+        # rows were flushed, or every template deleted) gets the shipped ones back.
+        install_defaults(ReportTemplate, Macro)
     modalities = set(study.modalities)
     body_part = (study.body_part_examined or "").upper()
     description = (study.study_description or "").upper()

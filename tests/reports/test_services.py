@@ -34,6 +34,18 @@ def test_draft_from_the_chosen_template(resident, ct_chest):
     assert ReadingItem.objects.get(pk=ct_chest.pk).report_status == "draft"
 
 
+def test_a_department_without_templates_gets_the_shipped_ones(resident, ct_chest):
+    """A flushed database (or every template deleted) still starts reports from one."""
+    from reading.reports.models import Macro, ReportTemplate
+
+    ReportTemplate.objects.all().delete()
+    Macro.objects.filter(owner=None).delete()
+    report, _ = services.get_or_create_report(resident, ct_chest.study_instance_uid)
+    assert report.template.slug == "ct-chest"
+    assert "FINDINGS:" in report.text
+    assert Macro.objects.filter(owner=None, name="normal chest").exists()
+
+
 def test_templates_follow_the_study(store_study, resident):
     brain = store_study(
         modality="MR",
