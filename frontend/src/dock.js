@@ -12,6 +12,9 @@ export class Dock {
     this.body = el('div', { class: 'vw-dock-body' });
     this.node = el('aside', { class: 'vw-dock', 'aria-label': 'Reading tools' }, this.tabs, this.body);
     this.panels = new Map();
+    /** @type {string | undefined} */
+    this.current = undefined;
+    this.chosen = false; // true once the reader (or a feature acting for them) picks a tab
     viewer.root.append(this.node);
     viewer.root.classList.add('with-dock');
   }
@@ -28,13 +31,17 @@ export class Dock {
     const sorted = [...this.panels.values()].sort((a, b) => a.order - b.order);
     this.tabs.replaceChildren(...sorted.map((p) => p.tab));
     this.body.append(content);
-    if (this.panels.size === 1 || !this.current) this.show(id);
+    // Until the reader picks a tab, the first in order (the report) is shown, whichever
+    // feature happened to start first.
+    if (!this.chosen) this.show(sorted[0].content.dataset.panel, false);
     return content;
   }
 
-  show(id) {
+  /** Show panel ``id``; ``chosen`` false when the dock picks it rather than the reader. */
+  show(id, chosen = true) {
     if (!this.panels.has(id)) return;
     this.current = id;
+    this.chosen = this.chosen || chosen;
     for (const [key, p] of this.panels) {
       p.content.hidden = key !== id;
       p.tab.classList.toggle('on', key === id);

@@ -94,9 +94,23 @@ def _past_rates(task: str, kind: str) -> tuple[list[float], list[float], int]:
     return per_image, per_token, len(jobs)
 
 
+def model_state() -> dict:
+    """Whether MedGemma is installed, without loading it: ``{installed, random_weights,
+    instruction}``; ``instruction`` is the exact ``MEDGEMMA_MODEL=`` line when it is not."""
+    from inference.errors import ModelNotInstalled
+    from inference.loading import check_source, local_random_label
+
+    try:
+        found = check_source("medgemma", settings.MEDGEMMA_MODEL)
+    except ModelNotInstalled as exc:
+        return {"installed": False, "random_weights": False, "instruction": exc.instructions}
+    random = isinstance(found, Path) and local_random_label(found)
+    return {"installed": True, "random_weights": random, "instruction": ""}
+
+
 def estimate(study, series_uid: str, task: str, max_new_tokens: int) -> dict:
-    """``{seconds, device, images, tokens, basis, past_jobs}``; ``basis`` is ``past`` or
-    ``model size``."""
+    """``{seconds, device, images, tokens, basis, past_jobs, model}``; ``basis`` is ``past``
+    or ``model size``; ``model`` is :func:`model_state`."""
     kind = device_kind()
     images = image_count(study, series_uid, task)
     per_image, per_token, past = _past_rates(task, kind)
@@ -114,4 +128,5 @@ def estimate(study, series_uid: str, task: str, max_new_tokens: int) -> dict:
         "tokens": max_new_tokens,
         "basis": basis,
         "past_jobs": past,
+        "model": model_state(),
     }

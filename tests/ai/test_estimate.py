@@ -27,3 +27,15 @@ def test_estimate_from_model_size_then_from_past_runs(demo, medgemma, client, re
     past = client.get(url).json()
     assert past["basis"] == "past" and past["past_jobs"] == 1 and past["seconds"] > 0
     assert past["tokens"] == services.DEFAULT_NEW_TOKENS["findings"]
+    assert past["model"] == {"installed": True, "random_weights": True, "instruction": ""}
+
+
+def test_estimate_says_when_medgemma_is_not_installed(demo, settings, client, resident):
+    """The panel tells the reader before any job fails, with the exact setting."""
+    settings.MEDGEMMA_MODEL = ""
+    ct = demo["Chest CT"]
+    client.force_login(resident)
+    url = f"/api/ai/estimate/?study={ct.study_instance_uid}&series={series_uid(ct)}&task=findings"
+    model = client.get(url).json()["model"]
+    assert model["installed"] is False and not model["random_weights"]
+    assert "MEDGEMMA_MODEL=" in model["instruction"]

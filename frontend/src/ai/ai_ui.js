@@ -91,7 +91,18 @@ export class AiPanel {
     const seq = ++this.estimateSeq;
     try {
       const guess = await this.data.estimate(this.task.value, series);
-      if (seq === this.estimateSeq) this.estimateLine.textContent = estimateText(guess);
+      if (seq !== this.estimateSeq) return;
+      const model = guess.model || {};
+      if (model.installed === false) {
+        // Said before anyone waits for a job to fail: the exact setting that fixes it.
+        this.estimateLine.replaceChildren(
+          el('strong', { class: 'ai-missing' }, 'MedGemma is not installed. '),
+          el('span', {}, `To enable AI reads, ${model.instruction}.`));
+      } else {
+        this.estimateLine.replaceChildren(
+          ...(model.random_weights ? [el('span', { class: 'ai-random' }, 'RANDOM WEIGHTS'), ' '] : []),
+          estimateText(guess));
+      }
     } catch {
       if (seq === this.estimateSeq) this.estimateLine.textContent = '';
     }
