@@ -9,11 +9,13 @@ the form, a patient is shown by its ID only, and the Patient pages are gone.
 
 from __future__ import annotations
 
+from reading.accounts.access import is_clinical
+
 IDENTITY_FIELDS = ("patient_name", "patient_birth_date", "patient")
 
 
 def sees_patient_identity(user) -> bool:
-    return bool(getattr(user, "is_clinical", False))
+    return is_clinical(user)
 
 
 class PatientIdentityHidden:

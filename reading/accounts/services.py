@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from reading.accounts.access import is_department_admin
 from reading.accounts.authentication import digest_key
 from reading.accounts.models import ApiToken, Role, User
 
@@ -37,7 +38,7 @@ def create_api_token(user: User, *, name: str = "", days: int | None = None) -> 
 
 def revoke_api_token(actor: User, token: ApiToken) -> None:
     """Revoke ``token``: its own user or a department admin may."""
-    if token.user_id != actor.pk and not actor.is_department_admin:
+    if token.user_id != actor.pk and not is_department_admin(actor):
         raise PermissionDenied("Only the token's user or an admin can revoke it.")
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 

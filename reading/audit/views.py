@@ -5,12 +5,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
+from reading.accounts.access import is_department_admin
 from reading.audit.models import AuditAction, AuditEvent
 
 
 def audit_log(request):
     """Admins browse who saw which patient's data; filter by user, patient, date."""
-    if not request.user.is_department_admin:
+    if not is_department_admin(request.user):
         raise PermissionDenied("Only department admins can browse the audit log.")
     qs = AuditEvent.objects.all()
     f = {

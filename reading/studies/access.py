@@ -10,12 +10,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from reading.accounts.access import is_clinical, is_department_admin
 from reading.studies.models import Instance, Series, Study
 
 
 def can_read_images(user) -> bool:
     """Attendings and residents read patient images; admins and outsiders do not."""
-    return bool(user and user.is_authenticated and getattr(user, "is_clinical", False))
+    return is_clinical(user)
 
 
 def studies_for_user(user) -> QuerySet[Study]:
@@ -42,7 +43,7 @@ def studies_for_department_admin(user) -> QuerySet[Study]:
     Department admins get the rows, never the images: image access stays with
     ``can_read_images``.
     """
-    if not (user and user.is_authenticated and getattr(user, "is_department_admin", False)):
+    if not is_department_admin(user):
         raise PermissionDenied("Only department admins manage the reading workflow.")
     return Study.objects.select_related("patient")
 
@@ -62,16 +63,38 @@ def get_series_for_user(user, study_instance_uid: str, series_instance_uid: str)
     return series
 
 
-def get_instance_for_user(
-    user, study_instance_uid: str, series_instance_uid: str | None, sop_instance_uid: str
-) -> Instance:
-    study = get_study_for_user(user, study_instance_uid)
-    qs = Instance.objects.select_related("series").filter(
-        series__study=study, sop_instance_uid=sop_instance_uid
-    )
+def instances_for_user(
+    user, study_instance_uid: str, series_instance_uid: str | None = None
+) -> QuerySet[Instance]:
+    """Instances of one study (or one series of it) with series, study and patient joined.
+
+    Scoped by ``studies_for_user`` inside the same query, so a lookup costs one
+    round trip: the DICOMweb frames path asks for hundreds of frames a second.
+    Raises PermissionDenied like ``studies_for_user``.
+    """
+    studies = studies_for_user(user).filter(study_instance_uid=study_instance_uid)
+    qs = Instance.objects.select_related("series__study__patient").filter(series__study__in=studies)
     if series_instance_uid is not None:
         qs = qs.filter(series__series_instance_uid=series_instance_uid)
-    instance = qs.first()
-    if instance is None:
+    return qs
+
+
+def get_instance_for_user(
+    user,
+    study_instance_uid: str,
+    series_instance_uid: str | None,
+    sop_instance_uid: str,
+    *,
+    only: tuple[str, ...] = (),
+) -> Instance:
+    """One instance, in one query; ``only`` limits the columns read (others load on access)."""
+    qs = instances_for_user(user, study_instance_uid, series_instance_uid)
+    if only:
+        qs = qs.only(*only)
+    rows = list(qs.filter(sop_instance_uid=sop_instance_uid)[:1])
+    if not rows:
+        get_study_for_user(
+            user, study_instance_uid
+        )  # "No such study." when that is what is missing
         raise Http404("No such instance in this study.")
-    return instance
+    return rows[0]

@@ -11,6 +11,7 @@ from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
+from reading.accounts.access import is_department_admin
 from reading.accounts.models import User
 from reading.studies.access import (
     can_read_images,
@@ -200,7 +201,7 @@ def saved_worklist(request, saved_id: int):
 @api_view(["GET"])
 def department_worklists(request):
     """The named worklists the user belongs to (admins: all)."""
-    if not (can_read_images(request.user) or request.user.is_department_admin):
+    if not (can_read_images(request.user) or is_department_admin(request.user)):
         raise DRFPermissionDenied("No worklists for your role.")
     qs = queries.worklists_for_user(request.user)
     return Response(DepartmentWorklistSerializer(qs, many=True).data)
@@ -209,7 +210,7 @@ def department_worklists(request):
 @api_view(["GET"])
 def readers(request):
     """Active attendings and residents (for assignment pickers)."""
-    if not (can_read_images(request.user) or request.user.is_department_admin):
+    if not (can_read_images(request.user) or is_department_admin(request.user)):
         raise DRFPermissionDenied("No readers list for your role.")
     qs = User.objects.filter(is_active=True, role__in=["attending", "resident"])
     counts = dict(

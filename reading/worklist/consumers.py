@@ -7,6 +7,7 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from reading.accounts.access import is_clinical
 from reading.audit.models import AuditAction
 from reading.audit.services import record_access
 from reading.worklist import events
@@ -17,7 +18,7 @@ class WorklistConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         user = self.scope.get("user")
-        if not (user and user.is_authenticated and user.is_clinical):
+        if not is_clinical(user):
             await self.close(code=4403)
             return
         self.groups_joined = [

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from reading.accounts import services as accounts
+from reading.accounts.access import is_department_admin
 from reading.accounts.models import CLINICAL_ROLES, Role, User
 from reading.audit.models import AuditAction
 from reading.audit.services import record_access
@@ -20,7 +21,7 @@ from reading.worklist import events, services
 
 
 def _require_admin(actor) -> None:
-    if not getattr(actor, "is_department_admin", False):
+    if not is_department_admin(actor):
         raise PermissionDenied("Only department admins manage users.")
 
 

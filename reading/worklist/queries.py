@@ -17,6 +17,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from reading.accounts.access import is_department_admin
 from reading.studies.access import study_filter_for_user
 from reading.worklist.models import (
     PRIORITY_RANK,
@@ -175,7 +176,7 @@ def _local_midnight(d: date) -> datetime:
 def worklists_for_user(user) -> QuerySet[Worklist]:
     """The named worklists ``user`` belongs to (directly or through a group); admins see all."""
     qs = Worklist.objects.filter(is_active=True)
-    if getattr(user, "is_department_admin", False):
+    if is_department_admin(user):
         return qs
     return qs.filter(Q(members=user) | Q(groups__user=user)).distinct()
 

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from reading.accounts.access import is_clinical, is_department_admin
 from reading.studies.models import Study
 from reading.worklist import events
 from reading.worklist.models import (
@@ -117,17 +118,17 @@ def ensure_item(study: Study) -> ReadingItem:
 
 
 def _require_clinical(user) -> None:
-    if not getattr(user, "is_clinical", False):
+    if not is_clinical(user):
         raise PermissionDenied("Only attendings and residents read studies.")
 
 
 def _require_admin(user) -> None:
-    if not getattr(user, "is_department_admin", False):
+    if not is_department_admin(user):
         raise PermissionDenied("Only department admins can do this.")
 
 
 def _require_reader(user) -> None:
-    if user is None or not getattr(user, "is_clinical", False):
+    if not is_clinical(user):
         raise ValidationError("Studies can only be assigned to active attendings or residents.")
 
 
@@ -349,7 +350,7 @@ def assign_studies(actor, study_ids: list[int], to_user) -> int:
 
 def set_priority(actor, study_ids: list[int], priority: str) -> int:
     """Set the priority of studies. Admins and readers may; STAT sorts first."""
-    if not (getattr(actor, "is_department_admin", False) or getattr(actor, "is_clinical", False)):
+    if not (is_department_admin(actor) or is_clinical(actor)):
         raise PermissionDenied("Only readers and department admins set priorities.")
     if priority not in Priority.values:
         raise ValidationError(f"Unknown priority {priority!r}.")

@@ -8,6 +8,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from reading.accounts.access import is_department_admin
 from reading.accounts.models import Role, User
 from reading.studies.access import (
     can_read_images,
@@ -32,7 +33,7 @@ def home(request):
     """The worklist for readers; admins go to their pages; others are told why not."""
     if can_read_images(request.user):
         return worklist_page(request)
-    if request.user.is_department_admin:
+    if is_department_admin(request.user):
         return redirect("worklist:manage_users")
     return render(request, "worklist/no_access.html", status=403)
 
@@ -77,7 +78,7 @@ def open_study(request, study_uid: str):
 
 
 def _admin_only(request) -> None:
-    if not request.user.is_department_admin:
+    if not is_department_admin(request.user):
         raise PermissionDenied("Only department admins manage the department.")
 
 

@@ -23,7 +23,7 @@ from reading.studies.access import (
     get_instance_for_user,
     get_series_for_user,
     get_study_for_user,
-    studies_for_user,
+    instances_for_user,
 )
 from reading.studies.dicomweb.common import (
     audit,
@@ -160,10 +160,9 @@ def retrieve_series(request, study_uid, series_uid):
 
 @dicomweb_view()
 def retrieve_instance(request, study_uid, series_uid, sop_uid):
-    study = get_study_for_user(request.user, study_uid)
     instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
     rows = [(instance.file_path, instance.transfer_syntax_uid)]
-    return _retrieve(request, rows, study, single=True)
+    return _retrieve(request, rows, instance.series.study, single=True)
 
 
 # -- frames (application/octet-stream and compressed media types) ----------------
@@ -346,29 +345,13 @@ FRAME_FIELDS = (
 )
 
 
-def _frame_rows(user, study_uid: str, series_uid: str):
-    """Instances of one series with the columns frames need, scoped by ``studies_for_user``."""
-    studies = studies_for_user(user).filter(study_instance_uid=study_uid)
-    return (
-        Instance.objects.select_related("series__study__patient")
-        .only(*FRAME_FIELDS)
-        .filter(series__study__in=studies, series__series_instance_uid=series_uid)
-    )
-
-
 def instance_for_user(user, study_uid: str, series_uid: str, sop_uid: str) -> Instance:
-    """One instance with its series, study and patient, in a single query.
+    """``get_instance_for_user`` reading only the columns that frames and the audit need.
 
-    The same check as ``get_instance_for_user``, scoped by ``studies_for_user``,
-    for the hot per-frame path: a viewer asks for hundreds of frames a second.
-    Only the columns that frames and the audit need are read (compiling and
-    loading four full rows costs more than the query itself); other fields are
-    deferred and load on access.
+    Compiling and loading four full rows costs more than the query itself on
+    the hot per-frame path; other fields are deferred and load on access.
     """
-    rows = list(_frame_rows(user, study_uid, series_uid).filter(sop_instance_uid=sop_uid)[:1])
-    if not rows:
-        raise Http404("No such instance in this study.")
-    return rows[0]
+    return get_instance_for_user(user, study_uid, series_uid, sop_uid, only=FRAME_FIELDS)
 
 
 def frame_sources_for_user(user, study_uid: str, series_uid: str) -> dict[str, FrameSource]:
@@ -379,7 +362,7 @@ def frame_sources_for_user(user, study_uid: str, series_uid: str) -> dict[str, F
     """
     return {
         inst.sop_instance_uid: FrameSource.of(inst)
-        for inst in _frame_rows(user, study_uid, series_uid)
+        for inst in instances_for_user(user, study_uid, series_uid).only(*FRAME_FIELDS)
     }
 
 
