@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from reading.accounts.access import is_department_admin
 from reading.reports import assist, services
 from reading.reports.forms import TemplateForm
 from reading.reports.models import Macro, ReportTemplate
@@ -14,7 +15,7 @@ from reading.reports.models import Macro, ReportTemplate
 
 @require_http_methods(["GET", "POST"])
 def manage_templates(request, template_id: int | None = None):
-    if not request.user.is_department_admin:
+    if not is_department_admin(request.user):
         raise PermissionDenied("Only department admins manage report templates.")
     instance = get_object_or_404(ReportTemplate, pk=template_id) if template_id else None
     form = TemplateForm(request.POST or None, instance=instance)

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from reading.accounts.access import is_department_admin
 from reading.reports import text as report_text
 from reading.reports.models import ImpressionSuggestion, Macro, Report, SuggestionStatus
 from reading.reports.services import (
@@ -42,7 +43,7 @@ def macros_for_user(user) -> list[Macro]:
 
 def save_macro(user, name: str, text: str, *, department: bool = False) -> Macro:
     """Create or replace a macro; department macros are for department admins."""
-    if department and not getattr(user, "is_department_admin", False):
+    if department and not is_department_admin(user):
         raise NotAllowed("Only department admins edit department macros.")
     if not department and not getattr(user, "is_authenticated", False):
         raise NotAllowed("Log in to keep macros.")
@@ -64,7 +65,7 @@ def save_macro(user, name: str, text: str, *, department: bool = False) -> Macro
 
 def delete_macro(user, macro: Macro) -> None:
     if macro.owner_id is None:
-        if not getattr(user, "is_department_admin", False):
+        if not is_department_admin(user):
             raise NotAllowed("Only department admins delete department macros.")
     elif macro.owner_id != user.pk:
         raise NotAllowed("That is someone else's macro.")

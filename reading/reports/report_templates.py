@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from reading.accounts.access import is_department_admin
 from reading.audit.models import AuditAction
 from reading.audit.services import record_access
 from reading.reports import text as report_text
@@ -55,7 +56,7 @@ def choose_template(study: Study) -> ReportTemplate | None:
 
 def save_template(user, template: ReportTemplate | None, *, text: str, **fields) -> ReportTemplate:
     """Create or change a template from its text in the report format (headings + fields)."""
-    if not getattr(user, "is_department_admin", False):
+    if not is_department_admin(user):
         raise NotAllowed("Only department admins edit report templates.")
     sections = [s for s in report_text.sections(text) if s["heading"]]
     if not sections:

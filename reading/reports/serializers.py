@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from reading.accounts.access import is_clinical
 from reading.reports import text as report_text
 from reading.reports.models import (
     CommunicationMethod,
@@ -107,7 +108,7 @@ def suggestion_payload(s: ImpressionSuggestion) -> dict:
 def actions_for(user, report: Report) -> list[str]:
     from reading.reports.services import LOCKED, can_edit
 
-    clinical = bool(getattr(user, "is_clinical", False))
+    clinical = is_clinical(user)
     if not clinical:
         return []
     out = []
