@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
@@ -29,6 +30,9 @@ RELAY_BATCH = 500
 STALE_AFTER = timedelta(minutes=2)
 
 _outbox = False
+
+# A message, or a callable that builds it (or several, or none) after commit.
+Message = dict | Callable[[], dict | Iterable[dict] | None]
 
 
 def is_in_memory_layer() -> bool:
@@ -64,9 +68,21 @@ def group_send(group: str, message: dict) -> None:
         async_to_sync(layer.group_send)(group, message)
 
 
-def send_on_commit(group: str, message: dict) -> None:
-    """Send ``message`` to ``group`` once the current transaction commits."""
-    transaction.on_commit(lambda: group_send(group, message))
+def send_on_commit(group: str, message: Message) -> None:
+    """Send ``message`` to ``group`` once the current transaction commits.
+
+    The one way to broadcast after a write (see docs/architecture.md). ``message``
+    is a dict, or a callable that builds it after commit so that it shows the
+    committed state; the callable may return several messages (sent in order) or
+    ``None`` (nothing to send). Outside a transaction it is sent at once.
+    """
+
+    def send() -> None:
+        built = message() if callable(message) else message
+        for one in [built] if isinstance(built, dict) else built or ():
+            group_send(group, one)
+
+    transaction.on_commit(send)
 
 
 # -- the relay (server side) -------------------------------------------------------------

@@ -9,8 +9,6 @@ carries them from the Huey worker to the server).
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from reading.reading_sessions import events as ev
 from reading.realtime import send_on_commit
 
@@ -52,7 +50,7 @@ def job_changed(job, event_type: str) -> None:
 
 def job_stream(job) -> None:
     """The text so far and the progress counters, to viewers in sessions (not stored)."""
-    from reading.reading_sessions.services import broadcast_ephemeral
+    from reading.reading_sessions.models import group_for_session
 
     payload = {
         "job_id": str(job.pk),
@@ -66,8 +64,8 @@ def job_stream(job) -> None:
         "random_weights": job.random_weights,
     }
     envelope = ev.ephemeral(ev.AI_JOB_STREAM, payload)
-    sessions = _sessions(job.study_id)
-    transaction.on_commit(lambda: [broadcast_ephemeral(s, envelope) for s in sessions])
+    for session_id in _sessions(job.study_id):
+        send_on_commit(group_for_session(session_id), ev.group_message(envelope))
     _to_study(job.study_id, ev.AI_JOB_STREAM, payload)
 
 

@@ -8,10 +8,8 @@ transaction commits so it shows the committed state.
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from reading.accounts.signals import USER_DISCONNECT, close_user_sockets_on_commit, user_group  # noqa: F401
-from reading.realtime import group_send
+from reading.realtime import send_on_commit
 
 GROUP = "worklist"
 
@@ -47,24 +45,21 @@ def reader_group(user_id: int) -> str:
 # ``user.<id>`` and its closing message are the accounts app's (reading/accounts/signals.py).
 
 
-def broadcast_now(event_type: str, study_ids: list[int]) -> None:
+def _messages(event_type: str, study_ids: list[int]) -> list[dict]:
     from reading.worklist.queries import rows_for_events
 
-    for seq, payload in rows_for_events(study_ids):
-        group_send(
-            GROUP,
-            {
-                "type": "worklist.event",
-                "event": {"type": event_type, "seq": seq, "payload": payload},
-            },
-        )
+    return [
+        {"type": "worklist.event", "event": {"type": event_type, "seq": seq, "payload": payload}}
+        for seq, payload in rows_for_events(study_ids)
+    ]
 
 
 def emit_on_commit(event_type: str, study_ids: list[int] | int) -> None:
-    """Broadcast ``event_type`` for these studies once the transaction commits."""
+    """Broadcast ``event_type`` for these studies once the transaction commits (the rows
+    are read then, through ``reading.realtime.send_on_commit``)."""
     ids = [study_ids] if isinstance(study_ids, int) else list(study_ids)
     if ids:
-        transaction.on_commit(lambda: broadcast_now(event_type, ids))
+        send_on_commit(GROUP, lambda: _messages(event_type, ids))
 
 
 disconnect_user_on_commit = close_user_sockets_on_commit

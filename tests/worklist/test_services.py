@@ -125,9 +125,7 @@ def test_events_are_sent_after_commit_with_row_payload(
     make_study, attending, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
-    monkeypatch.setattr(
-        "reading.worklist.events.group_send", lambda group, msg: sent.append((group, msg))
-    )
+    monkeypatch.setattr("reading.realtime.group_send", lambda group, msg: sent.append((group, msg)))
     study = make_study()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.claim_study(attending, study)
