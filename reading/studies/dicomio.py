@@ -25,8 +25,22 @@ PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 BULK_THRESHOLD = 4096
 
 
+# Failure statuses of PS3.4 B.2.3 (C-STORE), which STOW-RS answers as Failure Reason
+# (PS3.18 Table 10.5.3-4): the type of a refused input, for callers to branch on.
+SOP_CLASS_NOT_SUPPORTED = 0x0122  # Refused: SOP Class not supported
+OUT_OF_RESOURCES = 0xA700  # Refused: Out of Resources
+DATASET_DOES_NOT_MATCH = 0xA900  # Error: Data Set does not match SOP Class
+CANNOT_UNDERSTAND = 0xC000  # Error: Cannot understand
+TRANSFER_SYNTAX_NOT_SUPPORTED = 0xC122  # Cxxx with the low bits naming the cause
+
+
 class DicomInputError(Exception):
-    """The input is not a DICOM instance the archive can store; ``str()`` says why."""
+    """The input is not a DICOM instance the archive can store; ``str()`` says why (for
+    people) and ``status`` is its DICOM failure status (for code)."""
+
+    def __init__(self, message: str, status: int = CANNOT_UNDERSTAND):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -192,7 +206,9 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
         unsupported transfer syntax or SOP class, too large.
     """
     if len(raw) > max_bytes:
-        raise DicomInputError(f"too large: {len(raw)} bytes, the limit is {max_bytes}")
+        raise DicomInputError(
+            f"too large: {len(raw)} bytes, the limit is {max_bytes}", OUT_OF_RESOURCES
+        )
     if len(raw) < 132:
         raise DicomInputError("not a DICOM file: too short to hold a DICOM header")
     try:
@@ -217,9 +233,13 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
     meta = getattr(ds, "file_meta", None)
     tsyntax = UID(str(getattr(meta, "TransferSyntaxUID", "") or ""))
     if not tsyntax:
-        raise DicomInputError("missing Transfer Syntax UID (0002,0010) in the file meta")
+        raise DicomInputError(
+            "missing Transfer Syntax UID (0002,0010) in the file meta", DATASET_DOES_NOT_MATCH
+        )
     if not tsyntax.is_transfer_syntax:
-        raise DicomInputError(f"unsupported transfer syntax {tsyntax}")
+        raise DicomInputError(
+            f"unsupported transfer syntax {tsyntax}", TRANSFER_SYNTAX_NOT_SUPPORTED
+        )
 
     missing = [
         kw
@@ -227,11 +247,13 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
         if not _valid_uid(ds.get(kw))
     ]
     if missing:
-        raise DicomInputError("missing or invalid " + ", ".join(missing))
+        raise DicomInputError("missing or invalid " + ", ".join(missing), DATASET_DOES_NOT_MATCH)
     if str(ds.SOPClassUID) == MEDIA_STORAGE_DIRECTORY:
-        raise DicomInputError("unsupported: a DICOMDIR is an index, not an instance")
+        raise DicomInputError(
+            "unsupported: a DICOMDIR is an index, not an instance", SOP_CLASS_NOT_SUPPORTED
+        )
     if not str(ds.get("Modality", "") or "").strip():
-        raise DicomInputError("missing Modality (0008,0060)")
+        raise DicomInputError("missing Modality (0008,0060)", DATASET_DOES_NOT_MATCH)
 
     try:
         frames = int(ds.get("NumberOfFrames", 1) or 1)

@@ -101,9 +101,6 @@ def failure_status(result: IngestResult) -> int:
         return STATUS_DUPLICATE_SOP_INSTANCE
     if result.failure_status is not None:
         return result.failure_status
-    reason = result.reason
-    if reason.startswith(("too large", "storage error")):
-        return STATUS_OUT_OF_RESOURCES
     return STATUS_CANNOT_UNDERSTAND
 
 

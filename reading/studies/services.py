@@ -15,6 +15,8 @@ from django.db.models import F
 
 from reading.studies import storage
 from reading.studies.dicomio import (
+    CANNOT_UNDERSTAND,
+    OUT_OF_RESOURCES,
     DicomInputError,
     ParsedInstance,
     add_missing_preamble,
@@ -57,7 +59,7 @@ class PatientMismatch(HierarchyError):
 class IngestResult:
     status: str
     reason: str = ""
-    # The DICOM failure status when the ingest decided it (None: callers map the reason).
+    # The DICOM failure status of a refused instance (PS3.4 B.2.3); None when not refused.
     failure_status: int | None = None
     sop_instance_uid: str = ""
     sop_class_uid: str = ""
@@ -285,6 +287,7 @@ def ingest_instance(raw: bytes, *, name: str = "") -> IngestResult:
         parsed = read_instance(raw, max_bytes=settings.DICOM_MAX_INSTANCE_BYTES)
     except DicomInputError as exc:
         result.reason = str(exc)
+        result.failure_status = exc.status
         return result
     ds = parsed.dataset
     result.sop_instance_uid = str(ds.SOPInstanceUID)
@@ -306,6 +309,7 @@ def ingest_instance(raw: bytes, *, name: str = "") -> IngestResult:
         storage.write_atomic(relpath, raw)
     except OSError as exc:
         result.reason = f"storage error: {exc}"
+        result.failure_status = OUT_OF_RESOURCES
         return result
     try:
         with transaction.atomic():
@@ -352,6 +356,7 @@ def ingest_instance(raw: bytes, *, name: str = "") -> IngestResult:
         if existing is None:
             storage.remove(relpath)
             result.reason = "database integrity error while storing"
+            result.failure_status = CANNOT_UNDERSTAND
             return result
         if existing.file_path != relpath:
             storage.remove(relpath)

@@ -189,3 +189,16 @@ def test_a_stow_request_signals_each_study_once(attending_client):
     finally:
         instance_stored.disconnect(dispatch_uid="test.arrivals")
     assert study.reading.pk == study.pk  # the worklist row exists
+
+
+def test_failure_statuses_are_types_not_read_from_the_message(settings):
+    """The ingest types each refusal; STOW and C-STORE answer that type, never the text."""
+    from reading.studies.dimse import failure_status
+    from reading.studies.services import IngestResult, IngestStatus
+
+    settings.DICOM_MAX_INSTANCE_BYTES = 1000
+    big = ingest_instance(to_bytes(make_dataset(rows=64, columns=64)))
+    assert big.reason.startswith("too large") and big.failure_status == 0xA700
+    assert failure_reason(big) == failure_status(big) == 0xA700
+    words_only = IngestResult(status=IngestStatus.FAILED, reason="too large: said in words only")
+    assert failure_reason(words_only) == failure_status(words_only) == 0xC000

@@ -15,6 +15,7 @@ from django.db import OperationalError
 
 from reading.audit.models import AuditAction
 from reading.studies.access import can_read_images, get_study_for_user
+from reading.studies.dicomio import CANNOT_UNDERSTAND, DATASET_DOES_NOT_MATCH, OUT_OF_RESOURCES
 from reading.studies.dicomweb.common import (
     audit,
     dicom_json_response,
@@ -40,14 +41,9 @@ from reading.studies.services import (
     ingest_instance,
 )
 
-# Failure reasons (PS3.4 Annex B.2.3 and PS3.18 Table 10.5.3-4).
-PROCESSING_FAILURE = 0x0110
+# Failure reasons (PS3.4 Annex B.2.3 and PS3.18 Table 10.5.3-4); the ingest's own come
+# typed on its result (reading/studies/dicomio.py).
 DUPLICATE_SOP_INSTANCE = 0x0111
-SOP_CLASS_NOT_SUPPORTED = 0x0122
-OUT_OF_RESOURCES = 0xA700
-DATASET_DOES_NOT_MATCH = 0xA900
-CANNOT_UNDERSTAND = 0xC000
-TRANSFER_SYNTAX_NOT_SUPPORTED = 0xC122
 
 
 def failure_reason(result: IngestResult) -> int:
@@ -56,15 +52,6 @@ def failure_reason(result: IngestResult) -> int:
         return DUPLICATE_SOP_INSTANCE
     if result.failure_status is not None:
         return result.failure_status
-    reason = result.reason.lower()
-    if reason.startswith(("too large", "storage error")):
-        return OUT_OF_RESOURCES
-    if reason.startswith("unsupported transfer syntax"):
-        return TRANSFER_SYNTAX_NOT_SUPPORTED
-    if reason.startswith("unsupported"):
-        return SOP_CLASS_NOT_SUPPORTED
-    if reason.startswith(("missing", "study instance uid")):
-        return DATASET_DOES_NOT_MATCH
     return CANNOT_UNDERSTAND
 
 
@@ -198,7 +185,12 @@ def _store_part(part, index: int, study_uid: str | None) -> IngestResult:
                 return wrong
         return ingest_instance(part.payload, name=name)
     except OperationalError as exc:
-        return IngestResult(status=IngestStatus.FAILED, name=name, reason=f"storage error: {exc}")
+        return IngestResult(
+            status=IngestStatus.FAILED,
+            name=name,
+            reason=f"storage error: {exc}",
+            failure_status=OUT_OF_RESOURCES,
+        )
 
 
 def _wrong_study(raw: bytes, name: str, study_uid: str) -> IngestResult | None:
@@ -218,6 +210,7 @@ def _wrong_study(raw: bytes, name: str, study_uid: str) -> IngestResult | None:
         status=IngestStatus.FAILED,
         name=name,
         reason=f"study instance uid {uid} is not the study in the URL",
+        failure_status=DATASET_DOES_NOT_MATCH,
         sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
         sop_class_uid=str(ds.get("SOPClassUID", "")),
     )
