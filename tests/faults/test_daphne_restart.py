@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 import uuid
 import wave
 from pathlib import Path
@@ -48,6 +49,19 @@ def _frames(count: int) -> list[bytes]:
 
 
 def _stored_pcm(stream_id) -> bytes:
+    # After "stop" the server turns the open utterance's .pcm into a .wav: a row read just
+    # before that names a file that is gone a moment later, so read again.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return _read_stored_pcm(stream_id)
+        except FileNotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _read_stored_pcm(stream_id) -> bytes:
     out = b""
     for utterance in Utterance.objects.filter(stream_id=stream_id).order_by("first_seq"):
         path = Path(settings.DATA_DIR) / utterance.audio
