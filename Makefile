@@ -30,11 +30,14 @@ frontend:
 
 # Debian's Chromium for the browser tests (never a Playwright browser download),
 # espeak-ng, which speaks the dictation test's WAV, and DCMTK (storescu, findscu,
-# movescu, getscu), the third-party DICOM client of the listener's tests.
+# movescu, getscu), the third-party DICOM client of the listener's tests, and nginx +
+# openssl, which check the deploy/ configuration (`nginx -t`).
+TEST_DEBS := chromium espeak-ng dcmtk nginx-light openssl
 chromium:
-	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null && command -v findscu >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium espeak-ng dcmtk; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium espeak-ng dcmtk; fi; }
+	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null && command -v findscu >/dev/null \
+	  && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } && command -v openssl >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(TEST_DEBS); \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(TEST_DEBS); fi; }
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
