@@ -148,9 +148,9 @@ def _cached(key: tuple, factory):
 
 
 def load_asr(source: str, device: str = "auto", quantize: str = ""):
-    """Return the process-wide :class:`inference.medasr.AsrEngine` for ``source``."""
+    """Return the process-wide :class:`inference.asr_engine.AsrEngine` for ``source``."""
+    from inference.asr_engine import AsrEngine
     from inference.ctc_decoding import find_lm
-    from inference.medasr import AsrEngine
 
     def factory():
         processor, network, info = _load("medasr", source, device, quantize, "AutoModelForCTC")
