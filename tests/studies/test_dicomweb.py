@@ -18,8 +18,8 @@ from pydicom.uid import generate_uid
 
 from reading.accounts.services import create_api_token
 from reading.audit.models import AuditEvent
+from reading.studies.dicomweb.frames import instance_for_user
 from reading.studies.dicomweb.media import iter_multipart, parse_accept, parse_media_type
-from reading.studies.dicomweb.wado import instance_for_user
 from reading.studies.models import Instance, Study
 from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, make_dataset, to_bytes

@@ -13,7 +13,7 @@ and hands every other request to Django unchanged.
   the same code as Django's: ``django.contrib.auth.get_user`` on the session,
   ``reading.accounts.middleware.token_user_for`` for API tokens, and the
   study scope of ``reading.studies.access.studies_for_user`` (through
-  ``wado.frame_sources_for_user``). **Consequence: a user who is
+  ``frames.frame_sources_for_user``). **Consequence: a user who is
   deactivated, loses the clinical role or logs out keeps frame access for at
   most that many seconds**; everything else about them is checked by Django
   on every request as before.
@@ -31,7 +31,7 @@ Only successes are answered here. Whatever Django would answer with an error
 UIDs, frame numbers out of range: 404; 400; 406) or with work that does not
 belong on the event loop (decoding compressed frames for a client that wants
 them uncompressed) falls through to Django, which answers it exactly as
-before. The body and part headers come from ``wado.frames_content``, the
+before. The body and part headers come from ``frames.frames_content``, the
 function the Django view uses, and the audit record from
 ``reading.audit.services.record_access`` (on a worker thread, at most once per
 user, study and minute, as its own de-duplication does anyway).
@@ -67,15 +67,15 @@ from reading.accounts.middleware import session_timed_out, token_user_for
 from reading.audit.models import AuditAction
 from reading.audit.services import DEDUP_SECONDS, record_access
 from reading.studies.access import get_study_for_user
-from reading.studies.dicomweb.media import NotAcceptable
-from reading.studies.dicomweb.urls import FrameListConverter, UIDConverter
-from reading.studies.dicomweb.wado import (
+from reading.studies.dicomweb.frames import (
     FrameSource,
     frame_numbers,
     frame_sources_for_user,
     frames_content,
     plan_frames,
 )
+from reading.studies.dicomweb.media import NotAcceptable
+from reading.studies.dicomweb.urls import FrameListConverter, UIDConverter
 
 MAX_SOURCES = 20_000  # about a hundred CT series of frame locations
 MAX_GRANTS = 10_000

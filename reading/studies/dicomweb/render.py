@@ -23,6 +23,7 @@ from reading.audit.models import AuditAction
 from reading.studies import storage
 from reading.studies.access import get_series_for_user, get_study_for_user
 from reading.studies.dicomweb.common import audit, dicomweb_view
+from reading.studies.dicomweb.frames import instance_for_user, parse_frame_list
 from reading.studies.dicomweb.media import (
     NotAcceptable,
     multipart_content_type,
@@ -30,7 +31,6 @@ from reading.studies.dicomweb.media import (
     parse_accept,
 )
 from reading.studies.dicomweb.streaming import multipart_chunks, streaming_response
-from reading.studies.dicomweb.wado import instance_for_user, parse_frame_list
 from reading.studies.models import Instance
 
 JPEG, PNG = "image/jpeg", "image/png"
