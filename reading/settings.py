@@ -160,6 +160,12 @@ AXES_VERBOSE = False
 # Automatic logoff after inactivity (seconds); the pages count it down too.
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 15 * 60)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 60 * 60)  # a shift, not two weeks
+# WebSocket messages (reading/sockets.py): a larger text (UTF-8 bytes) or binary message is
+# refused with a "too_large" error event (the report's Yjs socket closes 1009). Daphne's
+# --websocket-max-message-size (Makefile, deploy/) is set to the binary limit: beyond it the
+# server itself closes the connection with 1009.
+WEBSOCKET_MAX_TEXT_BYTES = env_int("WEBSOCKET_MAX_TEXT_BYTES", 64 * 1024)
+WEBSOCKET_MAX_BINARY_BYTES = env_int("WEBSOCKET_MAX_BINARY_BYTES", 1024 * 1024)
 # API tokens (DICOMweb and JSON APIs only) expire after this many days.
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
 # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed.
