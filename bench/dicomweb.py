@@ -93,6 +93,18 @@ def wait_for(port: int, path: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"server on port {port} did not answer {path}")
 
 
+def wait_for_echo(port: int, aec: str, timeout: float = 60.0) -> None:
+    """Until the DICOM listener answers a C-ECHO (DCMTK's ``echoscu``): it is up and warm."""
+    deadline = time.monotonic() + timeout
+    echo = [orthanc_compare.dcmtk("echoscu") or "echoscu", "-aet", orthanc_compare.BENCH_AET]
+    echo += ["-aec", aec, "127.0.0.1", str(port)]
+    while time.monotonic() < deadline:
+        if subprocess.run(echo, capture_output=True, timeout=30).returncode == 0:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"no DICOM listener answered C-ECHO on port {port}")
+
+
 # -- the CT -------------------------------------------------------------------------
 
 
@@ -320,6 +332,8 @@ def run_orthanc_comparison(args, env, token, web_port, files, tmp_path):
         stdout=subprocess.DEVNULL,
     )
     wait_for(http_port, "/system")
+    if orthanc_compare.dcmtk("echoscu"):
+        wait_for_echo(app_dicom, "READINGROOM")
     folder = tmp_path / "cstore"
     folder.mkdir()
     for i, raw in enumerate(build_ct(len(files), patient_id="BENCH-CST") if not args.path else []):

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
+import os
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -32,6 +33,17 @@ from pathlib import Path
 ORTHANC = "/usr/sbin/Orthanc"
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 BENCH_AET = "BENCHSCU"
+
+
+def dcmtk(tool: str) -> str | None:
+    """DCMTK's ``tool`` on PATH, passing over the virtual environment's ``bin``: pynetdicom
+    installs scripts of the same names (``storescu``, ``echoscu``) with other arguments."""
+    venv_bin = (Path(sys.prefix) / "bin").resolve()
+    for folder in os.get_exec_path():
+        path = Path(folder) / tool
+        if path.is_file() and os.access(path, os.X_OK) and path.parent.resolve() != venv_bin:
+            return str(path)
+    return None
 
 
 def available() -> bool:
@@ -112,8 +124,9 @@ def stow(server: Server, files: list[bytes], batch: int = 20) -> float:
 
 def storescu(port: int, aec: str, folder: Path) -> float:
     start = time.perf_counter()
+    tool = dcmtk("storescu") or "storescu"
     subprocess.run(
-        ["storescu", "-aet", BENCH_AET, "-aec", aec, "+sd", "127.0.0.1", str(port), str(folder)],
+        [tool, "-aet", BENCH_AET, "-aec", aec, "+sd", "127.0.0.1", str(port), str(folder)],
         check=True,
         capture_output=True,
         timeout=600,
@@ -188,7 +201,7 @@ def compare(
 
     n = len(files)
     row("STOW-RS ingest", n / stow(app, files), n / stow(orthanc, files), "instances/s")
-    if folder is not None and app_dicom is not None and shutil.which("storescu"):
+    if folder is not None and app_dicom is not None and dcmtk("storescu"):
         # Another CT (its own UIDs), new to both servers.
         count = len(list(folder.iterdir()))
         row(
