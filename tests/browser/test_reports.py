@@ -207,3 +207,59 @@ def test_report_coedited_signed_diffed_addended(
     # Somebody without access gets neither the page nor the socket.
     nosy = login_page(outsider, f"/reports/{report.pk}/")
     assert nosy.request.get(f"{live_url}/reports/{report.pk}/").status == 403
+
+
+def test_report_versions_critical_result_and_mic(login_page, attending, shot):
+    """The toolbar's other actions: Ctrl+S saves a version the Versions view lists, a
+    critical result is flagged and its communication recorded (the banner follows), the
+    microphone follows the dictation state, and "sign" from the keyboard asks first."""
+    study_uid, _, _ = make_study(n=4, size=64, desc="CT CHEST")
+    study = Study.objects.get(study_instance_uid=study_uid)
+    page = login_page(attending, f"/viewer/{study_uid}/")
+    _until(page, "() => Boolean(window.readingViewer && window.readingViewer.report)", timeout=60)
+    page.evaluate("window.readingViewer.dock.show('report')")
+    _start(page)
+    report = Report.objects.get(study=study, parent__isnull=True)
+
+    page.click(EDITOR)
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" Saved words.")
+    _until(page, "() => window.readingViewer.report.panel.editor.text.includes('Saved words.')")
+    page.keyboard.press("Control+s")
+    page.wait_for_selector(".rr-message:has-text('Saved as version 1.')")
+    version = report.versions.get()
+    assert version.number == 1 and "Saved words." in version.text
+    page.click(".rr-report [data-action='versions']")
+    page.wait_for_selector(".rr-versions:not([hidden]) .rr-vnum:has-text('v1')")
+
+    page.click(".rr-report [data-action='flag-critical']")
+    page.fill(".rr-form input[name='finding']", "Tension pneumothorax")
+    page.select_option(".rr-form select[name='severity']", "urgent")
+    page.click(".rr-report [data-action='confirm-critical']")
+    page.wait_for_selector(".rr-critical.open:has-text('Urgent')")
+    page.wait_for_selector(".rr-message:has-text('Flagged critical. Record who was told.')")
+    assert page.locator(".rr-report [data-action='flag-critical']").count() == 0
+    critical = report.critical
+    assert (critical.finding, critical.severity) == ("Tension pneumothorax", "urgent")
+
+    page.click(".rr-report [data-action='record-communication']")
+    page.fill(".rr-form input[name='recipient']", "Dr Ward")
+    page.select_option(".rr-form select[name='method']", "phone")
+    page.click(".rr-report [data-action='confirm-communication']")
+    page.wait_for_selector(".rr-critical:not(.open):has-text('Told: Dr Ward (phone')")
+    assert page.locator(".rr-report [data-action='record-communication']").count() == 0
+    told = critical.communications.get()
+    assert (told.recipient, told.method, told.acknowledged) == ("Dr Ward", "phone", True)
+    shot(page, "report-critical-told")
+
+    page.evaluate("window.readingViewer.emit('dictation-state', {state: 'listening'})")
+    page.wait_for_selector(".rr-mic.on[data-state='listening']:not([hidden])")
+    page.evaluate("window.readingViewer.emit('dictation-state', {state: 'idle'})")
+    page.wait_for_selector(".rr-mic:not(.on)[data-state='idle']")
+
+    page.evaluate("window.readingViewer.emit('report-command', {op: 'sign'})")
+    page.wait_for_selector(".rr-ask:has-text('Sign final?')")
+    page.click(".rr-ask [data-action='cancel']")
+    assert page.locator(".rr-ask").count() == 0
+    assert Report.objects.get(pk=report.pk).status == ReportStatus.DRAFT
+    assert not page.errors, page.errors

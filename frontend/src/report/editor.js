@@ -13,7 +13,7 @@ import {
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
 import * as Y from 'yjs';
 
-import { el } from '../layout.js';
+import { el } from '../dom.js';
 import {
   HEADING, fieldAt, fields, headings, nextField, normaliseSection, sectionTarget, separator,
 } from './text_ops.js';

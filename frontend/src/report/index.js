@@ -1,6 +1,6 @@
 /**
- * The report feature: the Report dock panel (report_ui.js) with its co-edited editor,
- * joined to the viewer's events:
+ * The report feature: the Report dock panel (report_ui.js and the feature modules it lays
+ * out) with its co-edited editor, joined to the viewer's events:
  *
  *   'report-insert'   { text, source, meta }  text at the local cursor (dictation finals,
  *                     accepted AI findings, measurements, macros); starts the draft when
@@ -38,19 +38,14 @@ export function connect(panel, viewer) {
       case 'scratch': editor.scratch(); break;
       case 'macro': await editor.expandMacro(detail.name); break;
       case 'sign': {
-        const level = panel.can('sign_final') ? 'final' : (panel.can('sign_preliminary') ? 'preliminary' : null);
-        if (level) panel.confirmSign(level);
+        const level = panel.signoff.level();
+        if (level) panel.signoff.confirm(level);
         break;
       }
       default: break;
     }
   });
-  viewer.on('dictation-state', (detail) => {
-    panel.mic.hidden = false;
-    const state = detail?.state || detail;
-    panel.mic.classList.toggle('on', state === 'listening' || state === 'starting');
-    panel.mic.dataset.state = String(state || '');
-  });
+  viewer.on('dictation-state', (detail) => panel.header.setDictationState(detail?.state || detail));
   viewer.on('session-event', (envelope) => {
     const type = envelope?.type;
     const payload = envelope?.payload || {};
@@ -60,7 +55,7 @@ export function connect(panel, viewer) {
         panel.refresh().catch(() => {});
       }
     } else if (type === 'report.suggestion' && payload.report_id === panel.report?.id) {
-      panel.showSuggestion(payload.suggestion);
+      panel.impression.show(payload.suggestion);
     }
   });
 }

@@ -2,7 +2,7 @@
  * Versions and the diff between two of them (or a version and the current text):
  * insertions and deletions highlighted, so a resident sees what the attending changed.
  */
-import { el } from '../layout.js';
+import { el } from '../dom.js';
 import * as api from './report_data.js';
 
 const REASON = { save: 'saved', sign_preliminary: 'signed preliminary', sign_final: 'signed final' };
