@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("reading.reading_sessions.urls")),
     path("", include("reading.dictation.urls")),
     path("api/worklist/", include("reading.worklist.api_urls")),
+    path("manage/", include("reading.accounts.urls_manage")),
     path("", include("reading.worklist.urls")),
     path("", include("reading.viewer.urls")),
     path("", include("reading.studies.urls")),

@@ -2,10 +2,11 @@
 
 Consumers join the channel-layer group ``user.<id>`` and close on
 ``user.disconnect`` (docs/realtime.md). Department admin actions in
-``/manage/`` send it themselves; these receivers cover logout (any session,
-including the automatic logoff) and saves from anywhere else (the Django admin,
-a shell, a management command) that deactivate a user or take the clinical
-role away.
+``/manage/`` (``reading.accounts.services``) send it themselves, with
+``access_lost`` so that other apps let go of what the user held; these receivers
+cover logout (any session, including the automatic logoff) and saves from
+anywhere else (the Django admin, a shell, a management command) that deactivate
+a user or take the clinical role away.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import time
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import post_save, pre_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from reading.accounts.models import CLINICAL_ROLES, User
 
 USER_DISCONNECT = "user.disconnect"
+
+# Sent with ``user_id`` when a department admin deactivates a user or takes their
+# clinical role away (the worklist releases their claims).
+access_lost = Signal()
 
 
 def user_group(user_id) -> str:

@@ -22,7 +22,7 @@ from reading.audit.services import record_access
 
 # url name -> (action, detail)
 AUDITED_ROUTES = {
-    "studies:home": (AuditAction.VIEW, "worklist-page"),
+    "worklist:home": (AuditAction.VIEW, "worklist-page"),
     "worklist_api:list": (AuditAction.SEARCH, "worklist"),
     "worklist_api:row": (AuditAction.VIEW, "worklist-row"),
     "annotations:study-annotations": (AuditAction.VIEW, "annotations"),
@@ -70,8 +70,8 @@ NO_PATIENT_DATA = {
     "studies:upload",
     "studies:upload_api",
     "worklist:open",  # a redirect to the viewer, which audits
-    "worklist:manage_users",
-    "worklist:manage_user_action",
+    "accounts_manage:users",
+    "accounts_manage:user_action",
     "worklist:manage_worklists",
     "worklist:manage_worklist",
     "worklist:manage_assign",

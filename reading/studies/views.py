@@ -5,16 +5,8 @@ from django.views.decorators.http import require_POST
 
 from reading.audit.models import AuditAction
 from reading.audit.services import record_access
-from reading.studies.access import can_read_images, get_study_for_user, studies_for_user
+from reading.studies.access import get_study_for_user, studies_for_user
 from reading.studies.batch import BatchSummary, ingest_items, iter_upload, record_store_events
-
-
-def home(request):
-    """The start page: the study list for readers (the worklist replaces it)."""
-    studies = []
-    if can_read_images(request.user):
-        studies = studies_for_user(request.user).order_by("-received_at")[:200]
-    return render(request, "studies/home.html", {"studies": studies})
 
 
 def upload(request):

@@ -5,17 +5,6 @@ from reading.accounts.models import Role, User
 from reading.worklist.models import Priority, Worklist
 
 
-class CreateUserForm(forms.Form):
-    username = forms.RegexField(regex=r"^[\w.@+-]+$", max_length=150)
-    display_name = forms.CharField(max_length=150, required=False)
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.RESIDENT)
-    password = forms.CharField(widget=forms.PasswordInput, min_length=8)
-
-
-class ResetPasswordForm(forms.Form):
-    password = forms.CharField(widget=forms.PasswordInput, min_length=8)
-
-
 class WorklistForm(forms.ModelForm):
     members = forms.ModelMultipleChoiceField(
         queryset=User.objects.filter(

@@ -1,4 +1,5 @@
-"""Pages: the worklist (``/``), opening a study, and the department admin pages (/manage/)."""
+"""Pages: the worklist (``/``), opening a study, and the department admin's worklist pages
+(``/manage/worklists/``, ``/manage/assign/``); the user pages are the accounts app's."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from reading.accounts.access import is_department_admin
 from reading.accounts.models import Role, User
@@ -15,9 +16,9 @@ from reading.studies.access import (
     get_study_for_user,
     studies_for_department_admin,
 )
-from reading.worklist import department, queries, services
+from reading.worklist import queries, services
 from reading.worklist.api import page_payload
-from reading.worklist.forms import CreateUserForm, ResetPasswordForm, WorklistForm
+from reading.worklist.forms import WorklistForm
 from reading.worklist.models import Priority, ReadingStatus, SavedWorklist, Worklist
 
 # Filter choices (Modality (0008,0060) defined terms, PS3.3 C.7.3.1.1.1) most often read.
@@ -34,7 +35,7 @@ def home(request):
     if can_read_images(request.user):
         return worklist_page(request)
     if is_department_admin(request.user):
-        return redirect("worklist:manage_users")
+        return redirect("accounts_manage:users")
     return render(request, "worklist/no_access.html", status=403)
 
 
@@ -74,66 +75,12 @@ def open_study(request, study_uid: str):
     return render(request, "worklist/open.html", context)
 
 
-# --- department administration ------------------------------------------------
+# --- department administration of the reading workflow ------------------------
 
 
 def _admin_only(request) -> None:
     if not is_department_admin(request.user):
         raise PermissionDenied("Only department admins manage the department.")
-
-
-@require_http_methods(["GET", "POST"])
-def manage_users(request):
-    _admin_only(request)
-    form = CreateUserForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = department.create_user(
-                request.user,
-                form.cleaned_data["username"],
-                form.cleaned_data["password"],
-                form.cleaned_data["role"],
-                form.cleaned_data["display_name"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, f"Created {user.username}.")
-            return redirect("worklist:manage_users")
-    users = User.objects.order_by("-is_active", "username")
-    return render(
-        request,
-        "worklist/manage_users.html",
-        {"form": form, "users": users, "roles": Role.choices, "reset_form": ResetPasswordForm()},
-    )
-
-
-@require_POST
-def manage_user_action(request, user_id: int):
-    _admin_only(request)
-    target = get_object_or_404(User, pk=user_id)
-    action = request.POST.get("action")
-    try:
-        if action == "role":
-            department.set_role(request.user, target, request.POST.get("role", ""))
-            messages.success(request, f"{target.username} is now {target.get_role_display()}.")
-        elif action == "deactivate":
-            n = department.deactivate_user(request.user, target)
-            messages.success(request, f"Deactivated {target.username}; {n} session(s) ended.")
-        elif action == "reactivate":
-            department.reactivate_user(request.user, target)
-            messages.success(request, f"Reactivated {target.username}.")
-        elif action == "password":
-            form = ResetPasswordForm(request.POST)
-            if not form.is_valid():
-                raise ValidationError(form.errors["password"])
-            department.reset_password(request.user, target, form.cleaned_data["password"])
-            messages.success(request, f"Password of {target.username} reset.")
-        else:
-            messages.error(request, "Unknown action.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    return redirect("worklist:manage_users")
 
 
 @require_http_methods(["GET", "POST"])

@@ -7,8 +7,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
+from reading.accounts import services as accounts
 from reading.studies.services import ingest_instance
-from reading.worklist import department, services
+from reading.worklist import services
 from reading.worklist.consumers import WorklistConsumer
 from tests.dicom_factory import make_dataset, to_bytes
 from tests.worklist.conftest import build_study
@@ -95,7 +96,7 @@ async def test_deactivation_closes_the_users_sockets(resident, admin_user, atten
     res_comm, ok, _ = await connect(resident)
     att_comm, ok2, _ = await connect(attending)
     assert ok and ok2
-    await database_sync_to_async(department.deactivate_user)(admin_user, resident)
+    await database_sync_to_async(accounts.deactivate_user)(admin_user, resident)
     out = await res_comm.receive_output(timeout=2)
     assert out == {"type": "websocket.close", "code": 4401}
     assert await att_comm.receive_nothing(timeout=0.2)
@@ -105,7 +106,7 @@ async def test_deactivation_closes_the_users_sockets(resident, admin_user, atten
 async def test_losing_the_clinical_role_closes_sockets(resident, admin_user):
     comm, ok, _ = await connect(resident)
     assert ok
-    await database_sync_to_async(department.set_role)(admin_user, resident, "none")
+    await database_sync_to_async(accounts.set_role)(admin_user, resident, "none")
     out = await comm.receive_output(timeout=2)
     assert out["type"] == "websocket.close"
 
@@ -125,7 +126,7 @@ async def test_claim_event_and_forced_close_through_redis(attending, resident, a
         event = await comm.receive_json_from(timeout=3)
         assert event["type"] == "worklist.study_claimed"
         assert event["payload"]["accession_number"] == "WS-REDIS"
-    await database_sync_to_async(department.deactivate_user)(admin_user, resident)
+    await database_sync_to_async(accounts.deactivate_user)(admin_user, resident)
     closed = await res.receive_output(timeout=3)
     while closed.get("type") != "websocket.close":  # the claim release event comes first
         closed = await res.receive_output(timeout=3)

@@ -1,0 +1,11 @@
+"""The department admin's user pages, mounted at ``/manage/`` (the admin's start page)."""
+
+from django.urls import path
+
+from reading.accounts import admin_views
+
+app_name = "accounts_manage"
+urlpatterns = [
+    path("", admin_views.manage_users, name="users"),
+    path("users/<int:user_id>/", admin_views.manage_user_action, name="user_action"),
+]
