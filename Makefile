@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Daphne fails a larger WebSocket message with 1009 (reading/sockets.py; the same setting).
+WEBSOCKET_MAX_BINARY_BYTES ?= 1048576
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
@@ -47,7 +49,7 @@ run: install
 	@$(BIN)/python scripts/supervise.py \
 	  "huey=$(BIN)/python manage.py run_huey --quiet" \
 	  "dicom=$(BIN)/python manage.py dicom_listener" \
-	  "web=$(BIN)/daphne -b $(HOST) -p $(PORT) reading.asgi:application"
+	  "web=$(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WEBSOCKET_MAX_BINARY_BYTES) --websocket-max-frame-size $(WEBSOCKET_MAX_BINARY_BYTES) reading.asgi:application"
 
 test: install chromium lint lint-js
 	@start=$$(date +%s); $(BIN)/python -m pytest -q -m "not scaleout" $(PYTEST_ARGS); rc=$$?; \

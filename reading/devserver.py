@@ -43,7 +43,13 @@ def start_daphne(
     port = port or free_port()
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - lives with the server
     proc = subprocess.Popen(
-        [sys.executable, *python_args, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
+        [
+            *(sys.executable, *python_args, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)),
+            # The server-level WebSocket cap of the deploy files (reading/sockets.py).
+            *("--websocket-max-message-size", env.get("WEBSOCKET_MAX_BINARY_BYTES", "1048576")),
+            *("--websocket-max-frame-size", env.get("WEBSOCKET_MAX_BINARY_BYTES", "1048576")),
+            app,
+        ],
         cwd=cwd,
         env=env,
         stdout=log,

@@ -131,9 +131,7 @@ class GuardedSocket:
 
     def _arm_idle(self, delay: float) -> None:
         loop = asyncio.get_running_loop()
-        self._idle_handle = loop.call_later(
-            max(delay, 0.0) + IDLE_GRACE_S, self._fire_idle_check
-        )
+        self._idle_handle = loop.call_later(max(delay, 0.0) + IDLE_GRACE_S, self._fire_idle_check)
 
     def _fire_idle_check(self) -> None:
         self._idle_handle = None

@@ -16,6 +16,7 @@ from django.http import Http404
 
 from reading.accounts.signals import user_group
 from reading.ai.events import study_group
+from reading.sockets import GuardedSocket
 from reading.studies.access import get_study_for_user
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -23,7 +24,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 
 
-class StudyAIConsumer(AsyncJsonWebsocketConsumer):
+class StudyAIConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if not (user and user.is_authenticated):
@@ -51,7 +52,9 @@ class StudyAIConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
         else:
-            await self.send_json({"type": "error", "detail": 'only {"type": "ping"}.'})
+            await self.send_json(
+                {"type": "error", "code": "unknown_type", "detail": 'only {"type": "ping"}.'}
+            )
 
     async def ai_event(self, message):
         await self.send_json(message["event"])

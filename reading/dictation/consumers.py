@@ -21,6 +21,7 @@ from django.http import Http404
 from reading.dictation import services, transcription
 from reading.dictation.models import group_for_stream
 from reading.reading_sessions.models import group_for_user
+from reading.sockets import GuardedSocket
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
@@ -35,8 +36,9 @@ def _off_the_shared_thread(func):
     return DatabaseSyncToAsync(func, thread_sensitive=False)
 
 
-class DictationConsumer(AsyncWebsocketConsumer):
+class DictationConsumer(GuardedSocket, AsyncWebsocketConsumer):
     stream = None
+    max_text_bytes = MAX_TEXT_BYTES
 
     async def connect(self):
         user = self.scope.get("user")
@@ -152,9 +154,6 @@ class DictationConsumer(AsyncWebsocketConsumer):
             )
 
     async def _text(self, text: str):
-        if len(text) > MAX_TEXT_BYTES:
-            await self._error("too_large", f"text messages are at most {MAX_TEXT_BYTES} bytes.")
-            return
         try:
             message = json.loads(text)
         except ValueError:

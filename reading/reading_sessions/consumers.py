@@ -31,6 +31,7 @@ from reading.reading_sessions.access import get_session_for_user
 from reading.reading_sessions.models import group_for_session, group_for_user
 from reading.reading_sessions.serializers import SessionSerializer
 from reading.reading_sessions.throttle import LatestOnly, TokenBucket
+from reading.sockets import GuardedSocket
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def _connect(user, session_id):
     return session, connected, state
 
 
-class SessionConsumer(AsyncJsonWebsocketConsumer):
+class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
     session_id = None
     joined = False
     check_timer = None
@@ -149,11 +150,6 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None:
             await self._error("bad_message", "send JSON text frames.")
-            return
-        if len(text_data) > protocol.MAX_MESSAGE_BYTES:
-            await self._error(
-                "too_large", f"messages are at most {protocol.MAX_MESSAGE_BYTES} bytes."
-            )
             return
         try:
             message = json.loads(text_data)
@@ -250,6 +246,9 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_send(
             group_for_session(self.session_id), ev.group_message(envelope)
         )
+
+    async def refuse_oversized(self, binary, size, limit):
+        await self._error("too_large", f"messages are at most {limit} bytes.")
 
     async def _error(self, code: str, detail: str, ref=None):
         await self.send_json(ev.ephemeral(ev.ERROR, {"code": code, "detail": detail, "ref": ref}))

@@ -20,8 +20,6 @@ from reading.reading_sessions import services
 from reading.reading_sessions.access import get_session_for_user
 from reading.reading_sessions.models import ReadingSession
 
-MAX_MESSAGE_BYTES = 64 * 1024
-
 # Client message types; viewport.update and pointer.move are handled by the consumer
 # (throttled, never stored), resume and ping too.
 COMMANDS = frozenset(

@@ -33,12 +33,12 @@ from reading.accounts.signals import user_group
 from reading.reports import ydoc
 from reading.reports.access import get_report_for_user
 from reading.reports.models import Report
+from reading.sockets import CLOSE_TOO_LARGE, GuardedSocket
 
 log = logging.getLogger(__name__)
 
 MESSAGE_AUTH = 2
 PERMISSION_DENIED = 0
-MAX_MESSAGE_BYTES = 1 << 20
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
@@ -91,7 +91,7 @@ def _recheck(user, report_id) -> str | None:
     return None if ydoc.may_edit(user, report) else ydoc.refusal_reason(report)
 
 
-class ReportConsumer(AsyncWebsocketConsumer):
+class ReportConsumer(GuardedSocket, AsyncWebsocketConsumer):
     live: ydoc.LiveDoc | None = None
     group: str | None = None
     refused: str | None = None  # why this user's edits are refused, None while allowed
@@ -137,8 +137,13 @@ class ReportConsumer(AsyncWebsocketConsumer):
 
     # -- from the editor ------------------------------------------------------------------
 
+    async def refuse_oversized(self, binary, size, limit):
+        # y-protocols has no error message a Yjs client would read: close (it reconnects
+        # and syncs; every accepted update is stored already).
+        await self.close(code=CLOSE_TOO_LARGE)
+
     async def receive(self, text_data=None, bytes_data=None):
-        if not bytes_data or len(bytes_data) > MAX_MESSAGE_BYTES:
+        if not bytes_data:
             await self.close(code=CLOSE_BAD_MESSAGE)
             return
         try:

@@ -10,10 +10,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from reading.accounts.access import is_clinical
 from reading.audit.models import AuditAction
 from reading.audit.services import record_access
+from reading.sockets import GuardedSocket
 from reading.worklist import events
 
 
-class WorklistConsumer(AsyncJsonWebsocketConsumer):
+class WorklistConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
     """Forwards worklist events to readers. Clients load rows over REST, then apply events."""
 
     async def connect(self):
@@ -45,7 +46,9 @@ class WorklistConsumer(AsyncJsonWebsocketConsumer):
         except (ValueError, RecursionError):
             content = None
         if not isinstance(content, dict) or content.get("type") != "ping":
-            await self.send_json({"type": "error", "detail": 'only {"type": "ping"}.'})
+            await self.send_json(
+                {"type": "error", "code": "unknown_type", "detail": 'only {"type": "ping"}.'}
+            )
             return
         await self.receive_json(content)
 
