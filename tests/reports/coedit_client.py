@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from pycrdt import (
@@ -107,3 +109,35 @@ class Editor:
 
     async def close(self):
         await self.comm.disconnect()
+
+
+def state_vector(doc: Doc) -> dict[int, int]:
+    """``{client id: clock}`` from the encoded state vector (its order is not fixed)."""
+    decoder = Decoder(doc.get_state())
+    pairs = [
+        (decoder.read_var_uint(), decoder.read_var_uint()) for _ in range(decoder.read_var_uint())
+    ]
+    return dict(pairs)
+
+
+async def settle(*editors: Editor, timeout: float = 10.0) -> None:
+    """Handle what arrives until every editor holds the same document: the same state
+    vector (every insertion) and the same text (every deletion, which the vector does not
+    count). An update reaches the other editors only after the server stored it, so the
+    update log then holds them all too. Fails after ``timeout`` s, however slow the run."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+
+    def converged() -> bool:
+        first = editors[0]
+        return all(
+            state_vector(e.doc) == state_vector(first.doc) and e.text() == first.text()
+            for e in editors[1:]
+        )
+
+    while not converged():
+        if loop.time() > deadline:
+            texts = " | ".join(repr(e.text()) for e in editors)
+            raise AssertionError(f"editors still differ after {timeout} s: {texts}")
+        for editor in editors:
+            await editor.drain(timeout=0.05)

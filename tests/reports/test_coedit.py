@@ -14,7 +14,7 @@ from reading.reports.ydoc import utf8_offset
 from reading.studies.models import Study
 from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, to_bytes
-from tests.reports.coedit_client import Editor
+from tests.reports.coedit_client import Editor, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,9 +75,7 @@ async def test_interleaved_edits_converge_with_nothing_lost(editors, attending, 
     blank = len("«___»".encode())
     await a.edit(lambda t: t.__delitem__(slice(history, history + blank)))
     await b.edit(lambda t: t.insert(history + 2, "Cough"))  # after "«"
-    await a.drain()
-    await b.drain()
-    await a.drain()
+    await settle(a, b)
 
     assert a.text() == b.text()
     final = a.text()
