@@ -279,6 +279,9 @@ DICOMWEB_ROOT_URL = env_str("DICOMWEB_ROOT_URL", "").rstrip("/")
 # access decision is reused. A deactivated or logged-out user keeps frame access that long;
 # 0 sends every frame request through Django.
 DICOMWEB_FAST_FRAMES_TTL = env_int("DICOMWEB_FAST_FRAMES_TTL", 5)
+# QIDO-RS, rendered and metadata reads ahead of the middleware chain, on threads that keep
+# their database connection (reading/studies/dicomweb/fastread.py); nothing is cached there.
+DICOMWEB_FAST_READS = env_bool("DICOMWEB_FAST_READS", True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 1000)

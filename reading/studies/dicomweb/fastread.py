@@ -1,0 +1,185 @@
+"""QIDO-RS searches, rendered images and metadata ahead of Django's middleware chain.
+
+Through Django an authenticated DICOMweb read pays, before its view runs, a
+new thread and a new database connection (Daphne runs each request's sync code
+on a thread of its own; SQLite opens its file and sets WAL mode again), the
+crossings between the event loop and threads around the sync-only middleware,
+and the middleware themselves: about 5 ms here on an empty search, more than
+Orthanc's whole answer. This application answers ``GET`` requests for the
+routes in ``ROUTES`` itself, on a small pool of long-lived threads that keep
+their database connection, and hands everything else to Django unchanged.
+
+What stays exactly Django's:
+
+- **Access.** Nothing is cached: every request resolves its credential afresh
+  (``fastpath.credential_user``: the session's user by Django's own
+  ``get_user``, else the API token by ``reading.accounts.middleware.token_user_for``),
+  so a revoked token, a deactivated user or a lost role is refused at once.
+  The route's own view runs (resolved by Django's URL resolver), so access goes
+  through the same access functions (``studies_for_user``, ``instance_for_user``...).
+- **Audit.** The view writes its record through ``record_access`` as it does
+  under Django (path, client address and user agent from the same request object).
+- **Errors.** Only successes (200, not streaming, no cookie to set) are sent
+  from here. Anything else (no or bad credentials, a session that would be
+  saved or logged out, a bad parameter, no such study, no role, a cross-origin
+  request when CORS is configured, an HTTPS redirect, an exception) goes to
+  Django, which answers it as before. A view that ran and failed has written
+  nothing.
+- **Headers.** ``Cache-Control`` is patched by the same function as
+  ``reading.audit.middleware.NoStore``; the other middleware headers come from
+  ``fastpath.middleware_headers`` (``tests/studies/test_dicomweb_fastread.py``
+  compares every header of both paths).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from importlib import import_module
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
+from django.http import parse_cookie
+from django.urls import Resolver404, resolve
+from django.utils.cache import patch_cache_control, patch_vary_headers
+
+from reading.studies.dicomweb.fastpath import credential_user, middleware_headers
+
+# url names (under the ``dicomweb`` namespace) whose GET answers are served here.
+ROUTES = frozenset(
+    {
+        "studies",
+        "series",
+        "instances",
+        "study-series",
+        "study-instances",
+        "series-instances",
+        "instance-rendered",
+        "frames-rendered",
+        "instance-thumbnail",
+        "series-thumbnail",
+        "study-thumbnail",
+        "study-metadata",
+        "series-metadata",
+        "instance-metadata",
+    }
+)
+PREFIX = "/dicomweb/"
+THREADS = min(4, (os.cpu_count() or 1) + 2)
+
+
+class ReadFastPath:
+    """ASGI application: the reads in ``ROUTES`` on its own threads, everything else to ``app``."""
+
+    def __init__(self, app):
+        self.app = app
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def __call__(self, scope, receive, send):
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"].startswith(PREFIX)
+            and settings.DICOMWEB_FAST_READS
+            and not scope.get("root_path")
+        ):
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(THREADS, thread_name_prefix="dicomweb-read")
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(self._executor, answer_read, scope)
+            if answer is not None:
+                status, headers, body = answer
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    def close(self) -> None:
+        """Close every thread's database connection and stop the threads (tests, shutdown)."""
+        if self._executor is None:
+            return
+        barrier = threading.Barrier(THREADS)  # one job per thread: each closes its own
+
+        def close_connections() -> None:
+            connections.close_all()
+            barrier.wait(timeout=10)
+
+        for _ in range(THREADS):
+            self._executor.submit(close_connections)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+
+def _credentials(request) -> tuple[str | None, str | None]:
+    cookies = parse_cookie(request.META.get("HTTP_COOKIE", ""))
+    session_key = cookies.get(settings.SESSION_COOKIE_NAME) or None
+    return session_key, request.META.get("HTTP_AUTHORIZATION") or None
+
+
+def _session_is_live(session_key: str) -> bool:
+    """Whether the cookie names a session with data (Django deletes the cookie of an empty one)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    store.keys()  # loads it; an unknown key leaves an empty session
+    return not store.is_empty()
+
+
+def answer_read(scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    """(status, headers, body) of a successful read, or None for Django to answer.
+
+    Runs on one of the fast path's threads, whose database connection stays open.
+    """
+    try:
+        return _answer(scope)
+    except Exception:  # noqa: BLE001 - Django answers (and logs) whatever went wrong here
+        return None
+    finally:
+        for conn in connections.all(initialized_only=True):
+            if conn.errors_occurred or conn.in_atomic_block:
+                conn.close()
+
+
+def _answer(scope):
+    if settings.DICOMWEB_CORS_ORIGINS and any(n == b"origin" for n, _ in scope["headers"]):
+        return None  # cross-origin: Django's CORS middleware answers
+    request = ASGIRequest(scope, io.BytesIO())
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return None
+    if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+        return None
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return None
+    if match.namespace != "dicomweb" or match.url_name not in ROUTES:
+        return None
+    session_key, authorization = _credentials(request)
+    if session_key is None and authorization is None:
+        return None
+    if session_key is not None and authorization is not None and not _session_is_live(session_key):
+        return None  # a token user with a dead session cookie: Django also deletes the cookie
+    user = credential_user(session_key, authorization)
+    if user is None:
+        return None
+    request.user = user
+    request.resolver_match = match
+    response = match.func(request, *match.args, **match.kwargs)
+    if response.status_code != 200 or response.streaming or response.cookies:
+        return None
+    patch_cache_control(response, no_store=True, private=True)  # NoStore's rule
+    body = response.content
+    response["Content-Length"] = str(len(body))
+    for name, value in middleware_headers(request.is_secure()):
+        name, value = name.decode("latin-1"), value.decode("latin-1")
+        if name == "Vary":
+            patch_vary_headers(response, [value])
+        elif name not in response:  # the middleware leave a view's own value alone
+            response[name] = value
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
+    return 200, headers, body
