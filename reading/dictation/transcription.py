@@ -16,8 +16,9 @@ for the newest position), and a stream with more audio queued behind the batch
 gets no partial at all this round (the next one is fresher). The partial
 interval also widens with the pool's recent busy fraction (``TARGET_BUSY``), up
 to ``MAX_PARTIAL_STRETCH`` times ``step_s``. Finals are never skipped and no audio
-is dropped; when a stream is more than ``LAG_REPORT_S`` behind, the speaker is
-told (``lag``). Torch gets ``cores // workers`` threads (by default one worker
+is dropped; when a stream is more than ``streams.LAG_REPORT_S`` behind, the speaker
+is told (``lag``). One stream's state (its queue, open utterance, lag) and what its
+events become (saved finals, partials) live in :mod:`reading.dictation.streams`. Torch gets ``cores // workers`` threads (by default one worker
 per core, one thread each): two one-thread batches on two cores beat one
 two-thread batch on these short inputs, and do not spin-wait on a busy machine.
 """
@@ -31,26 +32,19 @@ import time
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
-import numpy as np
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from reading.dictation import services
-from reading.dictation.models import SAMPLE_RATE, group_for_stream
-from reading.reading_sessions import events as ev
-from reading.reading_sessions.models import group_for_session
+from reading.dictation import streams
+from reading.dictation.models import SAMPLE_RATE
+from reading.dictation.streams import Stream
 
 log = logging.getLogger(__name__)
 
 TRANSCRIBE_CHANNEL = "dictation-transcribe"  # the external worker's named channel (one shard)
 MAX_FEED_S = 8.0  # audio one stream may take in one round (fairness)
 MAX_BATCH = 8  # streams in one forward pass
-LAG_REPORT_S = 2.0
-LAG_CLEAR_S = 1.0
-LAG_EVERY_S = 1.0
 BUSY_WINDOW_S = 5.0  # the pool's busy fraction is measured over this much wall time
 TARGET_BUSY = 0.5  # above it, partials are spaced out in proportion
 MAX_PARTIAL_STRETCH = 4.0
@@ -98,26 +92,13 @@ def load_engine(threads: int = 0):
     return engine
 
 
-@dataclass
-class _Stream:
-    id: str
-    user: dict
-    session: str | None
-    items: deque = field(default_factory=deque)  # ("audio", utt, offset, bytes) | ("stop", utt)
-    pending_samples: int = 0
-    utterance: str | None = None
-    transcriber: object = None
-    fed: int = 0  # samples of the utterance given to the transcriber
-    busy: bool = False
-    lag_reported: bool = False
-    lag_sent_at: float = 0.0
-    warned: bool = False
-
-
 class TranscriptionService:
+    """The pool: worker tasks that take batches of streams round-robin and run MedASR
+    on them in threads (the streams' own state and output: :mod:`.streams`)."""
+
     def __init__(self, workers: int | None = None):
         self.workers = max(1, workers or settings.DICTATION_WORKERS or os.cpu_count() or 1)
-        self.streams: dict[str, _Stream] = {}
+        self.streams: dict[str, Stream] = {}
         self.order: deque[str] = deque()  # round-robin
         self.wake = asyncio.Event()
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="dictation-asr")
@@ -149,14 +130,9 @@ class TranscriptionService:
         sid = message["stream"]
         stream = self.streams.get(sid)
         if stream is None:
-            stream = self.streams[sid] = _Stream(sid, message["user"], message.get("session"))
+            stream = self.streams[sid] = Stream(sid, message["user"], message.get("session"))
             self.order.append(sid)
-        if message["type"] == "asr.audio":
-            pcm = message["pcm"]
-            stream.items.append(("audio", message["utterance"], message["offset"], pcm))
-            stream.pending_samples += len(pcm) // 2
-        else:
-            stream.items.append(("stop", message["utterance"], message.get("offset", 0), b""))
+        stream.queue(message)
         self.wake.set()
 
     def start(self) -> None:
@@ -193,13 +169,14 @@ class TranscriptionService:
         """Up to MAX_BATCH idle streams with work, in round-robin order; for each,
         the audio of one utterance (up to MAX_FEED_S) or its stop."""
         batch = []
+        limit = int(MAX_FEED_S * SAMPLE_RATE)
         for _ in range(len(self.order)):
             sid = self.order[0]
             self.order.rotate(-1)
             stream = self.streams[sid]
             if stream.busy or not stream.items:
                 continue
-            work = self._work_for(stream)
+            work = stream.take_work(limit)
             if work is None:
                 continue
             stream.busy = True
@@ -207,25 +184,6 @@ class TranscriptionService:
             if len(batch) >= MAX_BATCH:
                 break
         return batch
-
-    def _work_for(self, stream: _Stream):
-        kind, utterance, offset, _ = stream.items[0]
-        if kind == "stop":
-            stream.items.popleft()
-            if stream.utterance != utterance or stream.transcriber is None:
-                return None if not stream.items else self._work_for(stream)
-            return utterance, None
-        chunks, limit = [], int(MAX_FEED_S * SAMPLE_RATE)
-        taken = 0
-        while stream.items and stream.items[0][0] == "audio" and stream.items[0][1] == utterance:
-            _, _, offset, pcm = stream.items.popleft()
-            samples = np.frombuffer(pcm, dtype="<i2")
-            stream.pending_samples -= len(samples)
-            chunks.append((offset, samples))
-            taken += len(samples)
-            if taken >= limit:
-                break
-        return utterance, chunks
 
     async def _run(self, batch) -> None:
         loop = asyncio.get_running_loop()
@@ -240,18 +198,14 @@ class TranscriptionService:
         jobs, order = [], []
         stretch = self.partial_stretch()
         for stream, utterance, work in batch:
-            if stream.utterance != utterance:
-                stream.utterance = utterance
-                stream.transcriber = StreamingTranscriber(self.engine)
-                stream.fed = 0
-            chunk = None if work is None else self._contiguous(stream, work)
+            stream.open_utterance(utterance, lambda: StreamingTranscriber(self.engine))
+            chunk = None if work is None else stream.contiguous(work)
             if chunk is not None and len(chunk) == 0:
                 continue
             transcriber = stream.transcriber
             transcriber.set_partial_interval(transcriber.settings.step_s * stretch)
             # More of this utterance already waiting: its next round gives a fresher partial.
-            waiting = any(item[0] == "audio" and item[1] == utterance for item in stream.items)
-            jobs.append((transcriber, chunk, not waiting))
+            jobs.append((transcriber, chunk, not stream.has_more_audio(utterance)))
             order.append((stream, utterance, work is None))
         if not jobs:
             return
@@ -283,20 +237,7 @@ class TranscriptionService:
         for event in events:
             await self._deliver(stream, utterance, event)
         if finished:
-            stream.transcriber = None
-            stream.utterance = None
-
-    def _contiguous(self, stream: _Stream, work) -> np.ndarray:
-        """Join frames; drop what the transcriber already had, pad what it never got."""
-        parts = []
-        for offset, samples in work:
-            if offset < stream.fed:
-                samples = samples[stream.fed - offset :]
-            elif offset > stream.fed:
-                parts.append(np.zeros(offset - stream.fed, np.int16))
-            parts.append(samples)
-            stream.fed += len(samples) + max(0, offset - stream.fed)
-        return np.concatenate(parts) if parts else np.zeros(0, np.int16)
+            stream.close_utterance()
 
     async def preload(self) -> None:
         """Load the model now (a worker does it before it listens), not on the first audio."""
@@ -313,72 +254,24 @@ class TranscriptionService:
 
     # -- output ------------------------------------------------------------------------
 
-    async def _deliver(self, stream: _Stream, utterance: str, event) -> None:
-        data = event.as_dict()
-        info = self.engine.info
-        if event.type == "final":
-            message = await database_sync_to_async(services.save_final)(
-                utterance,
-                data,
-                decoder=getattr(event, "decoder", "greedy") or "greedy",
-                model=info.source,
-                random_weights=info.random_weights,
-            )
-            message.pop("user", None)
-            message["audio_end"] = data["audio_end"]
-            await self._send(stream.id, message)
-            return
-        message = {
-            "type": "partial",
-            "stream": stream.id,
-            "utterance": utterance,
-            **{k: data[k] for k in ("segment", "text", "ops", "words", "start", "end")},
-            "audio_end": data["audio_end"],
-            "random_weights": info.random_weights,
-        }
-        await self._send(stream.id, message)
-        if stream.session:
-            payload = {k: v for k, v in message.items() if k not in ("type", "words")}
-            payload["user"] = stream.user
-            envelope = ev.ephemeral(ev.DICTATION_PARTIAL, payload)
-            await self.layer.group_send(
-                group_for_session(stream.session), ev.group_message(envelope)
-            )
+    async def _deliver(self, stream: Stream, utterance: str, event) -> None:
+        await streams.deliver(self.layer, stream, utterance, event, self.engine.info)
 
-    async def _send(self, stream_id: str, message: dict) -> None:
-        await self.layer.group_send(
-            group_for_stream(stream_id), {"type": "dictation.message", "message": message}
-        )
-
-    async def _model_missing(self, stream: _Stream) -> None:
-        stream.items.clear()
-        stream.pending_samples = 0
+    async def _model_missing(self, stream: Stream) -> None:
+        stream.drop_audio()
         if stream.warned:
             return
         stream.warned = True
-        exc = self.engine_error
-        await self._send(
-            stream.id,
-            {
-                "type": "error",
-                "code": "model_not_installed",
-                "detail": f"{exc} (the audio is stored and can be transcribed later)",
-                "instruction": getattr(exc, "instructions", ""),
-            },
-        )
+        await streams.send(self.layer, stream.id, streams.model_missing_message(self.engine_error))
 
     async def _report_lag(self) -> None:
         now = time.monotonic()
         for stream in list(self.streams.values()):
-            behind = stream.pending_samples / SAMPLE_RATE
-            if behind >= LAG_REPORT_S and now - stream.lag_sent_at >= LAG_EVERY_S:
-                stream.lag_reported, stream.lag_sent_at = True, now
-                await self._send(stream.id, {"type": "lag", "behind_s": round(behind, 1)})
-            elif stream.lag_reported and behind < LAG_CLEAR_S:
-                stream.lag_reported, stream.lag_sent_at = False, now
-                await self._send(stream.id, {"type": "lag", "behind_s": 0.0})
-            if not stream.items and not stream.busy and stream.transcriber is None:
-                # Idle: forget it (a new message re-creates it).
+            message = stream.lag_message(now)
+            if message is not None:
+                await streams.send(self.layer, stream.id, message)
+            if stream.idle:
+                # Forget it (a new message re-creates it).
                 self.streams.pop(stream.id, None)
                 if stream.id in self.order:
                     self.order.remove(stream.id)
