@@ -84,3 +84,83 @@ def test_once_per_value_path_equals_the_shared_function(with_lut):
     ds.PixelData = pixels.tobytes()
     ds = pydicom.dcmread(io.BytesIO(to_bytes(ds)))
     assert np.array_equal(grey_uint8(ds.pixel_array, ds), radiograph_to_uint8(ds))
+
+
+# -- frames read straight from the file give the images pydicom's decoding gave ------------
+
+
+def _ct_12_bit(garbage_high_bits: bool) -> Dataset:
+    """A windowed CT: signed 12-bit values in 16 bits, rescaled, optionally with junk above bit 11."""
+    rng = np.random.default_rng(11)
+    values = rng.integers(-2048, 2048, (48, 40)).astype(np.int16)
+    stored = values.view(np.uint16) & 0x0FFF
+    if garbage_high_bits:
+        stored = stored | (rng.integers(0, 16, values.shape).astype(np.uint16) << 12)
+    ds = make_dataset(rows=48, columns=40)
+    ds.BitsStored, ds.HighBit = 12, 11
+    ds.WindowCenter, ds.WindowWidth = -600, 1500
+    ds.PixelData = stored.tobytes()
+    return ds
+
+
+def _unsigned_10_bit_monochrome1() -> Dataset:
+    rng = np.random.default_rng(5)
+    ds = make_dataset(rows=20, columns=24, modality="DX")
+    ds.PixelRepresentation, ds.BitsStored, ds.HighBit = 0, 10, 9
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    ds.RescaleIntercept = 0
+    ds.WindowCenter, ds.WindowWidth = 512, 800
+    ds.PixelData = rng.integers(0, 65536, (20, 24)).astype(np.uint16).tobytes()
+    return ds
+
+
+def _multiframe_8_bit() -> Dataset:
+    rng = np.random.default_rng(9)
+    ds = make_dataset(rows=16, columns=16, modality="XA")
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.RescaleIntercept = 0
+    ds.NumberOfFrames = 3
+    ds.PixelData = rng.integers(0, 256, (3, 16, 16)).astype(np.uint8).tobytes()
+    return ds
+
+
+CASES = {
+    "windowed CT": lambda: _ct_12_bit(False),
+    "windowed CT, junk in unused bits": lambda: _ct_12_bit(True),
+    "VOI LUT": with_voi_lut_sequence,
+    "MONOCHROME1, 10 of 16 bits": _unsigned_10_bit_monochrome1,
+    "multi-frame, 8 bits": _multiframe_8_bit,
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("window", [None, (40.0, 400.0, "linear"), (100.0, 300.0, "sigmoid")])
+def test_direct_frames_render_like_pydicom(case, window):
+    """``render_frame`` with the instance's pixel location (frame bytes read from the file)
+    gives exactly the image of the whole-file pydicom decoding it replaced."""
+    from reading.studies import storage
+    from reading.studies.dicomweb.render import native_frame, pixel_source, read_header
+    from reading.studies.dicomweb.render import render_frame as render
+    from reading.studies.models import Instance
+
+    ds = CASES[case]()
+    assert ingest_instance(to_bytes(ds)).ok
+    instance = Instance.objects.get(sop_instance_uid=ds.SOPInstanceUID)
+    path = storage.absolute(instance.file_path)
+    source = pixel_source(instance)
+    for index in range(int(ds.get("NumberOfFrames", 1))):
+        direct = native_frame(source, read_header(path), index)
+        assert direct is not None  # the fast read was taken
+        decoded = pydicom.pixels.pixel_array(pydicom.dcmread(path), index=index)
+        assert direct.dtype == decoded.dtype and np.array_equal(direct, decoded)
+        fast = np.asarray(render(path, index, window, source))
+        slow = np.asarray(render(path, index, window))
+        assert np.array_equal(fast, slow)
+
+
+def test_rendered_answer_is_the_same_image(attending_client):
+    """Over HTTP: the PNG of a windowed 12-bit CT equals the model input's grey image."""
+    ds = _ct_12_bit(True)
+    assert ingest_instance(to_bytes(ds)).ok
+    image = rendered(attending_client, ds)
+    assert np.array_equal(image, radiograph_to_uint8(pydicom.dcmread(io.BytesIO(to_bytes(ds)))))

@@ -9,7 +9,9 @@ pydicom's ``apply_voi_lut``) unless the request names a window.
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 
 import numpy as np
 import pydicom
@@ -17,13 +19,21 @@ from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpResponse
 from PIL import Image
+from pydicom.dataset import Dataset
 
 from inference.preprocessing import is_pointwise, stored_to_uint8
 from reading.audit.models import AuditAction
 from reading.studies import storage
 from reading.studies.access import get_series_for_user, get_study_for_user
 from reading.studies.dicomweb.common import audit, dicomweb_view
-from reading.studies.dicomweb.frames import instance_for_user, parse_frame_list
+from reading.studies.dicomweb.frames import (
+    FrameReader,
+    FrameSource,
+    _native_readable,
+    instance_for_user,
+    parse_frame_list,
+    samples_per_pixel,
+)
 from reading.studies.dicomweb.media import (
     NotAcceptable,
     multipart_content_type,
@@ -36,6 +46,7 @@ from reading.studies.models import Instance
 JPEG, PNG = "image/jpeg", "image/png"
 THUMBNAIL_SIZE = 128
 WINDOW_FUNCTIONS = {"linear", "linear_exact", "sigmoid"}
+HEADERS = 1024  # stored files whose attributes (without pixel data) are kept in memory
 
 
 def choose_image_type(request, multipart: bool = False) -> str:
@@ -117,18 +128,95 @@ def grey_uint8(stored: np.ndarray, ds) -> np.ndarray:
     return stored_to_uint8(stored, ds)
 
 
-def render_frame(path, index: int, window: tuple[float, float, str] | None) -> Image.Image:
+def read_header(path) -> Dataset:
+    """The stored file's attributes up to its pixel data, kept per file (``HEADERS``).
+
+    Stored instances never change (a re-send with other content is a conflict),
+    and a file's size and modification time are part of the key, so a file
+    replaced under the same name is read again. Callers must not modify it.
+    """
+    stat = os.stat(path)
+    return _read_header(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=HEADERS)
+def _read_header(path: str, size: int, mtime_ns: int) -> Dataset:
+    return pydicom.dcmread(path, stop_before_pixels=True)
+
+
+def native_frame(source: FrameSource, ds: Dataset, index: int) -> np.ndarray | None:
+    """One greyscale frame of stored values read straight from the file, or None.
+
+    For little-endian native syntaxes with whole-byte samples: the values
+    pydicom's native decoder gives (little-endian integers of Bits Allocated,
+    signed by Pixel Representation, unused high bits corrected as pydicom's
+    ``correct_unused_bits`` does, PS3.5 8.1.1) without parsing the file again.
+    """
+    if (
+        not _native_readable(source)
+        or source.samples_per_pixel != 1
+        or source.bits_allocated not in (8, 16, 32)
+        or str(ds.get("PhotometricInterpretation", "")) not in ("MONOCHROME1", "MONOCHROME2")
+        or "FloatPixelData" in ds
+        or "DoubleFloatPixelData" in ds
+    ):
+        return None
+    allocated = source.bits_allocated
+    stored = int(ds.get("BitsStored", allocated) or allocated)
+    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{allocated // 8}")
+    (raw,) = FrameReader(source).native([index + 1])
+    if len(raw) != source.rows * source.columns * dtype.itemsize:
+        return None  # a short file: let pydicom say what is wrong
+    array = np.frombuffer(raw, dtype).reshape(source.rows, source.columns).copy()
+    if stored < allocated:
+        shift = allocated - stored
+        np.left_shift(array, shift, out=array)
+        np.right_shift(array, shift, out=array)
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def pixel_source(instance: Instance) -> FrameSource:
+    """Where the instance's pixel data lies (``FrameSource`` without the parents' UIDs,
+    which rendering does not need: no query for the series or study)."""
+    return FrameSource(
+        study_instance_uid="",
+        series_instance_uid="",
+        sop_instance_uid=instance.sop_instance_uid,
+        file_path=instance.file_path,
+        transfer_syntax_uid=instance.transfer_syntax_uid,
+        rows=instance.rows,
+        columns=instance.columns,
+        bits_allocated=instance.bits_allocated,
+        samples_per_pixel=samples_per_pixel(instance),
+        number_of_frames=instance.number_of_frames,
+        pixel_data_offset=instance.pixel_data_offset,
+        pixel_data_length=instance.pixel_data_length,
+        frame_offsets=None,  # native frames only
+    )
+
+
+def render_frame(
+    path, index: int, window: tuple[float, float, str] | None, source: FrameSource | None = None
+) -> Image.Image:
     """One frame as an 8-bit PIL image.
 
     Without a window in the request, greyscale goes through
     ``inference.preprocessing.stored_to_uint8`` (``radiograph_to_uint8``'s): the Modality LUT, the
     dataset's own VOI LUT Sequence or window (PS3.3 C.11.2), MONOCHROME1
     inverted, the same function that prepares a model's input, so a thumbnail
-    shows what the model sees.
+    shows what the model sees. With the instance's ``source``, native greyscale
+    frames are read straight from the file (``native_frame``); everything else
+    is decoded by pydicom's pixel handlers.
     """
-    ds = pydicom.dcmread(path)
+    array = None
+    if source is not None:
+        ds = read_header(path)
+        array = native_frame(source, ds, index)
+    if array is None:
+        ds = pydicom.dcmread(path)
+        array = pydicom.pixels.pixel_array(ds, index=index)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
-    array = pydicom.pixels.pixel_array(ds, index=index)
     if photometric in ("MONOCHROME1", "MONOCHROME2") and window is None:
         return Image.fromarray(grey_uint8(array, ds), "L")
     if photometric == "PALETTE COLOR":
@@ -173,7 +261,8 @@ def _render_response(request, instance: Instance, frame: int, study, thumbnail: 
     if not instance.rows:
         raise Http404("this instance has no image")
     try:
-        image = render_frame(storage.absolute(instance.file_path), frame - 1, window)
+        path = storage.absolute(instance.file_path)
+        image = render_frame(path, frame - 1, window, pixel_source(instance))
     except (ValueError, NotImplementedError, RuntimeError) as exc:
         raise NotAcceptable(f"cannot render this instance: {exc}") from None
     audit(request, AuditAction.RENDER, study=study, detail="thumbnail" if thumbnail else "rendered")
