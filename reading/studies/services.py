@@ -1,11 +1,21 @@
-"""Writes to the archive. ``ingest_instance`` is the one path every ingest takes
-(STOW-RS, browser upload, import_dicom, the C-STORE listener, demo seeding)."""
+"""Writes to the archive. ``ingest_instances`` is the one path every ingest takes
+(STOW-RS, browser upload, import_dicom, the C-STORE listener, demo seeding;
+``ingest_instance`` for one file).
+
+A batch is stored in three steps: every file parsed and validated, the new
+ones written durably together (``storage.write_many``: their ``fsync``s
+overlap), then every row in one transaction (the study and series looked up
+once, the instances inserted in bulk, the counters updated once). An instance
+that is refused, or whose file cannot be written, fails alone; the others are
+stored.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -20,12 +30,30 @@ from reading.studies.dicomio import (
     DicomInputError,
     ParsedInstance,
     add_missing_preamble,
-    parse_dicom_date,
-    parse_dicom_time,
     read_instance,
 )
-from reading.studies.models import Instance, Patient, Series, Study
+from reading.studies.hierarchy import (
+    HIERARCHY_MISMATCH,
+    PATIENT_MISMATCH,
+    Hierarchy,
+    HierarchyError,
+    PatientMismatch,
+    instance_row,
+)
+from reading.studies.models import Instance, Series, Study
 from reading.studies.signals import instance_stored
+
+__all__ = [
+    "HIERARCHY_MISMATCH",
+    "PATIENT_MISMATCH",
+    "HierarchyError",
+    "IngestResult",
+    "IngestStatus",
+    "PatientMismatch",
+    "coalesced_arrivals",
+    "ingest_instance",
+    "ingest_instances",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +63,6 @@ class IngestStatus:
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
     FAILED = "failed"
-
-
-# Failure statuses an ingest itself decides (PS3.4 B.2.3: Cxxx is "Error: Cannot
-# understand", the low bits naming the cause); C-STORE and STOW-RS answer them as is.
-PATIENT_MISMATCH = 0xC409  # the study (or series) belongs to another patient
-HIERARCHY_MISMATCH = 0xC40A  # the series belongs to another study
-
-
-class HierarchyError(Exception):
-    """An instance that contradicts what the archive holds; refused, nothing stored."""
-
-    status = HIERARCHY_MISMATCH
-
-
-class PatientMismatch(HierarchyError):
-    """The instance's Patient ID (0010,0020) / Issuer (0010,0021) are not its study's."""
-
-    status = PATIENT_MISMATCH
 
 
 @dataclass
@@ -82,41 +92,6 @@ class IngestResult:
         }
 
 
-def _text(ds, keyword: str, limit: int) -> str:
-    value = ds.get(keyword, "")
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        value = "\\".join(str(v) for v in value)
-    return str(value).strip()[:limit]
-
-
-def _floats(ds, keyword: str) -> list[float] | None:
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return None
-    try:
-        return [float(v) for v in (value if hasattr(value, "__iter__") else [value])]
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(ds, keyword: str) -> float | None:
-    value = ds.get(keyword)
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _int(ds, keyword: str) -> int | None:
-    value = ds.get(keyword)
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _existing_result(
     existing: Instance, parsed: ParsedInstance, result: IngestResult
 ) -> IngestResult:
@@ -131,113 +106,6 @@ def _existing_result(
         )
     result.instance_id = existing.pk
     return result
-
-
-def same_patient(patient: Patient, patient_id: str, issuer: str) -> bool:
-    """Whether an instance's Patient ID and Issuer of Patient ID name ``patient``.
-
-    IDs are only unique within their issuer (PS3.3 C.7.1.1): two different
-    issuers mean two patients; an issuer missing on either side does not tell
-    them apart, so the ID alone decides.
-    """
-    if patient.patient_id != patient_id:
-        return False
-    return not (issuer and patient.issuer_of_patient_id and issuer != patient.issuer_of_patient_id)
-
-
-def _check_existing_study(study: Study, ds) -> None:
-    patient = study.patient
-    patient_id, issuer = _text(ds, "PatientID", 64), _text(ds, "IssuerOfPatientID", 64)
-    if not same_patient(patient, patient_id, issuer):
-        theirs = f"{patient_id}" + (f" (issuer {issuer})" if issuer else "")
-        ours = patient.patient_id + (
-            f" (issuer {patient.issuer_of_patient_id})" if patient.issuer_of_patient_id else ""
-        )
-        raise PatientMismatch(
-            f"patient mismatch: study {study.study_instance_uid} belongs to Patient ID "
-            f"{ours!r}, this instance says {theirs!r}; refused"
-        )
-
-
-def _create_study(ds) -> tuple[Study, bool]:
-    """The study row (and its patient's) for an instance of a study not seen before."""
-    patient_fields = {
-        "patient_name": _text(ds, "PatientName", 324),
-        "patient_birth_date": parse_dicom_date(ds.get("PatientBirthDate")),
-        "patient_sex": _text(ds, "PatientSex", 16),
-    }
-    patient, _ = Patient.objects.get_or_create(
-        patient_id=_text(ds, "PatientID", 64),
-        issuer_of_patient_id=_text(ds, "IssuerOfPatientID", 64),
-        defaults=patient_fields,
-    )
-    study, created = Study.objects.get_or_create(
-        study_instance_uid=str(ds.StudyInstanceUID),
-        defaults={
-            "patient": patient,
-            **patient_fields,
-            "accession_number": _text(ds, "AccessionNumber", 64),
-            "study_id": _text(ds, "StudyID", 64),
-            "study_date": parse_dicom_date(ds.get("StudyDate")),
-            "study_time": parse_dicom_time(ds.get("StudyTime")),
-            "study_description": _text(ds, "StudyDescription", 256),
-            "body_part_examined": _text(ds, "BodyPartExamined", 64),
-            "referring_physician_name": _text(ds, "ReferringPhysicianName", 324),
-            "institution_name": _text(ds, "InstitutionName", 128),
-        },
-    )
-    if not created:
-        _check_existing_study(study, ds)  # created meanwhile by a concurrent ingest
-    return study, created
-
-
-def _upsert_hierarchy(ds) -> tuple[Study, Series, bool]:
-    """Patient, study and series rows for ``ds``, refusing contradictions.
-
-    Raises
-    ------
-    PatientMismatch
-        The study exists under another patient.
-    HierarchyError
-        The series exists in another study.
-    """
-    existing = (
-        Study.objects.select_related("patient")
-        .filter(study_instance_uid=str(ds.StudyInstanceUID))
-        .first()
-    )
-    if existing is not None:
-        _check_existing_study(existing, ds)
-        study, created_study = existing, False
-    else:
-        study, created_study = _create_study(ds)
-    modality = _text(ds, "Modality", 16)
-    series, created_series = Series.objects.get_or_create(
-        series_instance_uid=str(ds.SeriesInstanceUID),
-        defaults={
-            "study": study,
-            "modality": modality,
-            "series_number": _int(ds, "SeriesNumber"),
-            "series_description": _text(ds, "SeriesDescription", 256),
-            "body_part_examined": _text(ds, "BodyPartExamined", 64),
-            "series_date": parse_dicom_date(ds.get("SeriesDate")),
-            "frame_of_reference_uid": _text(ds, "FrameOfReferenceUID", 64),
-        },
-    )
-    if not created_series and series.study_id != study.pk:
-        raise HierarchyError(
-            f"series {series.series_instance_uid} belongs to another study than "
-            f"{study.study_instance_uid}; refused"
-        )
-    if created_series:
-        updates = {"number_of_study_related_series": F("number_of_study_related_series") + 1}
-        if modality and modality not in study.modalities:
-            study.modalities_in_study = "\\".join(sorted({*study.modalities, modality}))
-            updates["modalities_in_study"] = study.modalities_in_study
-        if not study.body_part_examined and series.body_part_examined:
-            updates["body_part_examined"] = series.body_part_examined
-        Study.objects.filter(pk=study.pk).update(**updates)
-    return study, series, created_study
 
 
 _batch = threading.local()
@@ -273,14 +141,22 @@ def coalesced_arrivals() -> Iterator[None]:
 
 
 def ingest_instance(raw: bytes, *, name: str = "") -> IngestResult:
-    """Validate and store one DICOM Part 10 file, exactly as received.
+    """Validate and store one DICOM Part 10 file, exactly as received (see
+    ``ingest_instances``)."""
+    return ingest_instances([(name, raw)])[0]
 
-    Identical re-sends are no-ops; the same SOP Instance UID with different
-    content is a conflict and leaves the stored copy alone. The file and the
-    row both exist or neither does (an orphan file is removed on failure).
-    A file sent without its 128-byte preamble (some DICOMweb clients do) is
-    stored with a zeroed one, so that every stored file is valid Part 10.
-    """
+
+@dataclass
+class _Received:
+    """A parsed instance on its way in."""
+
+    result: IngestResult
+    parsed: ParsedInstance
+    raw: bytes
+    relpath: str = ""
+
+
+def _parse(name: str, raw: bytes) -> tuple[IngestResult, _Received | None]:
     result = IngestResult(status=IngestStatus.FAILED, name=name)
     raw = add_missing_preamble(raw)
     try:
@@ -288,82 +164,147 @@ def ingest_instance(raw: bytes, *, name: str = "") -> IngestResult:
     except DicomInputError as exc:
         result.reason = str(exc)
         result.failure_status = exc.status
-        return result
+        return result, None
     ds = parsed.dataset
     result.sop_instance_uid = str(ds.SOPInstanceUID)
     result.sop_class_uid = str(ds.SOPClassUID)
     result.study_instance_uid = str(ds.StudyInstanceUID)
     result.series_instance_uid = str(ds.SeriesInstanceUID)
+    return result, _Received(result, parsed, raw)
 
-    existing = Instance.objects.filter(sop_instance_uid=result.sop_instance_uid).first()
-    if existing is not None:
-        return _existing_result(existing, parsed, result)
 
-    relpath = storage.instance_relpath(
-        result.study_instance_uid,
-        result.series_instance_uid,
-        result.sop_instance_uid,
-        parsed.sha256,
-    )
+def ingest_instances(items: Iterable[tuple[str, bytes]]) -> list[IngestResult]:
+    """Validate and store ``(name, raw)`` DICOM Part 10 files, each exactly as received.
+
+    One result per item, in order. Identical re-sends are no-ops; the same SOP
+    Instance UID with different content is a conflict and leaves the stored copy
+    alone (a UID twice in one batch: the second copy is judged against the
+    first, as if sent after it). Each file and its row both exist or neither
+    does, and a file is on disk (``fsync``) before its row is committed. A file
+    sent without its 128-byte preamble (some DICOMweb clients do) is stored with
+    a zeroed one, so that every stored file is valid Part 10.
+
+    Raises
+    ------
+    django.db.DatabaseError
+        When the database cannot take the rows (e.g. locked past its timeout):
+        nothing of the batch is stored, no file is left behind.
+    """
+    results: list[IngestResult] = []
+    rounds: list[list[_Received]] = []
+    seen: Counter[str] = Counter()
+    for name, raw in items:
+        result, received = _parse(name, raw)
+        results.append(result)
+        if received is not None:
+            index = seen[result.sop_instance_uid]
+            seen[result.sop_instance_uid] += 1
+            if index == len(rounds):
+                rounds.append([])
+            rounds[index].append(received)
+    for batch in rounds:
+        _store(batch)
+    return results
+
+
+def _store(batch: list[_Received]) -> None:
+    """Store a batch whose SOP Instance UIDs are distinct."""
+    uids = [r.result.sop_instance_uid for r in batch]
+    existing = {
+        row.sop_instance_uid: row
+        for row in Instance.objects.filter(sop_instance_uid__in=uids).only(
+            "pk", "sop_instance_uid", "sha256", "file_path"
+        )
+    }
+    new = []
+    for received in batch:
+        row = existing.get(received.result.sop_instance_uid)
+        if row is not None:
+            _existing_result(row, received.parsed, received.result)
+            continue
+        result = received.result
+        received.relpath = storage.instance_relpath(
+            result.study_instance_uid,
+            result.series_instance_uid,
+            result.sop_instance_uid,
+            received.parsed.sha256,
+        )
+        new.append(received)
+    errors = storage.write_many([(r.relpath, r.raw) for r in new])
+    written = []
+    for received, error in zip(new, errors, strict=True):
+        if error is None:
+            written.append(received)
+        else:
+            received.result.reason = f"storage error: {error}"
+            received.result.failure_status = OUT_OF_RESOURCES
+    if written:
+        _store_rows(written)
+
+
+def _store_rows(batch: list[_Received]) -> None:
+    """The rows of files already written; a file whose row is not stored is removed."""
     try:
-        storage.write_atomic(relpath, raw)
-    except OSError as exc:
-        result.reason = f"storage error: {exc}"
-        result.failure_status = OUT_OF_RESOURCES
-        return result
-    try:
-        with transaction.atomic():
-            study, series, created_study = _upsert_hierarchy(ds)
-            instance = Instance.objects.create(
-                sop_instance_uid=result.sop_instance_uid,
-                series=series,
-                sop_class_uid=result.sop_class_uid,
-                instance_number=_int(ds, "InstanceNumber"),
-                transfer_syntax_uid=parsed.transfer_syntax_uid,
-                rows=_int(ds, "Rows"),
-                columns=_int(ds, "Columns"),
-                number_of_frames=_int(ds, "NumberOfFrames") or 1,
-                image_position_patient=_floats(ds, "ImagePositionPatient"),
-                image_orientation_patient=_floats(ds, "ImageOrientationPatient"),
-                pixel_spacing=_floats(ds, "PixelSpacing"),
-                slice_thickness=_float(ds, "SliceThickness"),
-                slice_location=_float(ds, "SliceLocation"),
-                photometric_interpretation=_text(ds, "PhotometricInterpretation", 32),
-                bits_allocated=_int(ds, "BitsAllocated"),
-                pixel_data_offset=parsed.pixel_data_offset,
-                pixel_data_length=parsed.pixel_data_length,
-                frame_offsets=parsed.frame_offsets,
-                metadata=parsed.metadata,
-                file_path=relpath,
-                file_size=parsed.size,
-                sha256=parsed.sha256,
-            )
-            Series.objects.filter(pk=series.pk).update(
-                number_of_series_related_instances=F("number_of_series_related_instances") + 1
-            )
-            Study.objects.filter(pk=study.pk).update(
-                number_of_study_related_instances=F("number_of_study_related_instances") + 1
-            )
-            transaction.on_commit(lambda: _arrived(study.pk, created_study))
-    except HierarchyError as exc:
-        storage.remove(relpath)
-        result.reason = str(exc)
-        result.failure_status = exc.status
-        return result
+        _insert_rows(batch)
     except IntegrityError:
-        # Lost a race with a concurrent ingest of the same SOP Instance UID.
-        existing = Instance.objects.filter(sop_instance_uid=result.sop_instance_uid).first()
-        if existing is None:
-            storage.remove(relpath)
-            result.reason = "database integrity error while storing"
-            result.failure_status = CANNOT_UNDERSTAND
-            return result
-        if existing.file_path != relpath:
-            storage.remove(relpath)
-        return _existing_result(existing, parsed, result)
+        if len(batch) > 1:
+            # A concurrent ingest stored one of them meanwhile: one at a time finds which.
+            for received in batch:
+                _store_rows([received])
+            return
+        _lost_race(batch[0])
     except BaseException:
-        storage.remove(relpath)
+        for received in batch:
+            storage.remove(received.relpath)
         raise
-    result.status = IngestStatus.STORED
-    result.instance_id = instance.pk
-    return result
+
+
+def _lost_race(received: _Received) -> None:
+    """The insert of one instance failed on its unique SOP Instance UID."""
+    result = received.result
+    existing = Instance.objects.filter(sop_instance_uid=result.sop_instance_uid).first()
+    if existing is None:
+        storage.remove(received.relpath)
+        result.reason = "database integrity error while storing"
+        result.failure_status = CANNOT_UNDERSTAND
+        return
+    if existing.file_path != received.relpath:
+        storage.remove(received.relpath)
+    _existing_result(existing, received.parsed, result)
+
+
+def _insert_rows(batch: list[_Received]) -> None:
+    hierarchy = Hierarchy()
+    accepted, refused = [], []
+    per_series: Counter[int] = Counter()
+    per_study: Counter[int] = Counter()
+    with transaction.atomic():
+        rows = []
+        for received in batch:
+            try:
+                study, series = hierarchy.resolve(received.parsed.dataset)
+            except HierarchyError as exc:
+                refused.append((received, exc))
+                continue
+            accepted.append(received)
+            rows.append(instance_row(received.parsed, series, received.relpath))
+            per_series[series.pk] += 1
+            per_study[study.pk] += 1
+        Instance.objects.bulk_create(rows)
+        for series_pk, count in per_series.items():
+            Series.objects.filter(pk=series_pk).update(
+                number_of_series_related_instances=F("number_of_series_related_instances") + count
+            )
+        for study_pk, count in per_study.items():
+            Study.objects.filter(pk=study_pk).update(
+                number_of_study_related_instances=F("number_of_study_related_instances") + count
+            )
+            created = study_pk in hierarchy.created
+            transaction.on_commit(lambda pk=study_pk, new=created: _arrived(pk, new))
+    for received, row in zip(accepted, rows, strict=True):
+        received.result.status = IngestStatus.STORED
+        received.result.instance_id = row.pk
+    for received, exc in refused:
+        storage.remove(received.relpath)
+        received.result.reason = str(exc)
+        received.result.failure_status = exc.status

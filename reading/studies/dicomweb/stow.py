@@ -1,8 +1,12 @@
 """STOW-RS (PS3.18 10.5): store instances sent as multipart/related application/dicom.
 
-The body is parsed part by part from the request stream (one part in memory
-at a time) and every part goes through ``ingest_instance``. The answer is the
-Store Instances Response Module (PS3.18 10.5.3, Table 10.5.3-3).
+The body is parsed part by part from the request stream and the parts go
+through ``ingest_instances`` in batches of up to ``BATCH_PARTS`` parts or
+``BATCH_BYTES`` bytes (what is held in memory at once, beside the part being
+read): a batch's files are synced together and its rows written in one
+transaction. The answer is the Store Instances Response Module (PS3.18 10.5.3,
+Table 10.5.3-3), sent once every instance it reports stored is on disk and
+committed.
 """
 
 from __future__ import annotations
@@ -38,12 +42,14 @@ from reading.studies.services import (
     IngestResult,
     IngestStatus,
     coalesced_arrivals,
-    ingest_instance,
+    ingest_instances,
 )
 
 # Failure reasons (PS3.4 Annex B.2.3 and PS3.18 Table 10.5.3-4); the ingest's own come
 # typed on its result (reading/studies/dicomio.py).
 DUPLICATE_SOP_INSTANCE = 0x0111
+BATCH_PARTS = 50
+BATCH_BYTES = 128 * 1024 * 1024
 
 
 def failure_reason(result: IngestResult) -> int:
@@ -102,13 +108,42 @@ def store(request, study_uid: str | None = None):
 
 
 def _store_parts(request, boundary: str, study_uid: str | None) -> list[IngestResult]:
-    results = []
+    results: list[IngestResult | None] = []
+    batch: list[tuple[int, str, bytes]] = []  # (slot in results, name, payload)
+    held = 0
     for index, part in enumerate(
         iter_multipart(request.read, boundary, max_part_bytes=settings.DICOM_MAX_INSTANCE_BYTES),
         start=1,
     ):
-        results.append(_store_part(part, index, study_uid))
+        name = f"part {index}"
+        results.append(_refused_part(part, name, study_uid))
+        if results[-1] is None:
+            batch.append((len(results) - 1, name, part.payload))
+            held += len(part.payload)
+        if len(batch) >= BATCH_PARTS or held >= BATCH_BYTES:
+            _ingest_batch(batch, results)
+            batch, held = [], 0
+    _ingest_batch(batch, results)
     return results
+
+
+def _ingest_batch(batch: list[tuple[int, str, bytes]], results: list) -> None:
+    if not batch:
+        return
+    try:
+        stored = ingest_instances([(name, payload) for _, name, payload in batch])
+    except OperationalError as exc:
+        stored = [
+            IngestResult(
+                status=IngestStatus.FAILED,
+                name=name,
+                reason=f"storage error: {exc}",
+                failure_status=OUT_OF_RESOURCES,
+            )
+            for _, name, _ in batch
+        ]
+    for (slot, _, _), result in zip(batch, stored, strict=True):
+        results[slot] = result
 
 
 def _answer(request, results: list[IngestResult], study_uid: str | None):
@@ -160,8 +195,8 @@ def _answer(request, results: list[IngestResult], study_uid: str | None):
     return dicom_json_response(payload, status=status, Warning=warning)
 
 
-def _store_part(part, index: int, study_uid: str | None) -> IngestResult:
-    name = f"part {index}"
+def _refused_part(part, name: str, study_uid: str | None) -> IngestResult | None:
+    """The failure of a part refused before its ingest; None for a part to ingest."""
     if part.oversized:
         limit = settings.DICOM_MAX_INSTANCE_BYTES
         return IngestResult(
@@ -178,19 +213,9 @@ def _store_part(part, index: int, study_uid: str | None) -> IngestResult:
             name=name,
             reason=f"not DICOM: a {content_type} part in an application/dicom request",
         )
-    try:
-        if study_uid is not None:
-            wrong = _wrong_study(part.payload, name, study_uid)
-            if wrong is not None:
-                return wrong
-        return ingest_instance(part.payload, name=name)
-    except OperationalError as exc:
-        return IngestResult(
-            status=IngestStatus.FAILED,
-            name=name,
-            reason=f"storage error: {exc}",
-            failure_status=OUT_OF_RESOURCES,
-        )
+    if study_uid is not None:
+        return _wrong_study(part.payload, name, study_uid)
+    return None
 
 
 def _wrong_study(raw: bytes, name: str, study_uid: str) -> IngestResult | None:
