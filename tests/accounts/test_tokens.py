@@ -89,3 +89,24 @@ def test_deactivated_users_token_is_refused(client, attending):
     attending.is_active = False
     attending.save()
     assert client.get("/api/worklist/", **bearer(key)).status_code == 401
+
+
+def test_token_lookup_reads_the_user_afresh_and_notes_use_every_five_minutes(attending):
+    from reading.accounts.authentication import LAST_USED_RESOLUTION, user_from_token_header
+
+    issued = create_api_token(attending)
+    user = user_from_token_header(f"Bearer {issued.key}")
+    assert user == attending and user.role == attending.role
+    first = ApiToken.objects.get(pk=issued.token.pk).last_used_at
+    assert first is not None
+    assert user_from_token_header(f"Token {issued.key}") == attending
+    assert ApiToken.objects.get(pk=issued.token.pk).last_used_at == first  # not written again
+    stale = timezone.now() - LAST_USED_RESOLUTION - timedelta(seconds=1)
+    ApiToken.objects.filter(pk=issued.token.pk).update(last_used_at=stale)
+    attending.role = "none"
+    attending.save()
+    user = user_from_token_header(f"Bearer {issued.key}")
+    assert user.role == "none" and not hasattr(user, "token_pk")
+    assert ApiToken.objects.get(pk=issued.token.pk).last_used_at > stale
+    for header in (f"Basic {issued.key}", "Bearer ", f"Bearer {issued.key}x", "Bearer"):
+        assert user_from_token_header(header) is None
