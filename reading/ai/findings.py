@@ -129,6 +129,8 @@ def build(job, engine, result, images, prior, refs, windows, prepare_s):
     found: list[dict] = []
     if job.task == Task.LOCALISE:
         for n, box in enumerate(result.boxes):
+            if not (box.x0 < box.x1 and box.y0 < box.y1):
+                continue  # wholly off the image (clipped to nothing): no place to show it
             found.append(
                 {
                     "data": {

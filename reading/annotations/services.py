@@ -1,7 +1,8 @@
 """Writes to annotations. The only code that saves Annotation rows.
 
-Every write emits ``annotation_changed`` after commit; the live sessions app turns
-that into a stored, numbered session event. Concurrent edits of one annotation are
+Every write emits ``annotation_changed`` inside its transaction; the live sessions
+app turns that into a stored, numbered session event in the same transaction (one
+commit per change; the broadcast follows the commit). Concurrent edits of one annotation are
 last writer wins: each write locks the row, increments ``version`` and replaces the
 fields it sets, so the row (and the last event about it) is the one state everyone
 converges on.
@@ -20,6 +21,7 @@ from django.utils import timezone
 from reading.annotations.models import Annotation, ReviewState, Source, Tool
 from reading.annotations.signals import annotation_changed
 from reading.annotations.validation import (
+    check_on_frame,
     clean_geometry,
     clean_measurements,
     clean_provenance,
@@ -38,15 +40,15 @@ class AnnotationError(Exception):
 
 
 def _emit(annotation: Annotation, action: str, actor) -> None:
-    pk, study_id = annotation.pk, annotation.study_id
-    actor_id = getattr(actor, "pk", None)
-
-    def send() -> None:
-        annotation_changed.send(
-            sender=Annotation, annotation_id=pk, study_id=study_id, action=action, actor_id=actor_id
-        )
-
-    transaction.on_commit(send)
+    # Inside the writer's transaction: the session event is stored with the change (a
+    # second transaction per annotation doubled the writes of the one SQLite writer).
+    annotation_changed.send(
+        sender=Annotation,
+        annotation_id=annotation.pk,
+        study_id=annotation.study_id,
+        action=action,
+        actor_id=getattr(actor, "pk", None),
+    )
 
 
 def _clean_text(value, limit: int, name: str) -> str:
@@ -77,6 +79,18 @@ def _referenced_instance(study: Study, data: dict) -> Instance:
     if frame > (instance.number_of_frames or 1):
         raise ValidationError("frame_number is beyond the instance's number of frames.")
     return instance
+
+
+def _frame_size(annotation: Annotation) -> tuple[int | None, int | None]:
+    """Rows and Columns of the image the annotation sits on (None: not known)."""
+    size = (
+        Instance.objects.filter(
+            series__study_id=annotation.study_id, sop_instance_uid=annotation.sop_instance_uid
+        )
+        .values_list("rows", "columns")
+        .first()
+    )
+    return size or (None, None)
 
 
 def create_annotation(
@@ -121,7 +135,7 @@ def create_annotation(
         sop_instance_uid=instance.sop_instance_uid,
         frame_number=data.get("frame_number", 1),
         tool=tool,
-        geometry=clean_geometry(tool, data.get("geometry")),
+        geometry=clean_geometry(tool, data.get("geometry"), (instance.rows, instance.columns)),
         label=_clean_text(data.get("label"), MAX_LABEL, "label"),
         text=_clean_text(data.get("text"), MAX_TEXT, "text"),
         measurements=clean_measurements(data.get("measurements")),
@@ -159,7 +173,9 @@ def _apply_changes(annotation: Annotation, changes: dict[str, Any]) -> list[str]
     if unknown:
         raise ValidationError(f"these fields cannot be changed: {', '.join(sorted(unknown))}.")
     if "geometry" in changes:
-        annotation.geometry = clean_geometry(annotation.tool, changes["geometry"])
+        annotation.geometry = clean_geometry(
+            annotation.tool, changes["geometry"], _frame_size(annotation)
+        )
     if "label" in changes:
         annotation.label = _clean_text(changes["label"], MAX_LABEL, "label")
     if "text" in changes:
@@ -247,6 +263,9 @@ def review_annotation(
         if locked.source != Source.AI:
             raise AnnotationError("only AI findings are reviewed.")
         fields = _apply_changes(locked, changes or {})
+        if decision != Decision.REJECT and "geometry" not in fields:
+            # What is accepted must be on its image too (a row stored before the check).
+            check_on_frame(locked.tool, locked.geometry.get("points", []), *_frame_size(locked))
         locked.review_state = {
             Decision.ACCEPT: ReviewState.ACCEPTED,
             Decision.EDIT: ReviewState.EDITED,

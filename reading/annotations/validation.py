@@ -22,6 +22,16 @@ MAX_PROVENANCE_BYTES = 8 * 1024
 MAX_MEASUREMENTS = 16
 MEASUREMENT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
+# Where points may lie on the referenced frame (Rows x Columns, image pixel coordinates
+# from 0 to Columns across and 0 to Rows down). An AI mark is on the image: the model's
+# boxes are mapped onto the source pixels and clipped to them, and a reader's edit of one
+# stays there. A human handle may be dragged off the image (Cornerstone's tools allow
+# it, ``preventHandleOutsideImage`` is off) but by no more than the image's own size.
+ON_IMAGE_TOOLS = frozenset({Tool.AI_BOX, Tool.AI_FINDING})
+OFF_IMAGE_MARGIN = 1.0  # times the image's width or height
+# Tools whose two points are a box's corners, top left then bottom right.
+ORDERED_BOX_TOOLS = frozenset({Tool.AI_BOX})
+
 # How many points each tool's geometry holds (inclusive range).
 POINTS_PER_TOOL: dict[str, tuple[int, int]] = {
     Tool.LENGTH: (2, 2),  # the two end points
@@ -58,8 +68,12 @@ def _point(value, where: str) -> list[float]:
     return point
 
 
-def clean_geometry(tool: str, geometry) -> dict:
-    """``{"points": [[x, y], ...], "text_box": [x, y]?}`` with the tool's point count."""
+def clean_geometry(tool: str, geometry, frame: tuple[int | None, int | None] | None = None) -> dict:
+    """``{"points": [[x, y], ...], "text_box": [x, y]?}`` with the tool's point count.
+
+    ``frame`` is the referenced frame's ``(rows, columns)`` (Rows (0028,0010), Columns
+    (0028,0011)); when given, the points are checked against it (:func:`check_on_frame`).
+    """
     if not isinstance(geometry, dict):
         raise ValidationError("geometry must be an object.")
     if _json_size(geometry) > MAX_GEOMETRY_BYTES:
@@ -75,11 +89,37 @@ def clean_geometry(tool: str, geometry) -> dict:
         expected = str(low) if low == high else f"{low} to {high}"
         raise ValidationError(f"a {tool} annotation has {expected} points, not {len(points)}.")
     cleaned = {"points": [_point(p, f"geometry.points[{i}]") for i, p in enumerate(points)]}
+    if frame is not None:
+        check_on_frame(tool, cleaned["points"], *frame)
     if "text_box" in geometry and geometry["text_box"] is not None:
         cleaned["text_box"] = _point(geometry["text_box"], "geometry.text_box")
     if geometry.get("world") is not None or geometry.get("plane") is not None:
         cleaned.update(_clean_plane(geometry, len(cleaned["points"])))
     return cleaned
+
+
+def check_on_frame(tool: str, points: list, rows: int | None, columns: int | None) -> None:
+    """Refuse points off a ``rows`` x ``columns`` frame (see ``ON_IMAGE_TOOLS``) and a box
+    with no size or with its corners the wrong way round. Unknown dimensions (an instance
+    indexed without Rows/Columns) leave the extent unchecked, never the box's shape."""
+    if rows and columns:
+        margin = 0.0 if tool in ON_IMAGE_TOOLS else OFF_IMAGE_MARGIN
+        low_x, high_x = -margin * columns, (1 + margin) * columns
+        low_y, high_y = -margin * rows, (1 + margin) * rows
+        for i, (x, y) in enumerate(points):
+            if not (low_x <= x <= high_x and low_y <= y <= high_y):
+                place = "on" if not margin else "near"
+                raise ValidationError(
+                    f"geometry.points[{i}] ({x:g}, {y:g}) is not {place} the image "
+                    f"({columns} columns x {rows} rows)."
+                )
+    if tool in ORDERED_BOX_TOOLS:
+        (x0, y0), (x1, y1) = points
+        if not (x0 < x1 and y0 < y1):
+            raise ValidationError(
+                f"a {tool} is its top-left then its bottom-right corner, with a width and "
+                f"height above zero; got ({x0:g}, {y0:g}) to ({x1:g}, {y1:g})."
+            )
 
 
 def _vector(value, where: str, size: int, limit: float) -> list[float]:

@@ -17,8 +17,9 @@ from inference.medgemma import AnalysisResult, Generation
 from inference.parsing import parse_localisation
 from inference.preprocessing import box_to_source, source_to_box
 from reading.ai import findings, runner, services
-from reading.ai.models import JobStatus
+from reading.ai.models import AIReview, JobStatus
 from reading.annotations.models import Annotation
+from reading.studies.models import Instance
 from tests.ai.conftest import series_uid
 
 ANSWER = """```json
@@ -103,3 +104,67 @@ def test_a_box_moved_by_the_reader_is_an_edit_with_its_history(demo, client, res
     assert review["changes"]["after"]["geometry"]["points"] == moved
     bad = {"decision": "edit", "changes": {"geometry": {"points": [[1, 2]]}}}
     assert client.post(url, bad, content_type="application/json").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("corners", "why"),
+    [
+        (lambda w, h: [[-3, 10], [20, 30]], "not on the image"),  # negative
+        (lambda w, h: [[10, 10], [w + 1, 30]], "not on the image"),  # beyond Columns
+        (lambda w, h: [[10, 10], [20, h + 0.5]], "not on the image"),  # beyond Rows
+        (lambda w, h: [[10, 10], [10, 30]], "width and height above zero"),  # no width
+        (lambda w, h: [[10, 30], [20, 30]], "width and height above zero"),  # no height
+        (lambda w, h: [[20, 30], [10, 10]], "top-left then its bottom-right"),  # inverted
+        (lambda w, h: [[1e9, 10], [20, 30]], "outside the image coordinate range"),
+    ],
+    ids=["negative", "beyond-columns", "beyond-rows", "no-width", "no-height", "inverted", "huge"],
+)
+def test_an_edited_box_off_its_image_is_refused_and_nothing_saved(
+    demo, client, resident, corners, why
+):
+    box = _stored_boxes(demo["Chest CT"])[0]
+    image = Instance.objects.get(sop_instance_uid=box.sop_instance_uid)
+    points = corners(image.columns, image.rows)
+    before = Annotation.objects.get(pk=box.pk)
+    client.force_login(resident)
+    for url in (f"/api/ai/findings/{box.pk}/review/", f"/api/annotations/{box.pk}/review/"):
+        body = {"decision": "edit", "changes": {"geometry": {"points": points}}}
+        response = client.post(url, body, content_type="application/json")
+        assert response.status_code == 400, (url, response.content)
+        assert why in " ".join(response.json()["detail"]), response.json()
+    after = Annotation.objects.get(pk=box.pk)
+    assert (after.geometry, after.version, after.review_state) == (
+        before.geometry,
+        before.version,
+        "pending",
+    )
+    assert not AIReview.objects.filter(annotation=box).exists()
+
+
+def test_a_box_with_nan_is_refused(demo, client, resident):
+    box = _stored_boxes(demo["Chest CT"])[0]
+    client.force_login(resident)
+    body = '{"decision": "edit", "changes": {"geometry": {"points": [[NaN, 1], [2, 3]]}}}'
+    response = client.post(
+        f"/api/ai/findings/{box.pk}/review/", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert Annotation.objects.get(pk=box.pk).version == box.version
+
+
+def test_a_stored_box_off_its_image_cannot_be_accepted_only_rejected(demo, client, attending):
+    """A row stored before the check: accepting it is refused, rejecting it is allowed."""
+    box = _stored_boxes(demo["Chest CT"])[0]
+    image = Instance.objects.get(sop_instance_uid=box.sop_instance_uid)
+    Annotation.objects.filter(pk=box.pk).update(
+        geometry={"points": [[5.0, 5.0], [image.columns + 40.0, 20.0]]}
+    )
+    client.force_login(attending)
+    url = f"/api/ai/findings/{box.pk}/review/"
+    response = client.post(url, {"decision": "accept"}, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "not on the image" in " ".join(response.json()["detail"])
+    assert Annotation.objects.get(pk=box.pk).review_state == "pending"
+    response = client.post(url, {"decision": "reject"}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert Annotation.objects.get(pk=box.pk).review_state == "rejected"

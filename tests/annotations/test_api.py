@@ -67,6 +67,8 @@ def test_client_chosen_id_is_kept_and_not_reused(attending_client, ct_study):
         {"geometry": {"points": [[1, "2"], [3, 4]]}},  # numbers only
         {"geometry": {"points": [[1, True], [3, 4]]}},
         {"geometry": {"points": [[1, 2], [3, 1e9]]}},  # out of range
+        {"geometry": {"points": [[1, 2], [3, 65]]}},  # a 32-row image's handle 33 rows off
+        {"geometry": {"points": [[-33, 2], [3, 4]]}},
         {"geometry": {"points": [[1, 2], [3, 4]], "script": "x"}},  # unknown key
         {"geometry": [[1, 2], [3, 4]]},
         {"measurements": {"Length!": 3}},
@@ -84,6 +86,15 @@ def test_invalid_annotations_are_refused(attending_client, ct_study, change):
     )
     assert response.status_code == 400, response.content
     assert Annotation.objects.count() == 0
+
+
+def test_a_handle_may_sit_off_the_image_by_up_to_its_size(attending_client, ct_study):
+    """Cornerstone lets a handle be dragged past the image's edge (32 x 32 here)."""
+    study_uid, sops, _ = ct_study
+    data = _length(sops[0], geometry={"points": [[-5.5, 2], [40, 63.9]]})
+    response = attending_client.post(_url(study_uid), data, content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["geometry"]["points"] == [[-5.5, 2.0], [40.0, 63.9]]
 
 
 def test_oversized_geometry_is_refused(attending_client, ct_study):
