@@ -24,7 +24,7 @@ from tests.browser.conftest import (
     start_server,
     stop_server,
 )
-from tests.browser.test_sessions import _in_thread
+from tests.browser.offloop import in_thread
 from tests.browser.test_viewer import viewer_bundle  # noqa: F401 - builds the bundle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -97,8 +97,8 @@ def _jobs_done(page, count):
 
 
 def test_ai_read_in_a_live_session(browser, ai_stack, attending, resident, shot):
-    cr = _in_thread(_seed, ("Chest radiograph",))["Chest radiograph PA"]
-    session = _in_thread(
+    cr = in_thread(_seed, ("Chest radiograph",))["Chest radiograph PA"]
+    session = in_thread(
         session_services.create_session, study=cr, host=attending, invite=[resident.username]
     )
     path = f"/viewer/{cr.study_instance_uid}/?session={session.pk}"

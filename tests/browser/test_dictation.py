@@ -22,8 +22,8 @@ from reading.devserver import CHROMIUM, CHROMIUM_ARGS, ROOT
 from reading.reading_sessions import services
 from reading.studies.models import Study
 from tests.browser.conftest import _server_env, session_cookie_for, start_server, stop_server
+from tests.browser.offloop import in_thread
 from tests.browser.speech import RATE, read_wav, rms, spoken_wav
-from tests.browser.test_sessions import _in_thread
 from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
     make_study,
     viewer_bundle,
@@ -198,7 +198,7 @@ def test_dictation_in_session_stores_audio_and_reaches_guest(
     _, spoken = speech
     study_uid, _, _ = make_study(n=4, size=64)
     study = Study.objects.get(study_instance_uid=study_uid)
-    session = _in_thread(services.create_session, study=study, host=attending, title="Dictation")
+    session = in_thread(services.create_session, study=study, host=attending, title="Dictation")
 
     path = f"/viewer/{study_uid}/?session={session.pk}"
     host = _open_viewer(login_page(attending, path), session=True)

@@ -5,13 +5,13 @@ PDF, the full-page view."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from reading.reading_sessions import services as session_services
 from reading.reports.models import Report, ReportStatus
 from reading.studies.models import Study
+from tests.browser.offloop import in_thread
 from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
     make_study,
     viewer_bundle,
@@ -20,11 +20,6 @@ from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the
 pytestmark = pytest.mark.browser
 
 EDITOR = ".rr-report .cm-content"
-
-
-def _in_thread(func, *args, **kwargs):
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(func, *args, **kwargs).result()
 
 
 def _open(login_page, user, study_uid, session_id):
@@ -75,7 +70,7 @@ def test_report_coedited_signed_diffed_addended(
 ):
     study_uid, _, _ = make_study(n=6, size=64, desc="CT CHEST")
     study = Study.objects.get(study_instance_uid=study_uid)
-    session = _in_thread(
+    session = in_thread(
         session_services.create_session, study=study, host=attending, title="Reporting"
     )
     res = _open(login_page, resident, study_uid, session.pk)

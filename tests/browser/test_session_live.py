@@ -7,8 +7,8 @@ import pytest
 
 from reading.reading_sessions import services
 from reading.studies.models import Study
+from tests.browser.offloop import in_thread
 from tests.browser.test_session_ui import LIVE, _wait_viewer
-from tests.browser.test_sessions import _in_thread
 from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
     make_study,
     viewer_bundle,
@@ -19,13 +19,13 @@ pytestmark = pytest.mark.browser
 
 def _session(attending, study_uid, title="Tumour board: RUL nodule, 3 month follow-up"):
     study = Study.objects.get(study_instance_uid=study_uid)
-    return _in_thread(services.create_session, study=study, host=attending, title=title)
+    return in_thread(services.create_session, study=study, host=attending, title=title)
 
 
 def test_chat_survives_a_reload_and_follow_gives_the_keys_back(login_page, attending, resident):
     study_uid, _, _ = make_study(n=6, size=64)
     session = _session(attending, study_uid)
-    _in_thread(services.invite_users, session, by=attending, usernames=[resident.username])
+    in_thread(services.invite_users, session, by=attending, usernames=[resident.username])
     page = login_page(resident, f"/viewer/{study_uid}/?session={session.pk}", bypass_csp=True)
     _wait_viewer(page)
     page.wait_for_function(LIVE)

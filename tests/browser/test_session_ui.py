@@ -9,7 +9,7 @@ import pytest
 from reading.reading_sessions import services
 from reading.reading_sessions.models import ReadingSession, SessionInvite, SessionStatus
 from reading.studies.models import Study
-from tests.browser.test_sessions import _in_thread
+from tests.browser.offloop import in_thread
 from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
     make_study,
     viewer_bundle,
@@ -139,7 +139,7 @@ def test_join_param_finds_the_session_or_says_there_is_none(login_page, attendin
 
     # Once the attending has one, ?join=1 goes to it.
     study = Study.objects.get(study_instance_uid=study_uid)
-    session = _in_thread(services.create_session, study=study, host=attending)
+    session = in_thread(services.create_session, study=study, host=attending)
     page.goto(page.url)
     page.wait_for_url(f"**/viewer/{study_uid}/?session={session.pk}")
     _wait_viewer(page)
@@ -153,7 +153,7 @@ def test_invite_link_works_for_readers_and_not_for_outsiders(
 ):
     study_uid, _, _ = make_study(n=4, size=64)
     study = Study.objects.get(study_instance_uid=study_uid)
-    session = _in_thread(services.create_session, study=study, host=attending)
+    session = in_thread(services.create_session, study=study, host=attending)
     host = login_page(
         attending,
         f"/viewer/{study_uid}/?session={session.pk}",

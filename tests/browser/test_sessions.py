@@ -3,14 +3,13 @@ and a follower that drops off and comes back without missing anything."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from reading.annotations.models import Annotation
 from reading.reading_sessions import services
 from reading.reading_sessions.models import SessionEvent
 from reading.studies.models import Study
+from tests.browser.offloop import in_thread
 from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
     make_study,
     viewer_bundle,
@@ -20,12 +19,6 @@ from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the
 )
 
 pytestmark = pytest.mark.browser
-
-
-def _in_thread(func, *args, **kwargs):
-    """Services send on commit with async_to_sync: not on Playwright's event loop."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(func, *args, **kwargs).result()
 
 
 def _open(login_page, user, study_uid, session_id):
@@ -57,7 +50,7 @@ def _records(page):
 def test_two_readers_share_annotations_follow_and_resume(login_page, attending, resident, shot):
     study_uid, _, datasets = make_study(n=24, size=128)
     study = Study.objects.get(study_instance_uid=study_uid)
-    session = _in_thread(services.create_session, study=study, host=attending, title="Board")
+    session = in_thread(services.create_session, study=study, host=attending, title="Board")
 
     host = _open(login_page, attending, study_uid, session.pk)
     guest = _open(login_page, resident, study_uid, session.pk)
@@ -134,7 +127,7 @@ def test_two_readers_share_annotations_follow_and_resume(login_page, attending, 
 def test_outsider_cannot_join_session_in_viewer(login_page, attending, outsider):
     study_uid, _, _ = make_study(n=4, size=64)
     study = Study.objects.get(study_instance_uid=study_uid)
-    session = _in_thread(services.create_session, study=study, host=attending)
+    session = in_thread(services.create_session, study=study, host=attending)
     page = login_page(outsider, f"/viewer/{study_uid}/?session={session.pk}", bypass_csp=True)
     base = page.url.split("/viewer/")[0]
     assert page.request.get(f"{base}/viewer/{study_uid}/?session={session.pk}").status == 403

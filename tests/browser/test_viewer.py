@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -19,6 +18,7 @@ from pydicom.uid import JPEG2000Lossless, RLELossless, generate_uid
 
 from reading.studies.services import ingest_instance
 from tests.browser.conftest import ROOT
+from tests.browser.offloop import in_thread
 from tests.dicom_factory import make_dataset, to_bytes
 
 pytestmark = pytest.mark.browser
@@ -55,8 +55,7 @@ def phantom_slice(k: int, n: int, size: int = SIZE) -> np.ndarray:
 def make_study(*args, **kwargs):
     """Ingest in a worker thread: Playwright's event loop runs in this one, and the ingest's
     on-commit realtime hooks call async_to_sync."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(_make_study, *args, **kwargs).result()
+    return in_thread(_make_study, *args, **kwargs)
 
 
 def _make_study(
@@ -529,8 +528,7 @@ def test_layouts_and_drag_a_series_into_a_viewport(login_page, attending, shot):
             assert ingest_instance(to_bytes(ds), name=f"c{k}.dcm").ok
         return study_uid, first_series, second
 
-    with ThreadPoolExecutor(1) as pool:
-        study_uid, first_series, second_series = pool.submit(two_series).result()
+    study_uid, first_series, second_series = in_thread(two_series)
     page = open_viewer(login_page, attending, study_uid)
     items = page.locator(".vw-series-item")
     assert items.count() == 2
@@ -567,8 +565,7 @@ def test_every_sample_transfer_syntax_renders(login_page, attending, shot):
         assert all(r.ok for r in results), [r.reason for r in results if not r.ok]
         return results[0].study_instance_uid, len(results)
 
-    with ThreadPoolExecutor(1) as pool:
-        study_uid, count = pool.submit(seed).result()
+    study_uid, count = in_thread(seed)
     assert count >= 9
     page = open_viewer(login_page, attending, study_uid)
     items = page.locator(".vw-series-item")

@@ -5,7 +5,6 @@ undecodable image, the measurements list, overlays in 2x2, and keys for the work
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -14,6 +13,7 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless, MRImageStorage, generate_uid
 
 from reading.studies.services import ingest_instance
+from tests.browser.offloop import in_thread
 from tests.browser.test_viewer import (  # noqa: F401 (viewer_bundle: the built bundle)
     assert_not_blank,
     phantom_slice,
@@ -44,12 +44,6 @@ def open_viewer(login_page, user, study_uid):
     )
     wait_for_image(page)
     return page
-
-
-def in_thread(fn, *args, **kwargs):
-    """Ingest off Playwright's event-loop thread (the ingest's on-commit hooks are sync)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn, *args, **kwargs).result()
 
 
 def ingest(ds, name="x.dcm"):
