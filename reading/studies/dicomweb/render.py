@@ -40,6 +40,7 @@ from reading.studies.dicomweb.media import (
     new_boundary,
     parse_accept,
 )
+from reading.studies.dicomweb.rendercache import rendered_cache
 from reading.studies.dicomweb.streaming import multipart_chunks, streaming_response
 from reading.studies.models import Instance
 
@@ -260,15 +261,19 @@ def _render_response(request, instance: Instance, frame: int, study, thumbnail: 
     quality = _quality_param(request)
     if not instance.rows:
         raise Http404("this instance has no image")
-    try:
-        path = storage.absolute(instance.file_path)
-        image = render_frame(path, frame - 1, window, pixel_source(instance))
-    except (ValueError, NotImplementedError, RuntimeError) as exc:
-        raise NotAcceptable(f"cannot render this instance: {exc}") from None
+    path = storage.absolute(instance.file_path)
+    stat = os.stat(path)
+    key = (str(path), stat.st_size, stat.st_mtime_ns, frame, window, viewport, quality, media_type)
+    body = rendered_cache.get(key)
+    if body is None:
+        try:
+            image = render_frame(path, frame - 1, window, pixel_source(instance))
+        except (ValueError, NotImplementedError, RuntimeError) as exc:
+            raise NotAcceptable(f"cannot render this instance: {exc}") from None
+        body = encode(_fit(image, viewport), media_type, quality)
+        rendered_cache.put(key, body)
     audit(request, AuditAction.RENDER, study=study, detail="thumbnail" if thumbnail else "rendered")
-    response = HttpResponse(
-        encode(_fit(image, viewport), media_type, quality), content_type=media_type
-    )
+    response = HttpResponse(body, content_type=media_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
