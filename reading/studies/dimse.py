@@ -16,8 +16,12 @@ node, not a user, so a deployment must list its peers. Every association,
 accepted or rejected, is logged and audited.
 
 pynetdicom serves every association in its own thread, and Django's database
-connections are per thread: each association closes its connections when it
-ends, and a connection broken meanwhile is dropped before the next store.
+connections are per thread: an association keeps its connection from one store
+to the next, closes it when it ends, and a connection broken meanwhile is
+dropped before the next store. A C-STORE is answered once its instance is on
+disk and its rows are committed; the worklist hears of a new study at once and
+of further instances at most once a second and when the association ends
+(``ArrivalThrottle``), not once per slice.
 """
 
 from __future__ import annotations
@@ -35,7 +39,12 @@ from pynetdicom.sop_class import Verification
 from reading.studies import qr
 from reading.studies.batch import BatchSummary, record_store_events
 from reading.studies.dicomio import dataset_to_part10
-from reading.studies.services import IngestResult, IngestStatus, ingest_instance
+from reading.studies.services import (
+    ArrivalThrottle,
+    IngestResult,
+    IngestStatus,
+    ingest_instance,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +128,7 @@ class StoreSCP:
     def __init__(self, ae_title: str = "", policy: PeerPolicy | None = None) -> None:
         self._lock = threading.Lock()
         self._summaries: dict[int, BatchSummary] = {}
+        self._arrivals: dict[int, ArrivalThrottle] = {}
         self.received = 0
         self.ae_title = ae_title
         self.policy = policy or PeerPolicy()
@@ -190,8 +200,12 @@ class StoreSCP:
         with self._lock:
             return self._summaries.setdefault(id(assoc), BatchSummary())
 
+    def _throttle(self, assoc) -> ArrivalThrottle:
+        with self._lock:
+            return self._arrivals.setdefault(id(assoc), ArrivalThrottle())
+
     def handle_store(self, event) -> Dataset | int:
-        close_old_connections()
+        _drop_broken_connections()
         requestor = event.assoc.requestor
         name = f"{requestor.ae_title}@{requestor.address}"
         if not self._allowed(event):
@@ -209,7 +223,8 @@ class StoreSCP:
                 log.warning("C-STORE from %s: cannot decode the dataset: %s", name, exc)
                 return _status(STATUS_CANNOT_UNDERSTAND, f"cannot decode dataset: {exc}")
         try:
-            result = ingest_instance(raw, name=name)
+            with self._throttle(event.assoc).collecting():
+                result = ingest_instance(raw, name=name)
         except Exception as exc:
             log.exception("C-STORE from %s failed", name)
             return _status(STATUS_PROCESSING_FAILURE, f"processing failure: {type(exc).__name__}")
@@ -226,7 +241,10 @@ class StoreSCP:
         """Association over: audit what it stored (once), close this thread's DB connections."""
         with self._lock:
             summary = self._summaries.pop(id(event.assoc), None)
+            arrivals = self._arrivals.pop(id(event.assoc), None)
         try:
+            if arrivals is not None:
+                arrivals.flush()
             if summary is not None:
                 requestor = event.assoc.requestor
                 log.info(
@@ -242,6 +260,21 @@ class StoreSCP:
             log.exception("audit of a C-STORE association failed")
         finally:
             connections.close_all()
+
+
+def _drop_broken_connections() -> None:
+    """Close this thread's database connections that broke (``close_old_connections``
+    without the ``CONN_MAX_AGE`` ageing, which would reconnect for every store)."""
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is None:
+            continue
+        if conn.get_autocommit() != conn.settings_dict["AUTOCOMMIT"]:
+            conn.close()
+        elif conn.errors_occurred:
+            if conn.is_usable():
+                conn.errors_occurred = False
+            else:
+                conn.close()
 
 
 def start_listener(

@@ -7,6 +7,8 @@ patient, its series in another study) is refused and leaves no row behind.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from django.db import transaction
 from django.db.models import F
 
@@ -178,7 +180,8 @@ class Hierarchy:
     looked up (or created) once: the second slice of a series is checked in memory
     against the rows the first one found, with the same refusals."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, savepoints: bool = True) -> None:
+        self.savepoints = savepoints
         self._studies: dict[str, Study] = {}
         self._series: dict[str, Series] = {}
         self.created: set[int] = set()  # studies created in this transaction
@@ -194,7 +197,8 @@ class Hierarchy:
                     f"{study.study_instance_uid}; refused"
                 )
             return study, series
-        with transaction.atomic():  # a savepoint: a refused instance leaves no row behind
+        # A savepoint: a refused instance leaves no row behind when the others are kept.
+        with transaction.atomic() if self.savepoints else nullcontext():
             study, series, created = upsert_hierarchy(ds)
         self._studies[study.study_instance_uid] = study
         self._series[series.series_instance_uid] = series

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ from reading.studies.signals import instance_stored
 __all__ = [
     "HIERARCHY_MISMATCH",
     "PATIENT_MISMATCH",
+    "ArrivalThrottle",
     "HierarchyError",
     "IngestResult",
     "IngestStatus",
@@ -120,6 +122,25 @@ def _arrived(study_id: int, created_study: bool) -> None:
 
 
 @contextmanager
+def _collecting(pending: dict[int, bool]) -> Iterator[None]:
+    """Within the block, this thread's arrivals go into ``pending`` (unless an outer
+    block collects them already)."""
+    if getattr(_batch, "pending", None) is not None:
+        yield
+        return
+    _batch.pending = pending
+    try:
+        yield
+    finally:
+        _batch.pending = None
+
+
+def _send(pending: dict[int, bool]) -> None:
+    for study_id, created in pending.items():
+        instance_stored.send(sender=Instance, study_id=study_id, created_study=created)
+
+
+@contextmanager
 def coalesced_arrivals() -> Iterator[None]:
     """Within the block, ``instance_stored`` goes out once per study, when it ends.
 
@@ -128,16 +149,49 @@ def coalesced_arrivals() -> Iterator[None]:
     request or an upload of 200 slices sends one signal instead of 200.
     ``created_study`` is True when any instance of the batch created the study.
     """
-    if getattr(_batch, "pending", None) is not None:
-        yield  # nested: the outer block sends
-        return
-    _batch.pending = {}
+    pending: dict[int, bool] = {}
     try:
-        yield
+        with _collecting(pending):
+            yield
     finally:
-        pending, _batch.pending = _batch.pending, None
-        for study_id, created in pending.items():
-            instance_stored.send(sender=Instance, study_id=study_id, created_study=created)
+        _send(pending)  # nested: nothing here, the outer block sends
+
+
+class ArrivalThrottle:
+    """``instance_stored`` for a stream of single ingests (a C-STORE association, one
+    instance per request): a new study is signalled at once, a known one at most every
+    ``interval`` seconds, and whatever is still pending when ``flush`` is called.
+
+    The worklist row of a new study appears with its first instance; its copies
+    (instance counts, modalities) follow within ``interval`` and are complete once
+    the stream ends, without a worklist refresh for every slice.
+    """
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._pending: dict[int, bool] = {}
+        self._sent: dict[int, float] = {}
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        try:
+            with _collecting(self._pending):
+                yield
+        finally:
+            now = time.monotonic()
+            due = {
+                study_id: created
+                for study_id, created in self._pending.items()
+                if created or now - self._sent.get(study_id, -self.interval) >= self.interval
+            }
+            for study_id in due:
+                del self._pending[study_id]
+                self._sent[study_id] = now
+            _send(due)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        _send(pending)
 
 
 def ingest_instance(raw: bytes, *, name: str = "") -> IngestResult:
@@ -274,7 +328,8 @@ def _lost_race(received: _Received) -> None:
 
 
 def _insert_rows(batch: list[_Received]) -> None:
-    hierarchy = Hierarchy()
+    # One instance: its refusal rolls the whole transaction back, no savepoint needed.
+    hierarchy = Hierarchy(savepoints=len(batch) > 1)
     accepted, refused = [], []
     per_series: Counter[int] = Counter()
     per_study: Counter[int] = Counter()
@@ -290,6 +345,8 @@ def _insert_rows(batch: list[_Received]) -> None:
             rows.append(instance_row(received.parsed, series, received.relpath))
             per_series[series.pk] += 1
             per_study[study.pk] += 1
+        if refused and not hierarchy.savepoints:
+            transaction.set_rollback(True)  # its one instance refused: none of its rows stay
         Instance.objects.bulk_create(rows)
         for series_pk, count in per_series.items():
             Series.objects.filter(pk=series_pk).update(
