@@ -10,7 +10,8 @@
  * Outside a session the study's AI socket (``/ws/ai/studies/<uid>/``) carries the same
  * ``ai.*`` envelopes, so other readers' jobs and reviews show without a reload.
  *
- * ``viewer.ai``: ``read(task?)`` (the "AI read" button and its shortcut), ``state()``.
+ * ``viewer.ai``: ``read(task?)`` (the "AI read" button and its shortcut), ``state()``,
+ * ``data`` and ``boxes`` (where a box is drawn: tests grab its corners).
  */
 import './ai.css';
 
@@ -34,6 +35,7 @@ export function install(viewer, { sessionId = null } = {}) {
     read: (task) => panel.read(task),
     state: () => data.snapshot(),
     data,
+    boxes,
   };
   data.load();
   data.listen();
