@@ -8,6 +8,11 @@ then on :func:`group_send` writes the message to a small outbox table
 ``reading/asgi.py`` on its event loop) reads it every ~150 ms, sends it to its
 own layer and deletes it. With the Redis layer every process reaches every
 other directly and the outbox is never used.
+
+A consumer that runs a write on the database thread uses :func:`run_and_publish`:
+what the write sends after commit is then published from the event loop when the
+write returns, instead of each message waiting in the thread for a turn of the loop
+(``async_to_sync``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
@@ -30,6 +36,8 @@ RELAY_BATCH = 500
 STALE_AFTER = timedelta(minutes=2)
 
 _outbox = False
+# Messages held for run_and_publish (None: send at once).
+_held: ContextVar[list | None] = ContextVar("realtime_held", default=None)
 
 # A message, or a callable that builds it (or several, or none) after commit.
 Message = dict | Callable[[], dict | Iterable[dict] | None]
@@ -63,6 +71,10 @@ def group_send(group: str, message: dict) -> None:
     if _outbox:
         _write_outbox(group, message)
         return
+    held = _held.get()
+    if held is not None:
+        held.append((group, message))
+        return
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, message)
@@ -83,6 +95,26 @@ def send_on_commit(group: str, message: Message) -> None:
             group_send(group, one)
 
     transaction.on_commit(send)
+
+
+async def run_and_publish(func: Callable, *args, **kwargs):
+    """``await database_sync_to_async(func)(...)``; what it sends is published after it returns.
+
+    For consumers: the messages ``func`` sends on commit are held (the thread runs
+    with a copy of this context, sharing the list) and published here, in order, on
+    the event loop, also when ``func`` raises after a commit.
+    """
+    from channels.db import database_sync_to_async
+
+    held: list[tuple[str, dict]] = []
+    token = _held.set(held)
+    try:
+        return await database_sync_to_async(func)(*args, **kwargs)
+    finally:
+        _held.reset(token)
+        layer = get_channel_layer()
+        for group, message in held:
+            await layer.group_send(group, message)
 
 
 # -- the relay (server side) -------------------------------------------------------------

@@ -1,7 +1,8 @@
 from django.dispatch import Signal
 
-# Sent after commit whenever an annotation changes. Keyword arguments are ids, not
-# objects, so receivers read the committed row: annotation_id (UUID), study_id, action
+# Sent inside the transaction that changes an annotation, so what a receiver writes
+# commits (or rolls back) with the change. Keyword arguments are ids, not objects:
+# receivers read the row as written: annotation_id (UUID), study_id, action
 # ("created", "updated", "deleted", "reviewed"), actor_id (the user's pk, or None for
 # a background job such as an AI finding). A domain signal between apps, not a broadcast:
 # a receiver that tells clients does so through ``reading.realtime.send_on_commit``.
