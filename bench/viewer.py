@@ -73,7 +73,7 @@ RESOURCES_JS = """
   const nav = performance.getEntriesByType('navigation')[0];
   const rows = [`document: response ${nav.responseEnd.toFixed(0)} ms, DOMContentLoaded ${nav.domContentLoadedEventEnd.toFixed(0)} ms`];
   for (const r of performance.getEntriesByType('resource')) {
-    if (r.name.includes('/frames/')) continue;
+    if (r.name.includes('/frames/') || r.name.includes('/pixeldata')) continue;
     rows.push(`${r.name.split('/').pop().slice(0, 40)}: ${r.startTime.toFixed(0)}-${r.responseEnd.toFixed(0)} ms, ${(r.encodedBodySize / 1024).toFixed(0)} KiB`);
   }
   return rows.join('\\n');
@@ -173,6 +173,11 @@ def main() -> None:
         help="stack rendering path (auto: CPU when WebGL is a software rasterizer)",
     )
     parser.add_argument("--disable-3d", action="store_true", help="force the CPU rendering path")
+    parser.add_argument(
+        "--viewer-query",
+        default="",
+        help="extra query for the viewer's URL, e.g. batch=1 (one WADO-RS request per frame)",
+    )
     args = parser.parse_args()
 
     if not (ROOT / "static" / "viewer" / "viewer.js").exists():
@@ -230,7 +235,10 @@ def run_browser(args, base: str, study_uid: str, series_uid: str, user) -> None:
             context.add_cookies([cookie])
             context.add_init_script(LONGTASKS_JS)
             page = context.new_page()
-            query = "" if args.render == "auto" else f"?render={args.render}"
+            params = ([] if args.render == "auto" else [f"render={args.render}"]) + (
+                [args.viewer_query] if args.viewer_query else []
+            )
+            query = f"?{'&'.join(params)}" if params else ""
             page.goto(f"{base}/viewer/{study_uid}/{query}")
             page.wait_for_function(
                 f"window.readingViewer && window.readingViewer.timings['complete:{series_uid}']",

@@ -3,10 +3,28 @@
  * series' metadata (DICOM JSON), then its frames, progressively and nearest-to-the-slice-
  * in-view first, decoded in the dicom-image-loader's web workers.
  */
-import { imageLoader } from '@cornerstonejs/core';
+import { cache, imageLoader } from '@cornerstonejs/core';
 import { wadors } from '@cornerstonejs/dicom-image-loader';
 
+import {
+  UndecodableImageError,
+  fetchFrames,
+  imageFromPart,
+  knownUndecodable,
+  takeIncoming,
+} from './bulk-frames.js';
 import { earlyJson, forgetEarly } from './early.js';
+
+export { UndecodableImageError };
+
+/**
+ * Frames of single-frame instances go several to a request (Series Pixel Data, PS3.18
+ * 10.4.1.1.6): one request per frame cost the browser and the server more than the
+ * bytes did. ``?batch=1`` in the viewer's URL goes back to one request per frame.
+ */
+const query = new URLSearchParams(window.location.search);
+const BATCH = Number(query.get('batch')) || 12;
+const STREAMS = Number(query.get('streams')) || 3;
 
 /** First value of a DICOM JSON attribute (PS3.18 F.2). */
 export function tagValue(meta, tag, index = 0) {
@@ -55,6 +73,7 @@ export class SeriesData {
     this.loaded = new Set();
     this.failed = new Set();
     this.errors = new Map(); // imageId -> why it could not be loaded
+    this.singleFrame = new Set(); // image ids of single-frame instances (fetched in batches)
     this.focus = 0;
     this._metadata = null;
     this._pumping = 0;
@@ -94,6 +113,7 @@ export class SeriesData {
         const imageId =
           `wadors:${window.location.origin}${this.base}/instances/${sop}/frames/${frame}`;
         wadors.metaDataManager.add(imageId, meta);
+        if (frames === 1) this.singleFrame.add(imageId);
         entries.push({ imageId, meta, number, frame, position: frames > 1 ? null : position });
       }
     }
@@ -128,7 +148,7 @@ export class SeriesData {
   }
 
   /** Load every frame, the one nearest to ``focus`` first; re-aimed by ``setFocus``. */
-  prefetch(focus = 0, concurrency = 6) {
+  prefetch(focus = 0, concurrency = BATCH > 1 ? STREAMS : 6) {
     this.focus = focus;
     if (!this._pending) {
       this._pending = new Set(this.imageIds.map((_, i) => i));
@@ -175,33 +195,67 @@ export class SeriesData {
     return best;
   }
 
-  async _pump() {
+  /**
+   * The next frames to fetch together: the nearest pending one and, when it is a
+   * single-frame instance's, the next nearest such frames not loaded or loading yet.
+   */
+  _nextBatch() {
+    const batch = [];
+    let i = this._next();
+    // Frames already in the cache (the slice in view) need no request.
+    while (i >= 0 && cache.getImageLoadObject(this.imageIds[i])) {
+      batch.push(this.imageIds[i]);
+      i = this._next();
+    }
+    if (i < 0) return { cached: batch, fetch: [] };
+    const first = this.imageIds[i];
+    if (BATCH <= 1 || !this.singleFrame.has(first)) return { cached: batch, fetch: [first], one: true };
+    const fetch = [first];
+    const skipped = [];
+    while (fetch.length < BATCH && this._pending.size) {
+      const j = this._next();
+      const imageId = this.imageIds[j];
+      if (cache.getImageLoadObject(imageId)) batch.push(imageId);
+      else if (this.singleFrame.has(imageId)) fetch.push(imageId);
+      else skipped.push(j);
+    }
+    for (const j of skipped) this._pending.add(j);
+    return { cached: batch, fetch };
+  }
+
+  async _load(imageId) {
     try {
-      for (let i = this._next(); i >= 0; i = this._next()) {
-        const imageId = this.imageIds[i];
-        try {
-          await imageLoader.loadAndCacheImage(imageId);
-          this.loaded.add(imageId);
-        } catch (err) {
-          console.warn('viewer: frame failed to load', imageId, err);
-          this.markFailed(imageId, err);
+      await imageLoader.loadAndCacheImage(imageId);
+      this.loaded.add(imageId);
+    } catch (err) {
+      console.warn('viewer: frame failed to load', imageId, err);
+      this.markFailed(imageId, err);
+    }
+    if (this.isComplete && !this.completedAt) this.completedAt = performance.now();
+    this.viewer.emitProgress(this);
+  }
+
+  async _pump() {
+    // A batch's frames decode while the next batch arrives: only its request is awaited.
+    const loads = [];
+    try {
+      while (this._pending.size) {
+        const { cached, fetch, one } = this._nextBatch();
+        for (const imageId of cached) loads.push(this._load(imageId));
+        if (one) {
+          await this._load(fetch[0]);
+        } else if (fetch.length) {
+          const missed = await fetchFrames(this.base, fetch, (imageId) => loads.push(this._load(imageId)));
+          for (const imageId of missed) loads.push(this._load(imageId));
         }
-        if (this.isComplete && !this.completedAt) this.completedAt = performance.now();
-        this.viewer.emitProgress(this);
       }
+      await Promise.all(loads);
     } finally {
       this._pumping -= 1;
     }
   }
 }
 
-/** A frame whose codestream the decoder could not turn into pixels. */
-export class UndecodableImageError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'UndecodableImageError';
-  }
-}
 
 /** True for a decoded image with its declared size and pixels to match. */
 function hasPixels(image) {
@@ -222,13 +276,25 @@ function hasPixels(image) {
  */
 export function registerCheckedLoader() {
   imageLoader.registerImageLoader('wadors', (imageId, options) => {
-    const load = wadors.loadImage(imageId, options);
+    const load = loadFrame(imageId, options);
     const promise = Promise.resolve(load.promise).then((image) => {
       if (!hasPixels(image)) throw new UndecodableImageError('the image data could not be decoded');
       return image;
     });
     return { ...load, promise };
   });
+}
+
+/** A frame from a batch request under way when there is one, else fetched alone. */
+function loadFrame(imageId, options) {
+  const known = knownUndecodable(imageId);
+  if (known) return { promise: Promise.reject(known), cancelFn: undefined };
+  const part = takeIncoming(imageId);
+  if (!part) return wadors.loadImage(imageId, options);
+  const promise = part.then((received) =>
+    received ? imageFromPart(imageId, received, options) : wadors.loadImage(imageId, options).promise,
+  );
+  return { promise, cancelFn: undefined };
 }
 
 /** A short reason for a frame that failed: HTTP status, or the decoder's message. */

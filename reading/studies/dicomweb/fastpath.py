@@ -6,7 +6,9 @@ threads (sync-only middleware), a new SQLite connection, the session or token
 lookup and a query: a frame costs what any authenticated request costs. This
 application answers ``GET /dicomweb/studies/{study}/series/{series}/instances/
 {sop}/frames/{list}`` itself when it can serve it from two per-process caches,
-and hands every other request to Django unchanged.
+and so ``.../series/{series}/pixeldata?SOPInstanceUID=uid1,uid2`` (Series Pixel
+Data for a few instances: the viewer's batches of frames, streamed a frame per
+chunk); it hands every other request to Django unchanged.
 
 - Access decisions: (session key, Authorization header, study) -> the user,
   for ``DICOMWEB_FAST_FRAMES_TTL`` seconds (default 5). The decision is made by
@@ -67,18 +69,26 @@ from reading.accounts.middleware import session_timed_out, token_user_for
 from reading.audit.models import AuditAction
 from reading.audit.services import DEDUP_SECONDS, record_access
 from reading.studies.access import get_study_for_user
+from reading.studies.dicomweb.common import service_root
 from reading.studies.dicomweb.frames import (
     FrameSource,
     frame_numbers,
     frame_sources_for_user,
     frames_content,
+    pixel_data_chunks,
     plan_frames,
+    sop_uid_list,
 )
-from reading.studies.dicomweb.media import NotAcceptable
+from reading.studies.dicomweb.media import (
+    NotAcceptable,
+    multipart_content_type,
+    new_boundary,
+)
 from reading.studies.dicomweb.urls import FrameListConverter, UIDConverter
 
 MAX_SOURCES = 20_000  # about a hundred CT series of frame locations
 MAX_GRANTS = 10_000
+MAX_PIXEL_DATA_INSTANCES = 64  # Daphne buffers what it is sent: keep an answer a few MB
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,7 @@ class FrameRequest:
     session_key: str | None
     authorization: str | None
     accept: str | None
+    instances: list[str] | None = None  # Series Pixel Data: the SOPInstanceUID filter
 
     @property
     def credential(self) -> tuple[str | None, str | None]:
@@ -205,12 +216,28 @@ class FramesFastPath:
             root = reverse("dicomweb:studies")[: -len("studies")]
             uid, frames = UIDConverter.regex, FrameListConverter.regex
             self._path = re.compile(
-                rf"{re.escape(root)}studies/({uid})/series/({uid})/instances/({uid})"
-                rf"/frames/({frames})"
+                rf"{re.escape(root)}studies/({uid})/series/({uid})"
+                rf"(?:/instances/({uid})/frames/({frames})|/pixeldata)"
             )
         match = self._path.fullmatch(scope["path"])
         if match is None:
             return None
+        instances = None
+        if match.group(3) is None:
+            # Series Pixel Data for a list of instances (the viewer's batches); the
+            # whole series, in instance number order, is Django's.
+            query = scope.get("query_string", b"").decode("latin-1")
+            name, _, value = query.partition("=")
+            if name != "SOPInstanceUID" or "&" in value:
+                return None
+            try:
+                instances = sop_uid_list(value.replace("%2C", ",").replace("%2c", ","))
+            except BadRequest:
+                return None
+            if len(instances) > MAX_PIXEL_DATA_INSTANCES or not all(
+                re.fullmatch(UIDConverter.regex, uid) for uid in instances
+            ):
+                return None
         headers: dict[bytes, list[str]] = {}
         for name, value in scope["headers"]:
             if name in (b"host", b"cookie", b"authorization", b"accept", b"x-forwarded-host"):
@@ -223,13 +250,18 @@ class FramesFastPath:
         def joined(name: bytes) -> str | None:
             return ",".join(headers[name]) if name in headers else None
 
+        study, series, sop, frames = match.groups()
         return FrameRequest(
-            *match.groups(),
+            study,
+            series,
+            sop if instances is None else instances[0],
+            frames or "1",
             host=joined(b"host"),
             forwarded_host=joined(b"x-forwarded-host"),
             session_key=session_key,
             authorization=joined(b"authorization"),
             accept=joined(b"accept"),
+            instances=instances,
         )
 
     async def _serve(self, request: FrameRequest, scope, send) -> bool:
@@ -247,6 +279,8 @@ class FramesFastPath:
             request.series,
         ):
             return False
+        if request.instances is not None:
+            return await self._serve_pixel_data(request, grant, scope, send)
         try:
             numbers = frame_numbers(source, request.frames)
             plan = plan_frames(request.accept, source, len(numbers))
@@ -258,7 +292,7 @@ class FramesFastPath:
             content_type, body = frames_content(plan, source, numbers)
         except OSError:
             return False  # a missing file is Django's error to report
-        if not await self._audit(grant.user, request.study, scope):
+        if not await self._audit(grant.user, request.study, scope, "frames"):
             return False
         headers = [
             (b"content-type", content_type.encode("latin-1")),
@@ -267,6 +301,57 @@ class FramesFastPath:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        return True
+
+    async def _serve_pixel_data(self, request: FrameRequest, grant: Grant, scope, send) -> bool:
+        """Series Pixel Data for the listed instances, streamed a frame per chunk.
+
+        The instances' locations come from the cache that the first one's lookup
+        filled (a series at a time); any not there, or not servable without
+        decoding, sends the request to Django.
+        """
+        now = time.monotonic()
+        planned = []
+        for uid in request.instances:
+            located = self._sources.get(uid)
+            if located is None or located.expires <= now:
+                return False
+            source = located.source
+            if (source.study_instance_uid, source.series_instance_uid) != (
+                request.study,
+                request.series,
+            ) or not source.rows:
+                return False
+            try:
+                plan = plan_frames(request.accept, source, 2)
+            except (Http404, NotAcceptable):
+                return False
+            if plan.decode:
+                return False
+            planned.append((source, plan))
+        boundary = new_boundary()
+        chunks = pixel_data_chunks(
+            boundary, service_root(ASGIRequest(scope, io.BytesIO())), planned
+        )
+        try:
+            first = next(chunks)
+        except OSError:
+            return False
+        if not await self._audit(grant.user, request.study, scope, "pixeldata"):
+            return False
+        content_type = multipart_content_type(planned[0][1].media_type, boundary)
+        headers = [
+            (b"content-type", content_type.encode("latin-1")),
+            *middleware_headers(scope.get("scheme") == "https"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        try:
+            for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except OSError:
+            pass  # cut short without its closing delimiter: the client sees the body is incomplete
+        await send({"type": "http.response.body", "body": b""})
         return True
 
     # -- caches -----------------------------------------------------------------------
@@ -338,12 +423,14 @@ class FramesFastPath:
             return None  # no such instance, or none this user may see: Django says which
         return grant, sources[request.sop]
 
-    async def _audit(self, user, study_uid: str, scope) -> bool:
+    async def _audit(self, user, study_uid: str, scope, detail: str) -> bool:
         """Write the audit record when one may be due; False when the study is no longer there."""
-        key = (user.pk, study_uid)
+        key = (user.pk, study_uid, detail)
         if self._audited.get(key, 0.0) > time.monotonic():
             return True
-        written = await self._shared(("audit", *key), _record_frames_access, user, study_uid, scope)
+        written = await self._shared(
+            ("audit", *key), _record_frames_access, user, study_uid, scope, detail
+        )
         if written is None:
             return False
         # Written now: none is due for a minute. Refused by record_access's own
@@ -389,14 +476,14 @@ def _lookup(session_key, authorization, study_uid, series_uid, user, load_series
         connection.close()
 
 
-def _record_frames_access(user, study_uid: str, scope) -> bool | None:
-    """``record_access`` as the frames view calls it; True when a record was written."""
+def _record_frames_access(user, study_uid: str, scope, detail: str) -> bool | None:
+    """``record_access`` as the frames and pixel data views call it; True when written."""
     try:
         study = get_study_for_user(user, study_uid)
         request = ASGIRequest(scope, io.BytesIO())
         request.user = user
         event = record_access(
-            user, AuditAction.RETRIEVE, study=study, request=request, detail="frames"
+            user, AuditAction.RETRIEVE, study=study, request=request, detail=detail
         )
         return event is not None
     except (PermissionDenied, Http404):

@@ -27,10 +27,12 @@ from reading.studies.dicomweb.media import (
     NATIVE_SYNTAXES,
     OCTET_STREAM,
     NotAcceptable,
+    closing_delimiter,
     multipart_body,
     multipart_content_type,
     new_boundary,
     parse_accept,
+    part_header,
 )
 from reading.studies.models import Instance
 
@@ -301,3 +303,60 @@ def frames_response(request, source: FrameSource, numbers: list[int]) -> HttpRes
     plan = plan_frames(request.headers.get("Accept"), source, len(numbers))
     content_type, body = frames_content(plan, source, numbers)
     return HttpResponse(body, content_type=content_type)
+
+
+# -- pixel data of many instances (PS3.18 10.4.1.1.6) ----------------------------
+
+
+def sop_uid_list(text: str | None) -> list[str] | None:
+    """The distinct UIDs of a ``SOPInstanceUID=uid1,uid2`` filter, first mention first.
+
+    UID list matching as in QIDO-RS (PS3.18 8.3.4.1); more than
+    ``DICOMWEB_MAX_FRAMES`` UIDs is a 400. None when there is no filter.
+    """
+    if text is None:
+        return None
+    uids = list(dict.fromkeys(u.strip() for u in text.split(",") if u.strip()))
+    if not uids:
+        raise BadRequest("empty SOPInstanceUID list")
+    if len(uids) > settings.DICOMWEB_MAX_FRAMES:
+        raise BadRequest(f"at most {settings.DICOMWEB_MAX_FRAMES} instances per request")
+    return uids
+
+
+def series_frame_sources(user, study_uid: str, series_uid: str, uids: list[str] | None):
+    """The image instances of a series as FrameSources: instance number order, or ``uids``'.
+
+    Scoped like ``instances_for_user`` (PermissionDenied for a user without the
+    clinical role). A UID named in ``uids`` that is not an image instance of the
+    series is a 404; without ``uids``, instances without frames (an SR) are left out.
+    """
+    qs = instances_for_user(user, study_uid, series_uid).only(*FRAME_FIELDS)
+    if uids is None:
+        rows = qs.filter(rows__isnull=False).order_by("instance_number", "pk")
+        return [FrameSource.of(inst) for inst in rows]
+    found = {inst.sop_instance_uid: inst for inst in qs.filter(sop_instance_uid__in=uids)}
+    missing = [uid for uid in uids if uid not in found or not found[uid].rows]
+    if missing:
+        raise Http404(f"no image instance {missing[0]} in this series")
+    return [FrameSource.of(found[uid]) for uid in uids]
+
+
+def pixel_data_chunks(boundary: str, root: str, planned: list[tuple[FrameSource, FramePlan]]):
+    """Every frame of each instance as one bulk data part (PS3.18 8.7.3.4, 10.4.1.1.6).
+
+    Each part names its frame's WADO-RS URL in Content-Location, so a client can
+    tell the parts apart, and its length in Content-Length. One chunk per frame,
+    read when the previous one has been sent.
+    """
+    for source, plan in planned:
+        base = (
+            f"{root}/studies/{source.study_instance_uid}/series/{source.series_instance_uid}"
+            f"/instances/{source.sop_instance_uid}/frames/"
+        )
+        reader = FrameReader(source)
+        for number in range(1, source.number_of_frames + 1):
+            (frame,) = reader.read([number], plan)
+            header = part_header(boundary, plan.content_type, f"{base}{number}", len(frame))
+            yield header + frame + b"\r\n"
+    yield closing_delimiter(boundary)

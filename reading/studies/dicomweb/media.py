@@ -145,10 +145,15 @@ def multipart_content_type(part_type: str, boundary: str, transfer_syntax: str |
     return value
 
 
-def part_header(boundary: str, content_type: str, location: str | None = None) -> bytes:
+def part_header(
+    boundary: str, content_type: str, location: str | None = None, length: int | None = None
+) -> bytes:
     lines = [f"--{boundary}", f"Content-Type: {content_type}"]
     if location:
         lines.append(f"Content-Location: {location}")
+    if length is not None:
+        # Lets a reader take the payload without searching it for the delimiter.
+        lines.append(f"Content-Length: {length}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 

@@ -45,6 +45,7 @@ urlpatterns = [
     path(S + "/instances", qido.search_study_instances, name="study-instances"),
     path(SE, wado.retrieve_series, name="series-retrieve"),
     path(SE + "/metadata", metadata.series_metadata, name="series-metadata"),
+    path(SE + "/pixeldata", wado.retrieve_series_pixeldata, name="series-pixeldata"),
     path(SE + "/thumbnail", render.thumbnail_series, name="series-thumbnail"),
     path(SE + "/rendered", render.rendered_series, name="series-rendered"),
     path(SE + "/instances", qido.search_series_instances, name="series-instances"),

@@ -23,12 +23,17 @@ from reading.studies.access import (
 from reading.studies.dicomweb.common import (
     audit,
     dicomweb_view,
+    service_root,
 )
 from reading.studies.dicomweb.frames import (
     FrameSource,
     frame_numbers,
     frames_response,
     instance_for_user,
+    pixel_data_chunks,
+    plan_frames,
+    series_frame_sources,
+    sop_uid_list,
 )
 from reading.studies.dicomweb.media import (
     DICOM,
@@ -179,6 +184,33 @@ def retrieve_frames(request, study_uid, series_uid, sop_uid, frames):
     numbers = frame_numbers(source, frames)
     audit(request, AuditAction.RETRIEVE, study=study, detail="frames")
     return frames_response(request, source, numbers)
+
+
+@dicomweb_view()
+def retrieve_series_pixeldata(request, study_uid, series_uid):
+    """Series Pixel Data (PS3.18 10.4.1.1.6): every frame of the series in one answer.
+
+    A ``multipart/related`` body of bulk data parts (PS3.18 8.7.3.4), one per
+    frame, in instance number order, each with its frame's URL in
+    Content-Location. ``?SOPInstanceUID=uid1,uid2`` (UID list matching, PS3.18
+    8.3.4.1) restricts it to those instances, in that order: the viewer fetches
+    the frames nearest the slice in view a few instances per request. The
+    representation is negotiated per instance as for frames; one that cannot be
+    served as asked makes the whole request a 406, before anything is sent.
+    """
+    series = get_series_for_user(request.user, study_uid, series_uid)
+    uids = sop_uid_list(request.GET.get("SOPInstanceUID"))
+    sources = series_frame_sources(request.user, study_uid, series_uid, uids)
+    if not sources:
+        raise Http404("this series has no frames")
+    accept = request.headers.get("Accept")
+    # Bulk data resources are always multipart: plan as for a list of frames.
+    planned = [(source, plan_frames(accept, source, 2)) for source in sources]
+    audit(request, AuditAction.RETRIEVE, study=series.study, detail="pixeldata")
+    boundary = new_boundary()
+    chunks = pixel_data_chunks(boundary, service_root(request), planned)
+    content_type = multipart_content_type(planned[0][1].media_type, boundary)
+    return streaming_response(request, chunks, content_type)
 
 
 # -- bulk data ------------------------------------------------------------------
