@@ -214,9 +214,13 @@ async def test_other_routes_and_switch_off_reach_django(attending, fast, setting
     await asgi_get(fast, f"{instance_path(ds)}/frames/1", auth)
     await asgi_get(fast, "/healthz", {})
     assert fast.app.paths == [f"{instance_path(ds)}/frames/1", "/healthz"]
-    settings.DICOMWEB_FAST_READS = False
+    settings.FORCE_SCRIPT_NAME = "/rr"
     assert (await asgi_get(fast, "/dicomweb/studies", auth))[0] == 200
     assert fast.app.paths[-1] == "/dicomweb/studies"
+    settings.FORCE_SCRIPT_NAME = None
+    settings.DICOMWEB_FAST_READS = False
+    assert (await asgi_get(fast, "/dicomweb/series", auth))[0] == 200
+    assert fast.app.paths[-1] == "/dicomweb/series"
 
 
 async def test_cross_origin_requests_go_to_django(attending, fast, settings):

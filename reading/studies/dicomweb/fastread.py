@@ -87,6 +87,7 @@ class ReadFastPath:
             and scope["path"].startswith(PREFIX)
             and settings.DICOMWEB_FAST_READS
             and not scope.get("root_path")
+            and not settings.FORCE_SCRIPT_NAME  # Django sets the script prefix for reverse()
         ):
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(THREADS, thread_name_prefix="dicomweb-read")
