@@ -68,7 +68,8 @@ def _has_credential(cookie: bytes | None, authorization: bytes | None) -> bool:
 
 
 def install_daphne_limits() -> None:
-    """Make Daphne build its HTTP requests from ``LimitedWebRequest`` (idempotent)."""
+    """Make Daphne build its HTTP requests from ``LimitedWebRequest`` and close oversized
+    WebSocket messages with 1009 (idempotent)."""
     try:
         from daphne import http_protocol
     except ImportError:  # another ASGI server: BodyLimit alone
@@ -76,6 +77,25 @@ def install_daphne_limits() -> None:
     if getattr(http_protocol.WebRequest, "reading_limited", False):
         return
     http_protocol.WebRequest = _limited_request_class(http_protocol.WebRequest)
+    from daphne import server
+
+    server.WebSocketFactory = _closing_websocket_factory(server.WebSocketFactory)
+
+
+def _closing_websocket_factory(base):
+    """Daphne's WebSocket factory, failing a connection with a close frame.
+
+    Over ``--websocket-max-message-size`` autobahn fails the connection, by default
+    by dropping TCP (the client sees 1006, as for a network fault); with
+    ``failByDrop`` off it sends close 1009 (message too big) first (reading/sockets.py).
+    """
+
+    class WebSocketFactory(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.failByDrop = False
+
+    return WebSocketFactory
 
 
 class _HandedBody:

@@ -285,3 +285,32 @@ def test_every_daphne_command_caps_websocket_messages_at_the_binary_limit():
         argv = shlex.split(line.split("=", 1)[-1].split(": ", 1)[-1].strip().strip('"'))
         for option in ("--websocket-max-message-size", "--websocket-max-frame-size"):
             assert argv[argv.index(option) + 1] == limit, line
+
+
+@pytest.mark.slow
+def test_daphne_itself_closes_1009_beyond_the_server_cap(settings, attending):
+    """A real Daphne started as deploy/ starts it: over the cap the server fails the
+    connection (1009); between the application's limit and the cap, a typed error."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from tests.scaleout.cluster import Cluster, cookie_for
+
+    cookie = cookie_for(attending)
+    with Cluster(settings.STORAGE_DIR, web=1) as cluster:
+        host = cluster.urls[0].split("//", 1)[1]
+        options = {
+            "origin": f"http://{host}",
+            "additional_headers": {"Cookie": f"sessionid={cookie}"},
+            "max_size": None,
+        }
+        with connect(f"ws://{host}/ws/worklist/", **options) as ws:
+            ws.send(json.dumps({"type": "ping", "pad": "x" * 100_000}))
+            error = json.loads(ws.recv(timeout=10))
+            assert (error["code"], error["limit"]) == ("too_large", 65536)
+            ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
+            ws.send(b"\x00" * (django_settings.WEBSOCKET_MAX_BINARY_BYTES + 1))
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=10)
+            assert ws.close_code == CLOSE_TOO_LARGE
