@@ -88,6 +88,9 @@ class ReadFastPath:
             and settings.DICOMWEB_FAST_READS
             and not scope.get("root_path")
             and not settings.FORCE_SCRIPT_NAME  # Django sets the script prefix for reverse()
+            # CommonMiddleware's redirects and refusals, when configured, stay Django's.
+            and not settings.PREPEND_WWW
+            and not settings.DISALLOWED_USER_AGENTS
         ):
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(THREADS, thread_name_prefix="dicomweb-read")
