@@ -1,13 +1,16 @@
 """End-to-end fixtures: a real Daphne server on the test database, and Debian's Chromium.
 
 The server is a subprocess (HTTP and WebSockets, exactly as in production), so
-live changes must travel through it: its in-memory channel layer is its own.
+live changes must travel through it: its in-memory channel layer is its own. On
+PostgreSQL + Redis (``make test-scaleout``) it serves this run's test database and
+shares this run's Redis channel layer (the prefix comes from READING_TEST_DIR).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -105,6 +108,36 @@ def session_cookie_for(user, base_url: str) -> dict:
     }
 
 
+def wait_for_server_quiet(timeout: float = 10.0, quiet: float = 0.3) -> None:
+    """Wait until no other connection works on the test database for ``quiet`` s.
+
+    The sockets of pages just closed end with writes (presence, report updates): on
+    PostgreSQL they would race the flush that ends the test, whose TRUNCATE of every
+    table then deadlocks with them. SQLite's file lock makes the flush wait instead.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            busy = cursor.fetchone()[0]
+        now = time.monotonic()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet:
+            return
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def login_page(browser, live_url, transactional_db):
     """``login_page(user, path="/")``: a new browser context logged in as ``user``."""
@@ -127,6 +160,7 @@ def login_page(browser, live_url, transactional_db):
     yield make
     for context in contexts:
         context.close()
+    wait_for_server_quiet()
 
 
 @pytest.fixture

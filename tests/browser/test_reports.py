@@ -31,6 +31,11 @@ def _open(login_page, user, study_uid, session_id):
 
 
 def _start(page):
+    # "Start report" appears only once the panel has asked for the study's report and
+    # found none: wait for it or for the editor, not just look once.
+    page.wait_for_selector(
+        ".rr-report [data-action='start'], .rr-report[data-synced='1'] .cm-content"
+    )
     start = page.locator(".rr-report [data-action='start']")
     if start.count():
         start.click()
