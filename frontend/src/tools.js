@@ -93,7 +93,9 @@ export function registerTools() {
 /**
  * A measurement drawn by another reader carries ``data.author`` (set by annotations-sync):
  * one quiet extra line under the value in its text box, so that in a shared session each
- * reader's marks can be told apart on the image. Your own carry none.
+ * reader's marks can be told apart on the image. Your own carry none. An AI box carries
+ * ``data.caption`` (ai/boxes.js: "AI", its review state, its label): the first line, so
+ * the box says what it is and that it came from the model.
  */
 function labelAuthors(group) {
   for (const tool of [LengthTool, AngleTool, EllipticalROITool, RectangleROITool, ProbeTool]) {
@@ -102,7 +104,8 @@ function labelAuthors(group) {
     if (typeof base !== 'function') continue;
     instance.configuration.getTextLines = (data, targets) => {
       const lines = base(data, targets);
-      return lines && data?.author ? [...lines, data.author] : lines;
+      if (!lines && !data?.caption) return lines;
+      return [...(data?.caption ? [data.caption] : []), ...(lines || []), ...(data?.author ? [data.author] : [])];
     };
   }
 }

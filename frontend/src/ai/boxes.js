@@ -46,6 +46,7 @@ export class AiBoxes {
     const image = [[x0, y0], [x1, y0], [x0, y1], [x1, y1]];
     const corners = image.map((p) => csUtils.imageToWorldCoords(imageId, p));
     const state = record.review_state === 'pending' ? 'AI' : `AI ${record.review_state}`;
+    const caption = `${state}${randomWeights ? ' (random weights)' : ''}: ${record.label}`;
     const uid = `ai-${record.id}-${csUtils.uuidv4().slice(0, 8)}`;
     const row = plane.rowCosines;
     const col = plane.columnCosines;
@@ -64,7 +65,8 @@ export class AiBoxes {
           viewUp: /** @type {[number, number, number]} */ ([-col[0], -col[1], -col[2]]),
         },
         data: {
-          label: `${state}${randomWeights ? ' (random weights)' : ''}: ${record.label}`,
+          label: caption,
+          caption, // the text box's first line (tools.js)
           handles: {
             points: corners,
             activeHandleIndex: null,
