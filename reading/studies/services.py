@@ -2,10 +2,12 @@
 (STOW-RS, browser upload, import_dicom, the C-STORE listener, demo seeding;
 ``ingest_instance`` for one file).
 
-A batch is stored in three steps: every file parsed and validated, the new
-ones written durably together (``storage.write_many``: their ``fsync``s
-overlap), then every row in one transaction (the study and series looked up
-once, the instances inserted in bulk, the counters updated once). An instance
+A batch is stored in two steps: each file parsed and validated and, when new,
+written at once with its ``fsync`` started in a thread pool
+(``storage.DurableWrites``: the syncs overlap each other and the parsing of
+the next files); then, every file on disk, every row in one transaction (the
+study and series looked up once, the instances inserted in bulk, the counters
+updated once). An instance
 that is refused, or whose file cannot be written, fails alone; the others are
 stored.
 """
@@ -245,48 +247,58 @@ def ingest_instances(items: Iterable[tuple[str, bytes]]) -> list[IngestResult]:
         nothing of the batch is stored, no file is left behind.
     """
     results: list[IngestResult] = []
-    rounds: list[list[_Received]] = []
-    seen: Counter[str] = Counter()
-    for name, raw in items:
-        result, received = _parse(name, raw)
-        results.append(result)
-        if received is not None:
-            index = seen[result.sop_instance_uid]
-            seen[result.sop_instance_uid] += 1
-            if index == len(rounds):
-                rounds.append([])
-            rounds[index].append(received)
-    for batch in rounds:
-        _store(batch)
+
+    def parsed() -> Iterator[_Received]:
+        for name, raw in items:
+            result, received = _parse(name, raw)
+            results.append(result)
+            if received is not None:
+                yield received
+
+    again = _store(parsed())
+    while again:
+        again = _store(again)
     return results
 
 
-def _store(batch: list[_Received]) -> None:
-    """Store a batch whose SOP Instance UIDs are distinct."""
-    uids = [r.result.sop_instance_uid for r in batch]
-    existing = {
-        row.sop_instance_uid: row
-        for row in Instance.objects.filter(sop_instance_uid__in=uids).only(
-            "pk", "sop_instance_uid", "sha256", "file_path"
-        )
-    }
-    new = []
-    for received in batch:
-        row = existing.get(received.result.sop_instance_uid)
-        if row is not None:
-            _existing_result(row, received.parsed, received.result)
-            continue
-        result = received.result
-        received.relpath = storage.instance_relpath(
-            result.study_instance_uid,
-            result.series_instance_uid,
-            result.sop_instance_uid,
-            received.parsed.sha256,
-        )
-        new.append(received)
-    errors = storage.write_many([(r.relpath, r.raw) for r in new])
+def _store(batch: Iterable[_Received]) -> list[_Received]:
+    """Store the instances of ``batch``, each new one's file written (its fsync started)
+    as soon as it comes, so that the syncs overlap the parsing of the next ones; the
+    rows of all of them in one transaction at the end. Returns the instances whose SOP
+    Instance UID came a second time, for another round."""
+    again: list[_Received] = []
+    seen: set[str] = set()
+    new: list[_Received] = []
+    writes = storage.DurableWrites()
+    try:
+        for received in batch:
+            result = received.result
+            if result.sop_instance_uid in seen:
+                again.append(received)
+                continue
+            seen.add(result.sop_instance_uid)
+            existing = (
+                Instance.objects.filter(sop_instance_uid=result.sop_instance_uid)
+                .only("pk", "sop_instance_uid", "sha256", "file_path")
+                .first()
+            )
+            if existing is not None:
+                _existing_result(existing, received.parsed, result)
+                continue
+            received.relpath = storage.instance_relpath(
+                result.study_instance_uid,
+                result.series_instance_uid,
+                result.sop_instance_uid,
+                received.parsed.sha256,
+            )
+            writes.add(received.relpath, received.raw)
+            received.raw = b""  # on disk now; not held for the rest of the batch
+            new.append(received)
+    except BaseException:
+        writes.discard()
+        raise
     written = []
-    for received, error in zip(new, errors, strict=True):
+    for received, error in zip(new, writes.commit(), strict=True):
         if error is None:
             written.append(received)
         else:
@@ -294,6 +306,7 @@ def _store(batch: list[_Received]) -> None:
             received.result.failure_status = OUT_OF_RESOURCES
     if written:
         _store_rows(written)
+    return again
 
 
 def _store_rows(batch: list[_Received]) -> None:

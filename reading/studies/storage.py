@@ -1,10 +1,11 @@
 """Instance files on disk, written atomically and durably: temp file, fsync, rename,
 then an fsync of the directory so that the rename itself survives a power cut.
 
-``write_many`` writes a batch (a STOW-RS request's instances) with their
-``fsync``s running together in a small thread pool (``os.fsync`` releases the
-GIL, and the file system commits its journal once for several of them) and one
-``fsync`` per directory; every file is durable when it returns.
+``DurableWrites`` (and ``write_many``) write a batch (a STOW-RS request's
+instances) with their ``fsync``s running together in a small thread pool
+(``os.fsync`` releases the GIL, and the file system commits its journal once
+for several of them) and one ``fsync`` per directory; every file is durable
+when its ``commit`` returns.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -85,46 +87,82 @@ def _sync_file(tmp: str) -> None:
         os.close(fd)
 
 
+@dataclass
+class _File:
+    target: Path
+    tmp: str = ""  # until renamed into place
+    sync: Future | None = None
+    error: OSError | None = None
+
+
+class DurableWrites:
+    """Files written durably as a group.
+
+    ``add`` writes a file to a temporary name beside its target and starts its
+    ``fsync`` in the pool, so that the sync overlaps whatever the caller does
+    next (parsing the next instance); ``commit`` waits for them, renames each
+    into place and fsyncs each directory once. ``discard`` removes everything
+    (the caller failed before its commit).
+    """
+
+    def __init__(self) -> None:
+        self._files: list[_File] = []
+        self._folders: set[Path] = set()
+
+    def add(self, relpath: str, data: bytes) -> None:
+        try:
+            tmp, target = _write_temp(relpath, data, self._folders)
+        except OSError as exc:
+            self._files.append(_File(absolute(relpath), error=exc))
+            return
+        self._files.append(_File(target, tmp, _sync_pool().submit(_sync_file, tmp)))
+
+    def commit(self) -> list[OSError | None]:
+        """Per file in ``add`` order, None (it is on disk) or the error that stopped it
+        (nothing of it is left)."""
+        try:
+            for file in self._files:
+                if file.error is not None:
+                    continue
+                try:
+                    file.sync.result()
+                    os.replace(file.tmp, file.target)
+                    file.tmp = ""
+                except OSError as exc:
+                    file.error = exc
+                    Path(file.tmp).unlink(missing_ok=True)
+            for folder in self._folders:
+                try:
+                    _fsync_dir(folder)
+                except OSError as exc:
+                    for file in self._files:
+                        if file.error is None and file.target.parent == folder:
+                            file.error = exc
+                            file.target.unlink(missing_ok=True)
+        except BaseException:
+            self.discard()
+            raise
+        return [file.error for file in self._files]
+
+    def discard(self) -> None:
+        for file in self._files:
+            if file.tmp:
+                Path(file.tmp).unlink(missing_ok=True)
+            elif file.error is None:
+                file.target.unlink(missing_ok=True)
+
+
 def write_many(files: list[tuple[str, bytes]]) -> list[OSError | None]:
-    """Write ``(relpath, data)`` files durably; per file, None or the error that stopped
-    it (nothing of that file is left on disk)."""
-    errors: list[OSError | None] = [None] * len(files)
-    temps: dict[int, tuple[str, Path]] = {}
-    folders: set[Path] = set()
-    done: list[int] = []
+    """Write ``(relpath, data)`` files durably, their fsyncs overlapped; per file, None
+    or the error that stopped it (nothing of that file is left on disk)."""
+    writes = DurableWrites()
     try:
-        for i, (relpath, data) in enumerate(files):
-            try:
-                temps[i] = _write_temp(relpath, data, folders)
-            except OSError as exc:
-                errors[i] = exc
-        syncs = {}
-        if len(temps) > 1:
-            pool = _sync_pool()
-            syncs = {i: pool.submit(_sync_file, tmp) for i, (tmp, _) in temps.items()}
-        for i, (tmp, target) in temps.items():
-            try:
-                if i in syncs:
-                    syncs[i].result()
-                else:
-                    _sync_file(tmp)
-                os.replace(tmp, target)
-                done.append(i)
-            except OSError as exc:
-                errors[i] = exc
-                Path(tmp).unlink(missing_ok=True)
-        for folder in folders:
-            try:
-                _fsync_dir(folder)
-            except OSError as exc:
-                for i in [i for i in done if temps[i][1].parent == folder]:
-                    errors[i] = exc
-                    temps[i][1].unlink(missing_ok=True)
+        for relpath, data in files:
+            writes.add(relpath, data)
     except BaseException:
-        for i, (tmp, target) in temps.items():
-            (target if i in done else Path(tmp)).unlink(missing_ok=True)
+        writes.discard()
         raise
-    return errors
+    return writes.commit()
 
 
 def write_atomic(relpath: str, data: bytes) -> Path:
