@@ -216,9 +216,9 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
         # Before any value is converted: the raw element still knows its file offset.
         pixel_elem = _raw_pixel_element(ds)
         _check_last_element_complete(ds, raw)
-        # Touch every top-level element so truncation and bad values surface now.
-        for _ in ds.iterall():
-            pass
+        # DICOM JSON (PS3.18 F.2) converts every element, nested ones included, so that
+        # truncation and bad values surface here (one pass over the data set, not two).
+        metadata = ds.to_json_dict(BULK_THRESHOLD, _bulk_handler)
     except DicomInputError:
         raise
     except InvalidDicomError:
@@ -289,10 +289,6 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
                 f"truncated: pixel data holds {length} bytes, {expected} expected"
             )
 
-    try:
-        metadata = ds.to_json_dict(BULK_THRESHOLD, _bulk_handler)
-    except Exception as exc:
-        raise DicomInputError(f"malformed DICOM values: {exc}") from None
     for keyword in PIXEL_TAGS:
         tag = f"{pydicom.datadict.tag_for_keyword(keyword):08X}"
         if tag in metadata:
