@@ -1,7 +1,7 @@
 """Batches of files for ingest: uploaded files, folders on disk, zip archives.
 
-Everything a batch holds ends up in ``ingest_instance`` one item at a time, so a
-bad file fails alone while the rest of the batch is stored. Zip archives are
+Everything a batch holds ends up in ``ingest_instances``, up to ``BATCH_ITEMS``
+files at a time; a bad file fails alone while the rest of the batch is stored. Zip archives are
 expanded member by member, each read in chunks with the limits applied while it
 inflates (an instance stops at ``DICOM_MAX_INSTANCE_BYTES``; a nested archive is
 spooled to a temporary file), under limits that stop a zip bomb before it is
@@ -32,6 +32,7 @@ from reading.studies.services import (
     IngestStatus,
     coalesced_arrivals,
     ingest_instance,
+    ingest_instances,
 )
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ RATIO_CHECK_MIN_BYTES = 1024 * 1024
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # local file header, empty archive
 SKIPPED_NAMES = {"DICOMDIR", "Thumbs.db", "desktop.ini"}
 SKIPPED_DIRS = {"__MACOSX"}
+# Files stored together (one transaction, their fsyncs overlapped): at most this many,
+# or this many bytes held in memory.
+BATCH_ITEMS = 50
+BATCH_BYTES = 128 * 1024 * 1024
 
 
 @dataclass
@@ -363,7 +368,8 @@ def ingest_items(
     on_result: Callable[[IngestResult], None] | None = None,
     on_skip: Callable[[str], None] | None = None,
 ) -> BatchSummary:
-    """Ingest every item; skipped names are listed, not attempted."""
+    """Ingest every item, up to ``BATCH_ITEMS`` items or ``BATCH_BYTES`` bytes at a time
+    through ``ingest_instances``; skipped names are listed, not attempted."""
     summary = BatchSummary()
     with coalesced_arrivals():
         _ingest_into(summary, items, on_result, on_skip)
@@ -371,16 +377,49 @@ def ingest_items(
 
 
 def _ingest_into(summary, items, on_result, on_skip) -> None:
+    batch: list[BatchItem] = []
+    held = 0
+
+    def flush() -> None:
+        for result in ingest_batch(batch):
+            summary.add(result)
+            if on_result:
+                on_result(result)
+        batch.clear()
+
     for item in items:
         if item.data is None and not item.error:
             summary.skipped.append(item.name)
             if on_skip:
                 on_skip(item.name)
             continue
-        result = ingest_item(item)
-        summary.add(result)
-        if on_result:
-            on_result(result)
+        batch.append(item)
+        held += len(item.data or b"")
+        if len(batch) >= BATCH_ITEMS or held >= BATCH_BYTES:
+            flush()
+            held = 0
+    flush()
+
+
+def ingest_batch(items: list[BatchItem]) -> list[IngestResult]:
+    """``ingest_item`` for each item, the readable ones stored together; an unexpected
+    error sends them one at a time, so that it fails its own item only."""
+    results: list[IngestResult | None] = [None] * len(items)
+    todo = []
+    for index, item in enumerate(items):
+        if item.error:
+            results[index] = ingest_item(item)
+        else:
+            todo.append(index)
+    if todo:
+        try:
+            stored = ingest_instances([(items[i].name, items[i].data or b"") for i in todo])
+        except Exception:
+            log.exception("ingest of a batch of %d failed; retrying one at a time", len(todo))
+            stored = [ingest_item(items[i]) for i in todo]
+        for index, result in zip(todo, stored, strict=True):
+            results[index] = result
+    return results
 
 
 def record_store_events(

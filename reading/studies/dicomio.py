@@ -216,8 +216,10 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
         # Before any value is converted: the raw element still knows its file offset.
         pixel_elem = _raw_pixel_element(ds)
         _check_last_element_complete(ds, raw)
-        # DICOM JSON (PS3.18 F.2) converts every element, nested ones included, so that
-        # truncation and bad values surface here (one pass over the data set, not two).
+        tsyntax, frames = _check_identity(ds)
+        location = _check_pixels(ds, raw, pixel_elem, tsyntax, frames)
+        # DICOM JSON (PS3.18 F.2) converts every other element, nested ones included:
+        # bad values surface here, in the one pass over the data set.
         metadata = ds.to_json_dict(BULK_THRESHOLD, _bulk_handler)
     except DicomInputError:
         raise
@@ -230,6 +232,26 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise DicomInputError(f"malformed DICOM: {type(exc).__name__}: {exc}") from None
 
+    for keyword in PIXEL_TAGS:
+        tag = f"{pydicom.datadict.tag_for_keyword(keyword):08X}"
+        if tag in metadata:
+            metadata[tag] = {"vr": metadata[tag]["vr"], "BulkDataURI": f"bulk:{tag}"}
+    offset, length, frame_offsets = location
+    return ParsedInstance(
+        dataset=ds,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+        transfer_syntax_uid=str(tsyntax),
+        pixel_data_offset=offset,
+        pixel_data_length=length,
+        frame_offsets=frame_offsets,
+        metadata=metadata,
+    )
+
+
+def _check_identity(ds: Dataset) -> tuple[UID, int]:
+    """Transfer syntax, UIDs, SOP class, Modality and Number of Frames (PS3.10 7.1,
+    PS3.3 C.12.1); returns the transfer syntax and the number of frames."""
     meta = getattr(ds, "file_meta", None)
     tsyntax = UID(str(getattr(meta, "TransferSyntaxUID", "") or ""))
     if not tsyntax:
@@ -254,13 +276,16 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
         )
     if not str(ds.get("Modality", "") or "").strip():
         raise DicomInputError("missing Modality (0008,0060)", DATASET_DOES_NOT_MATCH)
-
     try:
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        return tsyntax, int(ds.get("NumberOfFrames", 1) or 1)
     except (TypeError, ValueError):
         raise DicomInputError(
             f"invalid Number of Frames (0028,0008): {ds.get('NumberOfFrames')!r}"
         ) from None
+
+
+def _check_pixels(ds: Dataset, raw: bytes, pixel_elem, tsyntax: UID, frames: int):
+    """Where the pixel data lies, checked against the Image Pixel module (PS3.3 C.7.6.3)."""
     try:
         offset, length, frame_offsets = _pixel_location(raw, pixel_elem, tsyntax, frames)
     except DicomInputError:
@@ -288,21 +313,7 @@ def read_instance(raw: bytes, *, max_bytes: int) -> ParsedInstance:
             raise DicomInputError(
                 f"truncated: pixel data holds {length} bytes, {expected} expected"
             )
-
-    for keyword in PIXEL_TAGS:
-        tag = f"{pydicom.datadict.tag_for_keyword(keyword):08X}"
-        if tag in metadata:
-            metadata[tag] = {"vr": metadata[tag]["vr"], "BulkDataURI": f"bulk:{tag}"}
-    return ParsedInstance(
-        dataset=ds,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        size=len(raw),
-        transfer_syntax_uid=str(tsyntax),
-        pixel_data_offset=offset,
-        pixel_data_length=length,
-        frame_offsets=frame_offsets,
-        metadata=metadata,
-    )
+    return offset, length, frame_offsets
 
 
 def dataset_to_part10(ds: Dataset) -> bytes:
