@@ -11,8 +11,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from django.db import connections
 from django.utils import timezone
 
 from reading.accounts.models import ApiToken
@@ -40,6 +41,9 @@ def fast(settings):
     app = ReadFastPath(CountingDjango())
     yield app
     app.close()
+    # The async tests' sync_to_async calls run on asgiref's one executor thread: its
+    # connection would keep PostgreSQL from dropping the test database.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 async def asgi_get(app, path: str, headers: dict[str, str] | None = None):
