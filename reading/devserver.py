@@ -23,6 +23,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+def dcmtk(tool: str) -> str | None:
+    """DCMTK's ``tool`` (``storescu``, ``findscu``...) on PATH, passing over the virtual
+    environment's ``bin``: pynetdicom installs scripts of the same names with other
+    arguments, which shadow DCMTK's once the environment is activated."""
+    venv_bin = (Path(sys.prefix) / "bin").resolve()
+    for folder in os.get_exec_path():
+        path = Path(folder) / tool
+        if path.is_file() and os.access(path, os.X_OK) and path.parent.resolve() != venv_bin:
+            return str(path)
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
