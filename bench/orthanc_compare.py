@@ -22,28 +22,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
+from reading.devserver import dcmtk  # DCMTK past the venv's pynetdicom scripts
+
 ORTHANC = "/usr/sbin/Orthanc"
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 BENCH_AET = "BENCHSCU"
-
-
-def dcmtk(tool: str) -> str | None:
-    """DCMTK's ``tool`` on PATH, passing over the virtual environment's ``bin``: pynetdicom
-    installs scripts of the same names (``storescu``, ``echoscu``) with other arguments."""
-    venv_bin = (Path(sys.prefix) / "bin").resolve()
-    for folder in os.get_exec_path():
-        path = Path(folder) / tool
-        if path.is_file() and os.access(path, os.X_OK) and path.parent.resolve() != venv_bin:
-            return str(path)
-    return None
 
 
 def available() -> bool:
