@@ -40,3 +40,25 @@ export const $ = (/** @type {string} */ selector, /** @type {ParentNode} */ root
 /** ``document.querySelectorAll`` as an array. */
 export const $$ = (/** @type {string} */ selector, /** @type {ParentNode} */ root = document) =>
   /** @type {any[]} */ ([...root.querySelectorAll(selector)]);
+
+/**
+ * A toolbar button that runs ``fn`` and gives the focus back, so that Space and the arrow
+ * keys keep driving the viewer; ``data-action`` names it for tests and styles.
+ * @param {string} action @param {string} label @param {string} title @param {() => any} fn
+ */
+export function actionButton(action, label, title, fn) {
+  return el('button', {
+    type: 'button',
+    title,
+    dataset: { action },
+    onclick: (/** @type {MouseEvent} */ e) => {
+      /** @type {HTMLElement} */ (e.currentTarget).blur();
+      fn();
+    },
+  }, label);
+}
+
+/** A labelled group of toolbar controls. @param {string} label @param {...any} items */
+export function toolGroup(label, ...items) {
+  return el('div', { class: 'vw-group', 'aria-label': label }, ...items);
+}

@@ -4,9 +4,9 @@
  *
  * Its own module with one job. What it needs of the viewer, and nothing else:
  *   viewer.config.readonly
- *   viewer.annotations      records(), byServer, exportSr(uid), _remember(uid, record)
+ *   viewer.annotations      records(), byServer, byLocal, exportSr(uid), _remember(uid, record)
  *   viewer.findSeries(uid), viewer.findImageId(seriesUid, sopUid, frame)
- *   viewer.cells, viewer.jumpTo(id, index), viewer.activeIndex(),
+ *   viewer.grid             cells, jumpTo(id, index), activeIndex()
  *   viewer.displaySeries(index, series, imageIndex)
  *   viewer.refreshSeriesList(), viewer.renderAll(), viewer.notify(text)
  * The viewer shows ``node`` in its side bar and calls ``render()`` when the records change.
@@ -112,6 +112,19 @@ export class MeasurementsPanel {
   }
 
   /** Turn a row's actions into "Delete? [Delete] [Keep]"; only "Delete" removes it. */
+  /** Delete/Backspace: ask about the selected measurements (nothing in read-only). */
+  deleteSelected() {
+    const viewer = this.viewer;
+    if (viewer.config.readonly) {
+      viewer.notify('Read-only: measurements cannot be deleted');
+      return;
+    }
+    for (const uid of toolAnnotation.selection.getAnnotationsSelected()) {
+      const record = viewer.annotations.byLocal.get(uid);
+      if (record) this.confirmDelete(record);
+    }
+  }
+
   confirmDelete(record) {
     if (this.viewer.config.readonly) return;
     const row = this.node.querySelector(`.vw-annotation[data-annotation-id="${record.id}"]`);
@@ -135,9 +148,9 @@ export class MeasurementsPanel {
     const series = viewer.findSeries(record.series_instance_uid);
     if (!imageId || !series) return;
     const index = series.imageIds.indexOf(imageId);
-    const c = viewer.cells.find((x) => x.enabled && x.series === series);
-    if (c) viewer.jumpTo(c.id, index);
-    else await viewer.displaySeries(viewer.activeIndex(), series, index);
+    const c = viewer.grid.cells.find((x) => x.enabled && x.series === series);
+    if (c) viewer.grid.jumpTo(c.id, index);
+    else await viewer.displaySeries(viewer.grid.activeIndex(), series, index);
   }
 
   async exportSr(record) {

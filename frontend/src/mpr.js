@@ -15,8 +15,13 @@ export const MPR_VIEWPORTS = [
 ];
 
 export class Mpr {
-  constructor(viewer, container, toolGroup) {
-    this.viewer = viewer;
+  /**
+   * @param {import('@cornerstonejs/core').RenderingEngine} engine the viewer's rendering engine
+   * @param {HTMLElement} container where the three planes' cells go
+   * @param {import('@cornerstonejs/tools').Types.IToolGroup} toolGroup the MPR tool group
+   */
+  constructor(engine, container, toolGroup) {
+    this.engine = engine;
     this.container = container;
     this.toolGroup = toolGroup;
     this.cells = [];
@@ -47,7 +52,7 @@ export class Mpr {
     this._buildCells();
     this.container.hidden = false;
     this.active = true;
-    const engine = this.viewer.renderingEngine;
+    const engine = this.engine;
     for (const c of this.cells) {
       engine.enableElement({
         viewportId: c.id,
@@ -90,7 +95,7 @@ export class Mpr {
     this.slab = Number(mm) || 0;
     if (!this.active) return;
     for (const c of this.cells) {
-      const viewport = this.viewer.renderingEngine.getViewport(c.id);
+      const viewport = /** @type {import('@cornerstonejs/core').Types.IVolumeViewport} */ (this.engine.getViewport(c.id));
       if (!viewport) continue;
       if (this.slab > 0) {
         viewport.setBlendMode(BlendModes.MAXIMUM_INTENSITY_BLEND);
@@ -105,7 +110,7 @@ export class Mpr {
 
   close() {
     if (!this.active) return;
-    const engine = this.viewer.renderingEngine;
+    const engine = this.engine;
     for (const c of this.cells) {
       this.toolGroup.removeViewports(engine.id, c.id);
       engine.disableElement(c.id);

@@ -24,7 +24,7 @@ const modalitiesOf = (text) =>
  * then most recent (the server lists priors newest first; the sort is stable).
  *
  * @param {{ modalities?: string, bodyPart?: string }} current
- * @param {Array<{ studyUid: string, date?: string, modalities?: string, bodyPart?: string }>} priors
+ * @param {Array<{ studyUid: string, date?: string, modalities?: string, bodyPart?: string, description?: string }>} priors
  */
 export function rankPriors(current, priors) {
   const mods = new Set(modalitiesOf(current.modalities));
@@ -70,8 +70,9 @@ function defaultOffset(current, prior) {
 }
 
 export class PriorSync {
-  constructor(viewer) {
-    this.viewer = viewer;
+  /** @param {import('./layout.js').ViewportGrid} grid the cells, their viewports, ``jumpTo`` */
+  constructor(grid) {
+    this.grid = grid;
     this.pair = null; // [currentViewportId, priorViewportId]
     this.series = null; // [current SeriesData, prior SeriesData] the offset was made for
     this.offset = 0;
@@ -81,7 +82,7 @@ export class PriorSync {
   }
 
   seriesIn(viewportId) {
-    return this.viewer.cells.find((c) => c.id === viewportId && c.enabled)?.series || null;
+    return this.grid.cells.find((c) => c.id === viewportId && c.enabled)?.series || null;
   }
 
   /** Index in ``prior`` at the level of image ``index`` of ``current`` (null: no match). */
@@ -128,8 +129,8 @@ export class PriorSync {
     this.link(...this.pair);
     if (!this.series) return false;
     const [a, b] = this.series;
-    const ia = this.viewer.renderingEngine.getViewport(this.pair[0])?.getCurrentImageIdIndex();
-    const ib = this.viewer.renderingEngine.getViewport(this.pair[1])?.getCurrentImageIdIndex();
+    const ia = this.grid.viewportById(this.pair[0])?.getCurrentImageIdIndex();
+    const ib = this.grid.viewportById(this.pair[1])?.getCurrentImageIdIndex();
     if (Number.isInteger(ia) && Number.isInteger(ib)) this.offset = b.positions[ib] - a.positions[ia];
     return true;
   }
@@ -152,10 +153,10 @@ export class PriorSync {
     const targetId = fromCurrent ? this.pair[1] : this.pair[0];
     const position = source.positions[index] + (fromCurrent ? this.offset : -this.offset);
     const j = nearest(target.positions, position);
-    const viewport = this.viewer.renderingEngine.getViewport(targetId);
+    const viewport = this.grid.viewportById(targetId);
     if (j < 0 || !viewport || viewport.getCurrentImageIdIndex() === j) return;
     this.expect.set(targetId, { index: j, at: performance.now() });
-    this.viewer.jumpTo(targetId, j);
+    this.grid.jumpTo(targetId, j);
   }
 
   /** The overlay line of the prior's cell: the registration in use. */

@@ -5,10 +5,10 @@
  *
  * Its own module with one job. What it needs of the viewer, and nothing else:
  *   viewer.series (SeriesData[], kept in series-number order), viewer.config.studyUid
- *   viewer.displaySeries(index, series), viewer.activeIndex()
+ *   viewer.displaySeries(index, series), viewer.grid.activeIndex()
  *   viewer.emit('series-added', { series: [uid, ...] })
- * It sets ``series.listItem`` and ``series.progressBar``, which the viewer's load
- * progress updates. The viewer shows ``node`` in its side bar.
+ * It sets ``series.listItem`` and ``series.progressBar``, which ``showProgress`` updates
+ * as frames load. The viewer shows ``node`` in its side bar.
  */
 import { el } from './dom.js';
 import { loadStudySeries } from './loading.js';
@@ -62,7 +62,7 @@ export class SeriesPanel {
           e.dataTransfer.setData('text/x-series-uid', series.uid);
           e.dataTransfer.effectAllowed = 'copy';
         },
-        onclick: () => viewer.displaySeries(viewer.activeIndex(), series),
+        onclick: () => viewer.displaySeries(viewer.grid.activeIndex(), series),
       },
       el('img', { src: series.thumbnailUrl, alt: '', loading: 'lazy', draggable: 'false' }),
       el(
@@ -77,5 +77,28 @@ export class SeriesPanel {
     series.listItem = item;
     series.progressBar = bar;
     return item;
+  }
+
+  /** Mark the items of the series on screen (``shown``: the series in enabled cells). */
+  markShown(shown) {
+    for (const s of this.viewer.series) s.listItem?.classList.toggle('shown', shown.includes(s));
+  }
+
+  /** A series' load progress in its item: the bar, complete, and how many frames failed. */
+  showProgress(series, fraction, failed) {
+    if (series.progressBar) series.progressBar.style.width = `${Math.round(fraction * 100)}%`;
+    const item = series.listItem;
+    if (!item) return;
+    item.classList.toggle('complete', series.isComplete && !failed);
+    item.classList.toggle('failed', failed > 0);
+    let note = item.querySelector('.error');
+    if (failed && !note) {
+      note = el('div', { class: 'error', role: 'status' });
+      item.querySelector('.meta')?.append(note);
+    }
+    if (note) {
+      note.textContent = failed ? `${failed} image${failed > 1 ? 's' : ''} could not be decoded` : '';
+      note.title = failed ? series.errorSummary() : '';
+    }
   }
 }

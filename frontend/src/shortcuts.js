@@ -1,5 +1,7 @@
 /** Keyboard shortcuts for everything frequent, and the "?" help overlay built from them. */
-import { PRESETS, TOOLS } from './tools.js';
+import { el } from './dom.js';
+import { TOOLS } from './tools.js';
+import { PRESETS } from './windowing.js';
 
 const KEY_NAMES = {
   ArrowUp: '↑', ArrowDown: '↓', ArrowLeft: '←', ArrowRight: '→', PageUp: 'PgUp',
@@ -8,33 +10,33 @@ const KEY_NAMES = {
 
 export function shortcutTable(viewer) {
   return [
-    { keys: ['ArrowDown', 'ArrowRight'], label: 'Next image', run: () => viewer.scroll(1) },
-    { keys: ['ArrowUp', 'ArrowLeft'], label: 'Previous image', run: () => viewer.scroll(-1) },
-    { keys: ['PageDown'], label: 'Forward 10 images', run: () => viewer.scroll(10) },
-    { keys: ['PageUp'], label: 'Back 10 images', run: () => viewer.scroll(-10) },
-    { keys: ['Home'], label: 'First image', run: () => viewer.scrollToEnd(false) },
-    { keys: ['End'], label: 'Last image', run: () => viewer.scrollToEnd(true) },
-    { keys: [' '], label: 'Cine play / stop', run: () => viewer.toggleCine() },
+    { keys: ['ArrowDown', 'ArrowRight'], label: 'Next image', run: () => viewer.grid.scroll(1) },
+    { keys: ['ArrowUp', 'ArrowLeft'], label: 'Previous image', run: () => viewer.grid.scroll(-1) },
+    { keys: ['PageDown'], label: 'Forward 10 images', run: () => viewer.grid.scroll(10) },
+    { keys: ['PageUp'], label: 'Back 10 images', run: () => viewer.grid.scroll(-10) },
+    { keys: ['Home'], label: 'First image', run: () => viewer.grid.scrollToEnd(false) },
+    { keys: ['End'], label: 'Last image', run: () => viewer.grid.scrollToEnd(true) },
+    { keys: [' '], label: 'Cine play / stop', run: () => viewer.cine.toggle() },
     // Number keys pick the active series' modality's preset (CT only: MR has no HU scale).
     ...PRESETS.map((p) => ({
       keys: [p.key],
       label: `${p.label} window (${p.modality}: W ${p.width} / L ${p.center})`,
-      run: () => viewer.applyPresetKey(p.key),
+      run: () => viewer.windowing.applyPresetKey(p.key),
     })),
-    ...TOOLS.map((t) => ({ keys: [t.key], label: t.title, run: () => viewer.selectTool(t.id) })),
-    { keys: ['i'], label: 'Invert', run: () => viewer.invert() },
-    { keys: ['o'], label: 'Rotate 90°', run: () => viewer.rotate() },
-    { keys: ['h'], label: 'Flip horizontal', run: () => viewer.flip('h') },
-    { keys: ['v'], label: 'Flip vertical', run: () => viewer.flip('v') },
-    { keys: ['f'], label: 'Fit to window', run: () => viewer.fit() },
-    { keys: ['0'], label: 'Reset view', run: () => viewer.reset() },
-    { keys: ['m'], label: 'MPR on / off', run: () => viewer.toggleMpr() },
-    { keys: ['x'], label: 'Compare with the most relevant prior (again: next prior)', run: () => viewer.compareWith() },
-    { keys: ['y'], label: 'Prior scroll sync off / on at the levels shown', run: () => viewer.toggleScrollSync() },
+    ...TOOLS.map((t) => ({ keys: [t.key], label: t.title, run: () => viewer.tools.select(t.id) })),
+    { keys: ['i'], label: 'Invert', run: () => viewer.windowing.invert() },
+    { keys: ['o'], label: 'Rotate 90°', run: () => viewer.windowing.rotate() },
+    { keys: ['h'], label: 'Flip horizontal', run: () => viewer.windowing.flip('h') },
+    { keys: ['v'], label: 'Flip vertical', run: () => viewer.windowing.flip('v') },
+    { keys: ['f'], label: 'Fit to window', run: () => viewer.windowing.fit() },
+    { keys: ['0'], label: 'Reset view', run: () => viewer.windowing.reset() },
+    { keys: ['m'], label: 'MPR on / off', run: () => viewer.mprMode.toggle() },
+    { keys: ['x'], label: 'Compare with the most relevant prior (again: next prior)', run: () => viewer.comparison.open() },
+    { keys: ['y'], label: 'Prior scroll sync off / on at the levels shown', run: () => viewer.comparison.toggleScrollSync() },
     { keys: ['g'], label: 'Next layout (1x1, 1x2, 2x2)', run: () => viewer.setLayout(
-      { '1x1': '1x2', '1x2': '2x2', '2x2': '1x1' }[viewer.layout],
+      { '1x1': '1x2', '1x2': '2x2', '2x2': '1x1' }[viewer.grid.layout],
     ) },
-    { keys: ['Delete', 'Backspace'], label: 'Delete selected annotation', run: () => viewer.deleteSelected() },
+    { keys: ['Delete', 'Backspace'], label: 'Delete selected annotation', run: () => viewer.measurements.deleteSelected() },
     { keys: ['j'], label: 'Live session: start / join', run: () => viewer.toggleSessionMenu?.() },
     { keys: ['k'], label: 'AI read of the series in view (task from the AI panel)', run: () => viewer.ai?.read() },
     { keys: ['d', 'F9'], label: 'Dictation: start / stop', run: (e) => !e?.repeat && viewer.dictation?.toggle() },
@@ -43,8 +45,8 @@ export function shortcutTable(viewer) {
     { keys: ['['], label: 'Previous study in the worklist', run: () => viewer.worklistNav?.go(-1) },
     { keys: ['u'], label: 'Release the study and go back to the worklist', run: () => viewer.worklistNav?.release() },
     { keys: ['q'], label: 'Back to the worklist', run: () => viewer.worklistNav?.back() },
-    { keys: ['?'], label: 'Show / hide this help', run: () => viewer.toggleHelp() },
-    { keys: ['Escape'], label: 'Close help', run: () => viewer.toggleHelp(false) },
+    { keys: ['?'], label: 'Show / hide this help', run: () => viewer.help.toggle() },
+    { keys: ['Escape'], label: 'Close help', run: () => viewer.help.toggle(false) },
   ];
 }
 
@@ -82,4 +84,21 @@ export function renderHelp(container, table) {
     <table>${rows(table.slice(half))}</table></div>
     <p class="muted">Mouse: left = active tool, middle = pan, right = zoom, wheel = scroll.
     Drag a series from the list into a viewport.</p></div>`;
+}
+
+/** The "?" overlay: the shortcut table, drawn when first shown; a click beside it closes it. */
+export class HelpOverlay {
+  /** @param {() => ReturnType<typeof shortcutTable>} table */
+  constructor(table) {
+    this.table = table;
+    this.node = el('div', { class: 'vw-help', hidden: true, role: 'dialog', 'aria-label': 'Keyboard shortcuts' });
+    this.node.addEventListener('click', (e) => {
+      if (e.target === this.node) this.toggle(false);
+    });
+  }
+
+  toggle(show = this.node.hidden) {
+    if (show && !this.node.childElementCount) renderHelp(this.node, this.table());
+    this.node.hidden = !show;
+  }
 }

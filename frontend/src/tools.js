@@ -1,5 +1,7 @@
-/** Reading tools: Cornerstone3D tool groups, the primary-button tool, W/L presets. */
-import { utilities as csUtils } from '@cornerstonejs/core';
+/**
+ * Reading tools: the tool list, the two Cornerstone3D tool groups (stacks, MPR planes) and
+ * ``ToolBox``, which owns the toolbar's tool buttons and the primary-button tool.
+ */
 import {
   addTool,
   ToolGroupManager,
@@ -16,6 +18,9 @@ import {
   CrosshairsTool,
   Enums as toolEnums,
 } from '@cornerstonejs/tools';
+
+import { el } from './dom.js';
+
 const { MouseBindings } = toolEnums;
 
 /** Tools that can take the primary (left) mouse button; `measure` ones are saved as data. */
@@ -34,48 +39,6 @@ export const TOOLS = [
 ];
 
 export const MEASUREMENT_TOOL_NAMES = new Set(TOOLS.filter((t) => t.measure).map((t) => t.name));
-
-/**
- * Window presets (width, center) per modality, bound to the number keys. CT values are
- * Hounsfield units, meaningful on every CT; MR and projection images have no absolute
- * scale, so they get none and keep the image's own window (Window Center/Width or VOI
- * LUT, PS3.3 C.11.2), which "Reset" (0) and the "Default" button restore.
- */
-export const PRESETS_BY_MODALITY = {
-  CT: [
-    { key: '1', id: 'lung', label: 'Lung', width: 1500, center: -600 },
-    { key: '2', id: 'mediastinum', label: 'Mediastinum', width: 350, center: 50 },
-    { key: '3', id: 'bone', label: 'Bone', width: 2000, center: 500 },
-    { key: '4', id: 'brain', label: 'Brain', width: 80, center: 40 },
-    { key: '5', id: 'abdomen', label: 'Abdomen', width: 400, center: 50 },
-  ],
-};
-
-/** Every preset of every modality (the help overlay lists them). */
-export const PRESETS = Object.entries(PRESETS_BY_MODALITY).flatMap(([modality, list]) =>
-  list.map((p) => ({ ...p, modality })),
-);
-
-/** The presets that apply to a series of ``modality`` (none when its values have no scale). */
-export function presetsFor(modality) {
-  return PRESETS_BY_MODALITY[modality] || [];
-}
-
-export function voiFromPreset(preset) {
-  // The DICOM linear VOI function's range (PS3.3 C.11.2.1.2), so the overlay reads W/L back exactly.
-  return csUtils.windowLevel.toLowHighRange(preset.width, preset.center);
-}
-
-/** The preset of ``presets`` whose window ``voiRange`` is, if any. */
-export function activePreset(presets, voiRange) {
-  if (!voiRange) return null;
-  return (
-    presets.find((p) => {
-      const r = voiFromPreset(p);
-      return Math.abs(r.lower - voiRange.lower) < 0.5 && Math.abs(r.upper - voiRange.upper) < 0.5;
-    }) || null
-  );
-}
 
 let registered = false;
 
@@ -163,4 +126,101 @@ export function setPrimaryTool(group, toolName) {
   if (current) group.setToolPassive(current);
   group.setToolActive(toolName, { bindings: [{ mouseButton: MouseBindings.Primary }] });
   return true;
+}
+
+/**
+ * @typedef {object} ToolBoxDeps
+ * @property {boolean} readonly measurement tools are hidden and refused
+ * @property {HTMLElement} root where the arrow tool's text prompt opens
+ * @property {() => boolean} mprActive whether the MPR planes are on screen
+ * @property {(message: string) => void} notify
+ */
+
+/** The toolbar's tool buttons, the two tool groups and the tool on the primary button. */
+export class ToolBox {
+  /** @param {ToolBoxDeps} deps */
+  constructor(deps) {
+    this.deps = deps;
+    /** @type {string | null} the tool on the primary button (null: W/L, the groups' default) */
+    this.current = null;
+    /** @type {import('@cornerstonejs/tools').Types.IToolGroup | null} */
+    this.stackGroup = null;
+    /** @type {import('@cornerstonejs/tools').Types.IToolGroup | null} */
+    this.mprGroup = null;
+    /** @type {Map<string, HTMLButtonElement>} */
+    this.buttons = new Map();
+    for (const t of TOOLS) {
+      const b = el(
+        'button',
+        {
+          type: 'button',
+          class: 'vw-tool',
+          title: `${t.title} (${t.key.toUpperCase()})`,
+          dataset: { tool: t.id },
+          onclick: (e) => {
+            e.currentTarget.blur();
+            this.select(t.id);
+          },
+        },
+        t.label,
+      );
+      if (t.mprOnly || (t.measure && deps.readonly)) b.hidden = true;
+      this.buttons.set(t.id, b);
+    }
+  }
+
+  /** Once Cornerstone's tools are initialised: the stack and the MPR tool groups. */
+  createGroups() {
+    registerTools();
+    const ask = (label, initial) => this.askText(label, initial);
+    this.stackGroup = createStackToolGroup('rr-stack', ask);
+    this.mprGroup = createMprToolGroup('rr-mpr', ask);
+  }
+
+  /** Put tool ``id`` (see ``TOOLS``) on the primary button of both groups. */
+  select(id) {
+    const tool = TOOLS.find((t) => t.id === id);
+    if (!tool) return;
+    if (tool.measure && this.deps.readonly) {
+      this.deps.notify('Read-only: measurements are off while someone else reads this study');
+      return;
+    }
+    if (tool.mprOnly && !this.deps.mprActive()) return;
+    setPrimaryTool(this.stackGroup, tool.name);
+    setPrimaryTool(this.mprGroup, tool.name);
+    this.current = id;
+    for (const [tid, b] of this.buttons) b.classList.toggle('on', tid === id);
+  }
+
+  /** MPR on: crosshairs offered; off: hidden again, and W/L back if they were in use. */
+  setMprMode(on) {
+    this.buttons.get('crosshairs').hidden = !on;
+    if (!on && this.current === 'crosshairs') this.select('wl');
+  }
+
+  /** A small text prompt over the viewer (the arrow tool's text); null when cancelled. */
+  askText(label, initial = '') {
+    return new Promise((resolve) => {
+      const input = el('input', { type: 'text', value: initial, 'aria-label': label });
+      const finish = (value) => {
+        dialog.remove();
+        resolve(value);
+      };
+      const dialog = el(
+        'form',
+        {
+          class: 'vw-ask',
+          onsubmit: (e) => {
+            e.preventDefault();
+            finish(input.value);
+          },
+        },
+        el('label', {}, label, input),
+        el('button', { type: 'submit', class: 'primary' }, 'OK'),
+        el('button', { type: 'button', onclick: () => finish(null) }, 'Cancel'),
+      );
+      this.deps.root.append(dialog);
+      input.focus();
+    });
+  }
 }
