@@ -440,7 +440,7 @@ export class AnnotationSync {
     }
     this._remember(annotation.annotationUID, record);
     this.viewer.renderAll();
-    this.viewer.renderAnnotationList();
+    this.viewer.measurements.render();
     return annotation.annotationUID;
   }
 
@@ -460,7 +460,7 @@ export class AnnotationSync {
       this.applying -= 1;
     }
     this.viewer.renderAll();
-    this.viewer.renderAnnotationList();
+    this.viewer.measurements.render();
     return true;
   }
 

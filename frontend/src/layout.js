@@ -138,8 +138,11 @@ export class ViewportGrid {
     for (const c of [...this.cells, ...extraCells]) c.cell.classList.toggle('active', c.id === viewportId);
   }
 
-  /** Show ``layout``'s cells, with viewports in the shown ones only, fitted to their size. */
-  showLayout(layout) {
+  /**
+   * Show ``layout``'s cells, with viewports in the shown ones only, fitted to their size;
+   * empty cells get the next series of ``seriesList`` not on screen yet.
+   */
+  showLayout(layout, seriesList = []) {
     this.layout = layout;
     this.node.dataset.layout = layout;
     const count = LAYOUTS[layout];
@@ -151,6 +154,11 @@ export class ViewportGrid {
       else if (!visible && c.enabled) this.disableCell(c);
     }
     this.resize(true);
+    const shown = new Set(this.cells.filter((c) => c.enabled && c.series).map((c) => c.series.uid));
+    const candidates = seriesList.filter((s) => !shown.has(s.uid) && s.instanceCount > 0);
+    for (const c of this.cells) {
+      if (c.enabled && !c.series && candidates.length) this.show(c.index, candidates.shift());
+    }
   }
 
   /** @param {Cell} c */

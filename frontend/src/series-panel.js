@@ -4,7 +4,7 @@
  * to show it in the active viewport. Also builds the items of a prior study's list.
  *
  * Its own module with one job. What it needs of the viewer, and nothing else:
- *   viewer.series (SeriesData[], kept in series-number order), viewer.config.studyUid
+ *   viewer.catalog.current (SeriesData[], kept in series-number order), viewer.config.studyUid
  *   viewer.displaySeries(index, series), viewer.grid.activeIndex()
  *   viewer.emit('series-added', { series: [uid, ...] })
  * It sets ``series.listItem`` and ``series.progressBar``, which ``showProgress`` updates
@@ -23,7 +23,7 @@ export class SeriesPanel {
 
   /** The current study's series, in the viewer's order. */
   render() {
-    this.node.replaceChildren(...this.viewer.series.map((s) => this.item(s)));
+    this.node.replaceChildren(...this.viewer.catalog.current.map((s) => this.item(s)));
   }
 
   /**
@@ -38,11 +38,11 @@ export class SeriesPanel {
     } catch {
       return [];
     }
-    const known = new Set(viewer.series.map((s) => s.uid));
+    const known = new Set(viewer.catalog.current.map((s) => s.uid));
     const added = fresh.filter((s) => !known.has(s.uid));
     if (!added.length) return [];
-    viewer.series = [...viewer.series, ...added].sort((a, b) => (a.number ?? 1e9) - (b.number ?? 1e9));
-    this.node.replaceChildren(...viewer.series.map((s) => (known.has(s.uid) && s.listItem) || this.item(s)));
+    viewer.catalog.current = [...viewer.catalog.current, ...added].sort((a, b) => (a.number ?? 1e9) - (b.number ?? 1e9));
+    this.node.replaceChildren(...viewer.catalog.current.map((s) => (known.has(s.uid) && s.listItem) || this.item(s)));
     viewer.emit('series-added', { series: added.map((s) => s.uid) });
     return added;
   }
@@ -81,7 +81,7 @@ export class SeriesPanel {
 
   /** Mark the items of the series on screen (``shown``: the series in enabled cells). */
   markShown(shown) {
-    for (const s of this.viewer.series) s.listItem?.classList.toggle('shown', shown.includes(s));
+    for (const s of this.viewer.catalog.current) s.listItem?.classList.toggle('shown', shown.includes(s));
   }
 
   /** A series' load progress in its item: the bar, complete, and how many frames failed. */

@@ -26,13 +26,14 @@ import { AnnotationSync } from './annotations-sync.js';
 import { CellOverlays } from './cell-overlays.js';
 import { Cine } from './cine.js';
 import { Comparison } from './comparison.js';
-import { actionButton, el, toolGroup } from './dom.js';
+import { actionButton, toolGroup } from './dom.js';
 import { Emitter } from './emitter.js';
 import { ENGINE_ID, LAYOUTS, ViewportGrid } from './layout.js';
 import { LoadProgress } from './load-progress.js';
 import { SeriesData, loadStudySeries, registerCheckedLoader } from './loading.js';
 import { MeasurementsPanel } from './measurements.js';
 import { MprMode } from './mpr-mode.js';
+import { ViewerPage } from './page.js';
 import { SeriesCatalog } from './series-catalog.js';
 import { SeriesPanel } from './series-panel.js';
 import { SessionBridge } from './session-bridge.js';
@@ -112,11 +113,12 @@ export class Viewer extends Emitter {
       onActiveRedrawn: () => this.windowing.render(),
     });
 
-    this.toolbar = el('div', { class: 'vw-toolbar', role: 'toolbar' });
-    this.sidebar = el('aside', { class: 'vw-sidebar' });
-    this.stage = el('div', { class: 'vw-stage' }, this.grid.node, this.mprMode.node);
-    this.statusLine = el('div', { class: 'vw-status', role: 'status', 'aria-live': 'polite' });
     this.help = new HelpOverlay(() => shortcutTable(this));
+    this.page = new ViewerPage(root, [this.grid.node, this.mprMode.node], this.help.node);
+    // Where the session's controls, lists and pointer hook in (session/).
+    this.toolbar = this.page.toolbar;
+    this.sidebar = this.page.sidebar;
+    this.stage = this.page.stage;
     /** The current study's series list of the side bar (series-panel.js). */
     this.seriesPanel = new SeriesPanel(this);
     /** The measurements list of the side bar (measurements.js). */
@@ -167,7 +169,7 @@ export class Viewer extends Emitter {
     this.annotations = new AnnotationSync(this);
     this.annotations.start();
     for (const type of ['annotation-added', 'annotation-modified', 'annotation-removed', 'annotations-loaded']) {
-      this.on(type, () => this.renderAnnotationList());
+      this.on(type, () => this.measurements.render());
     }
     // A frame that cannot be fetched or decoded: said on its image and in the series list.
     this.progress.listen();
@@ -176,7 +178,7 @@ export class Viewer extends Emitter {
     new ResizeObserver(() => this.grid.resize()).observe(this.stage);
 
     try {
-      this.series = await seriesList;
+      this.catalog.current = await seriesList;
       this.timings.seriesList = performance.now();
     } catch (err) {
       this.notify(`Could not load the study's series (${err.status || err.message})`);
@@ -194,14 +196,9 @@ export class Viewer extends Emitter {
     return this;
   }
 
-  /** The page: side bar, toolbar (each part's controls), stage, status line, help. */
+  /** The page's frame, with each part's toolbar controls. */
   buildUi() {
-    this.root.append(
-      this.sidebar,
-      el('section', { class: 'vw-main' }, this.toolbar, this.stage, this.statusLine),
-      this.help.node,
-    );
-    this.toolbar.append(
+    this.page.mount([
       toolGroup('Tools', [...this.tools.buttons.values()]),
       toolGroup('View', this.windowing.viewButtons()),
       this.windowing.presetGroup,
@@ -209,19 +206,16 @@ export class Viewer extends Emitter {
       toolGroup('Cine', this.cine.controls()),
       toolGroup('Volume', this.mprMode.controls()),
       toolGroup('More', actionButton('help', '?', 'Keyboard shortcuts (?)', () => this.help.toggle())),
-    );
+    ]);
     this.notify('Loading…');
   }
 
   /** The side bar: the series, the measurements and (with priors) the priors. */
   renderSeriesList() {
     this.seriesPanel.render();
-    this.sidebar.replaceChildren(
-      el('div', { class: 'vw-side-title' }, 'Series'),
-      this.seriesPanel.node,
-      el('div', { class: 'vw-side-title' }, 'Measurements'),
-      this.measurements.node,
-      ...this.comparison.renderList(),
+    this.page.showSidebar(
+      [['Series', this.seriesPanel.node], ['Measurements', this.measurements.node]],
+      this.comparison.renderList(),
     );
   }
 
@@ -255,13 +249,7 @@ export class Viewer extends Emitter {
     if (this.mpr.active) this.mprMode.toggle(false);
     if (LAYOUTS[layout] < 2 && this.comparison.studyUid) this.comparison.unlink();
     const grid = this.grid;
-    grid.showLayout(layout);
-    // Fill newly shown cells with series not on screen yet.
-    const shown = new Set(grid.cells.filter((c) => c.enabled && c.series).map((c) => c.series.uid));
-    const candidates = this.series.filter((s) => !shown.has(s.uid) && s.instanceCount > 0);
-    for (const c of grid.cells) {
-      if (c.enabled && !c.series && candidates.length) this.displaySeries(c.index, candidates.shift());
-    }
+    grid.showLayout(layout, this.catalog.current);
     this.setActive(grid.cellOf(grid.activeViewportId)?.enabled ? grid.activeViewportId : 'vp-0');
   }
 
@@ -286,15 +274,6 @@ export class Viewer extends Emitter {
   }
 
   // ---- the interface other modules, features, tests and the benchmark use ---------------
-
-  /** @returns {SeriesData[]} the current study's series, in series-number order */
-  get series() {
-    return this.catalog.current;
-  }
-
-  set series(list) {
-    this.catalog.current = list;
-  }
 
   /** The MPR planes (a closed stand-in until first opened). */
   get mpr() {
@@ -326,17 +305,12 @@ export class Viewer extends Emitter {
     return this.seriesPanel.refresh();
   }
 
-  /** Redraw the measurements list (annotations-sync calls this when records change). */
-  renderAnnotationList() {
-    this.measurements.render();
-  }
-
   renderAll() {
     this.renderingEngine?.render();
   }
 
   notify(message) {
-    this.statusLine.textContent = message;
+    this.page.notify(message);
   }
 
   applyViewport(state) {
