@@ -113,3 +113,35 @@ def test_export_of_deleted_annotation_is_refused(attending_client, attending, ct
     response = attending_client.post(f"/api/annotations/{created['id']}/export-sr/")
     assert response.status_code == 400
     assert not Instance.objects.filter(series__modality="SR").exists()
+
+
+def test_exported_sr_series_has_no_thumbnail(attending_client, attending, ct_study):
+    """An SR series holds no image: its thumbnail is a clean 404 (the viewer shows a
+    label instead), and the study's thumbnail still comes from its images."""
+    study_uid, sops, series_uid = ct_study
+    study = Study.objects.get(study_instance_uid=study_uid)
+    annotation = create_annotation(
+        study=study,
+        author=attending,
+        data={
+            "sop_instance_uid": sops[1],
+            "tool": "length",
+            "geometry": {"points": [[4.0, 4.0], [14.0, 4.0]]},
+        },
+    )
+    result = export_annotation_sr(annotation, actor=attending)
+    assert result.ok
+    sr = Instance.objects.select_related("series").get(sop_instance_uid=result.sop_instance_uid)
+    base = f"/dicomweb/studies/{study_uid}/series"
+    accept = {"Accept": "image/jpeg"}
+    for url in (
+        f"{base}/{sr.series.series_instance_uid}/thumbnail",
+        f"{base}/{sr.series.series_instance_uid}/instances/{sr.sop_instance_uid}/thumbnail",
+    ):
+        response = attending_client.get(url, headers=accept)
+        assert response.status_code == 404, url
+        assert not response["Content-Type"].startswith("image/"), url
+    images = attending_client.get(f"{base}/{series_uid}/thumbnail", headers=accept)
+    assert images.status_code == 200 and images["Content-Type"] == "image/jpeg"
+    study_thumb = attending_client.get(f"/dicomweb/studies/{study_uid}/thumbnail", headers=accept)
+    assert study_thumb.status_code == 200 and study_thumb["Content-Type"] == "image/jpeg"
