@@ -404,22 +404,14 @@ def _ingest_into(summary, items, on_result, on_skip) -> None:
 def ingest_batch(items: list[BatchItem]) -> list[IngestResult]:
     """``ingest_item`` for each item, the readable ones stored together; an unexpected
     error sends them one at a time, so that it fails its own item only."""
-    results: list[IngestResult | None] = [None] * len(items)
-    todo = []
-    for index, item in enumerate(items):
-        if item.error:
-            results[index] = ingest_item(item)
-        else:
-            todo.append(index)
-    if todo:
-        try:
-            stored = ingest_instances([(items[i].name, items[i].data or b"") for i in todo])
-        except Exception:
-            log.exception("ingest of a batch of %d failed; retrying one at a time", len(todo))
-            stored = [ingest_item(items[i]) for i in todo]
-        for index, result in zip(todo, stored, strict=True):
-            results[index] = result
-    return results
+    readable = [item for item in items if not item.error]
+    try:
+        stored = ingest_instances([(item.name, item.data or b"") for item in readable])
+    except Exception:
+        log.exception("ingest of a batch of %d failed; retrying one at a time", len(readable))
+        stored = [ingest_item(item) for item in readable]
+    results = iter(stored)
+    return [ingest_item(item) if item.error else next(results) for item in items]
 
 
 def record_store_events(

@@ -178,3 +178,24 @@ def test_one_instance_refused_rolls_back_the_rows_it_made():
     assert not Patient.objects.filter(patient_id="MRN-NEW").exists()
     assert not Study.objects.filter(study_instance_uid=stray.StudyInstanceUID).exists()
     assert stored_files() == sorted(Instance.objects.values_list("file_path", flat=True))
+
+
+def test_an_unexpected_error_in_a_batch_sends_its_files_one_at_a_time(monkeypatch):
+    from reading.studies import batch
+
+    def broken(items):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(batch, "ingest_instances", broken)
+    series = make_ct_series(2)
+    items = [
+        batch.BatchItem("one", data=to_bytes(series[0])),
+        batch.BatchItem("bad", error="not a readable zip archive"),
+        batch.BatchItem("two", data=to_bytes(series[1])),
+    ]
+    summary = batch.ingest_items(items)
+    assert [(r.name, r.status) for r in summary.results] == [
+        ("one", IngestStatus.STORED),
+        ("bad", IngestStatus.FAILED),
+        ("two", IngestStatus.STORED),
+    ]
