@@ -33,7 +33,27 @@ export function forgetEarly(url) {
 }
 
 const first = (meta, tag) => meta?.[tag]?.Value?.[0];
-const NOT_IMAGES = new Set(['SR', 'PR', 'KO', 'SEG', 'RTSTRUCT']);
+/**
+ * Modalities (0008,0060) whose series hold no pixel data (PS3.3 C.7.3.1.1.1): reports,
+ * key object selections, presentation states, documents, registrations, RT structures.
+ * The series list shows them as a label, never as images in a viewport.
+ */
+export const NO_IMAGE_MODALITIES = new Map([
+  ['SR', 'Structured report'],
+  ['KO', 'Key object selection'],
+  ['PR', 'Presentation state'],
+  ['DOC', 'Document'],
+  ['REG', 'Registration'],
+  ['RTSTRUCT', 'RT structure set'],
+]);
+
+/** True unless the series' modality holds no pixel data (``NO_IMAGE_MODALITIES``). */
+export function holdsImages(modality) {
+  return !NO_IMAGE_MODALITIES.has(modality);
+}
+
+// Segmentations have frames, but are not the images to open a study on.
+const NOT_IMAGES = new Set([...NO_IMAGE_MODALITIES.keys(), 'SEG']);
 
 /** The series the viewer opens first: the lowest series number that holds images. */
 export function pickDefaultSeries(list) {

@@ -10,6 +10,7 @@
 import { Enums, utilities as csUtils } from '@cornerstonejs/core';
 
 import { actionButton, el } from './dom.js';
+import { holdsImages } from './early.js';
 import { createOverlay } from './overlays.js';
 
 const { ViewportType } = Enums;
@@ -155,7 +156,7 @@ export class ViewportGrid {
     }
     this.resize(true);
     const shown = new Set(this.cells.filter((c) => c.enabled && c.series).map((c) => c.series.uid));
-    const candidates = seriesList.filter((s) => !shown.has(s.uid) && s.instanceCount > 0);
+    const candidates = seriesList.filter((s) => !shown.has(s.uid) && s.instanceCount > 0 && holdsImages(s.modality));
     for (const c of this.cells) {
       if (c.enabled && !c.series && candidates.length) this.show(c.index, candidates.shift());
     }
@@ -195,6 +196,11 @@ export class ViewportGrid {
     const deps = this.deps;
     const c = this.cells[index];
     if (!c.enabled) return;
+    // An SR, KO or PR: the cell keeps what it shows (its series is never one without images).
+    if (!holdsImages(series.modality)) {
+      deps.notify(`${series.description || series.modality}: not images, nothing to display`);
+      return;
+    }
     deps.onRelease(c);
     c.series = series;
     c.isPrior = series.studyUid !== deps.studyUid;

@@ -141,6 +141,23 @@ export class MeasurementsPanel {
     keep.focus();
   }
 
+  /**
+   * Mark the measurements stored in these SR instances (a click on an SR series of the
+   * series list) and scroll to the first; the marks go with the next ``render``.
+   * @param {string[]} sopUids SOP Instance UIDs of SR instances
+   * @returns {number} how many were marked
+   */
+  markReported(sopUids) {
+    const wanted = new Set(sopUids);
+    const records = this.viewer.annotations?.records() || [];
+    const ids = new Set(records.filter((r) => wanted.has(r.sr_sop_instance_uid)).map((r) => String(r.id)));
+    for (const li of /** @type {NodeListOf<HTMLElement>} */ (this.node.querySelectorAll('.vw-annotation'))) {
+      li.classList.toggle('in-report', ids.has(li.dataset.annotationId));
+    }
+    this.node.querySelector('.vw-annotation.in-report')?.scrollIntoView({ block: 'nearest' });
+    return ids.size;
+  }
+
   /** Show the image the measurement is on: in a cell showing its series, else the active one. */
   async show(record) {
     const viewer = this.viewer;

@@ -120,7 +120,15 @@ export class Viewer extends Emitter {
     this.sidebar = this.page.sidebar;
     this.stage = this.page.stage;
     /** The current study's series list of the side bar (series-panel.js). */
-    this.seriesPanel = new SeriesPanel(this);
+    this.seriesPanel = new SeriesPanel({
+      catalog: this.catalog,
+      loadFresh: () => loadStudySeries(this, config.studyUid, { fresh: true }),
+      displaySeries,
+      activeIndex: () => this.grid.activeIndex(),
+      emit: (type, detail) => this.emit(type, detail),
+      markReported: (sopUids) => this.measurements.markReported(sopUids),
+      notify,
+    });
     /** The measurements list of the side bar (measurements.js). */
     this.measurements = new MeasurementsPanel(this);
     this.comparison = new Comparison({

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.offloop import in_thread
 from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
     make_study,
     open_viewer,
@@ -113,4 +114,74 @@ def test_upload_results_are_grouped_by_study(login_page, attending, shot):
         assert entry.locator("a.open-viewer").get_attribute("href") == f"/viewer/{uid}/"
     page.locator(".upload-study a.open-viewer").first.click()
     page.wait_for_url("**/viewer/**")
+    assert page.errors == []
+
+
+def _length_exported_as_sr(study_uid, user):
+    from reading.annotations.services import create_annotation, export_annotation_sr
+    from reading.studies.models import Instance, Study
+
+    study = Study.objects.get(study_instance_uid=study_uid)
+    source = Instance.objects.filter(series__study=study).order_by("instance_number")[2]
+    annotation = create_annotation(
+        study=study,
+        author=user,
+        data={
+            "sop_instance_uid": source.sop_instance_uid,
+            "tool": "length",
+            "geometry": {"points": [[30.0, 60.0], [90.0, 60.0]]},
+            "label": "SR length",
+        },
+    )
+    result = export_annotation_sr(annotation, actor=user)
+    assert result.ok, result.reason
+    sr = Instance.objects.select_related("series").get(sop_instance_uid=result.sop_instance_uid)
+    return annotation.pk, sr.series.series_instance_uid
+
+
+def test_sr_series_is_listed_as_a_report_not_an_image(login_page, attending, shot):
+    """An SR series has no thumbnail (its route answers 404): the list shows "SR" instead
+    of a broken image, it never goes into a viewport, and a click marks its measurement."""
+    study_uid, ct_series, _ = make_study(n=6, size=128)
+    annotation_id, sr_series = in_thread(_length_exported_as_sr, study_uid, attending)
+    page = open_viewer(login_page, attending, study_uid)
+    wait_loaded(page)
+    sr_item = page.locator(f'.vw-series-item[data-series-uid="{sr_series}"]')
+    ct_item = page.locator(f'.vw-series-item[data-series-uid="{ct_series}"]')
+    assert sr_item.locator("img").count() == 0
+    assert sr_item.locator(".glyph").inner_text() == "SR"
+    assert sr_item.get_attribute("draggable") is None
+    assert ct_item.get_attribute("draggable") == "true"
+    # Every thumbnail left in the list decoded (a 404 leaves naturalWidth at 0).
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.vw-series img')]
+                 .every((img) => img.complete)"""
+    )
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('.vw-series img')].map((img) => img.naturalWidth)"
+    )
+    assert len(widths) == 1 and widths[0] > 0, widths
+    shot(page, "viewer-sr-series-label")
+
+    sr_item.click()
+    page.wait_for_function(
+        "document.querySelector('.vw-status').textContent.includes('measurement')"
+    )
+    assert "1 measurement" in page.locator(".vw-status").inner_text()
+    marked = page.locator(".vw-annotation.in-report")
+    assert marked.count() == 1
+    assert marked.get_attribute("data-annotation-id") == str(annotation_id)
+    assert [v.get("series") for v in state(page)["viewports"]] == [ct_series]
+    # A layout with room to spare fills it with images only, never the SR.
+    page.click('[data-action="layout-1x2"]')
+    page.wait_for_function("window.readingViewer.state().viewports.length === 2")
+    page.wait_for_timeout(500)
+    assert sr_series not in [v.get("series") for v in state(page)["viewports"]]
+    # Nor does a remote view (a followed session) put it in a viewport.
+    page.evaluate(
+        "(uid) => window.readingViewer.applyViewport({ viewportId: 'vp-0', series: uid })",
+        sr_series,
+    )
+    assert state(page)["viewports"][0]["series"] == ct_series
+    shot(page, "viewer-sr-series-clicked")
     assert page.errors == []
