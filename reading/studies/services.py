@@ -262,10 +262,11 @@ def ingest_instances(items: Iterable[tuple[str, bytes]]) -> list[IngestResult]:
 
 
 def _store(batch: Iterable[_Received]) -> list[_Received]:
-    """Store the instances of ``batch``, each new one's file written (its fsync started)
-    as soon as it comes, so that the syncs overlap the parsing of the next ones; the
-    rows of all of them in one transaction at the end. Returns the instances whose SOP
-    Instance UID came a second time, for another round."""
+    """Store the instances of ``batch``: each file written (its fsync started) as soon as
+    it comes, so that the syncs overlap the parsing of the next ones; then one query
+    for the instances already stored (their files are dropped unrenamed), and the rows
+    of the others in one transaction. Returns the instances whose SOP Instance UID came
+    a second time, for another round."""
     again: list[_Received] = []
     seen: set[str] = set()
     new: list[_Received] = []
@@ -277,14 +278,6 @@ def _store(batch: Iterable[_Received]) -> list[_Received]:
                 again.append(received)
                 continue
             seen.add(result.sop_instance_uid)
-            existing = (
-                Instance.objects.filter(sop_instance_uid=result.sop_instance_uid)
-                .only("pk", "sop_instance_uid", "sha256", "file_path")
-                .first()
-            )
-            if existing is not None:
-                _existing_result(existing, received.parsed, result)
-                continue
             received.relpath = storage.instance_relpath(
                 result.study_instance_uid,
                 result.series_instance_uid,
@@ -294,11 +287,24 @@ def _store(batch: Iterable[_Received]) -> list[_Received]:
             writes.add(received.relpath, received.raw)
             received.raw = b""  # on disk now; not held for the rest of the batch
             new.append(received)
+        existing = {
+            row.sop_instance_uid: row
+            for row in Instance.objects.filter(sop_instance_uid__in=seen).only(
+                "pk", "sop_instance_uid", "sha256", "file_path"
+            )
+        }
+        for index, received in enumerate(new):
+            row = existing.get(received.result.sop_instance_uid)
+            if row is not None:
+                writes.drop(index)
+                _existing_result(row, received.parsed, received.result)
     except BaseException:
         writes.discard()
         raise
     written = []
     for received, error in zip(new, writes.commit(), strict=True):
+        if received.result.status != IngestStatus.FAILED:
+            continue  # already stored: a duplicate or a conflict
         if error is None:
             written.append(received)
         else:

@@ -117,6 +117,14 @@ class DurableWrites:
             return
         self._files.append(_File(target, tmp, _sync_pool().submit(_sync_file, tmp)))
 
+    def drop(self, index: int) -> None:
+        """Give up the ``index``-th file before the commit (its temporary file goes)."""
+        file = self._files[index]
+        if file.tmp:
+            Path(file.tmp).unlink(missing_ok=True)
+            file.tmp = ""
+        file.error = file.error or FileExistsError("dropped")
+
     def commit(self) -> list[OSError | None]:
         """Per file in ``add`` order, None (it is on disk) or the error that stopped it
         (nothing of it is left)."""
