@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from reading import health
+from reading.accounts import views as accounts_views
 from reading.accounts.forms import LoginForm
 
 urlpatterns = [
@@ -13,7 +14,7 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", accounts_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("reading.accounts.urls")),
     path("admin/", admin.site.urls),
     path("audit/", include("reading.audit.urls")),

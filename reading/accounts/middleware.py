@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 
 from reading.accounts.authentication import is_api_path, user_from_token_header
+from reading.accounts.signals import sign_out
 
 PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/healthz", "/readyz")
 LAST_ACTIVITY_KEY = "last_activity"
@@ -61,7 +61,7 @@ class LoginRequiredEverywhere:
             # Token clients carry no session cookie, hence no CSRF exposure (APIs only).
             request._dont_enforce_csrf_checks = True
         if request.user.is_authenticated and not request.user.is_active:
-            logout(request)
+            sign_out(request)
         if request.user.is_authenticated or path.startswith(PUBLIC_PREFIXES):
             return self.get_response(request)
         if is_api_path(path):
@@ -80,7 +80,7 @@ class IdleTimeout:
         if session is not None and request.user.is_authenticated:
             now = time.time()
             if idle_seconds(session, now) > settings.SESSION_IDLE_TIMEOUT:
-                logout(request)  # user_logged_out closes the user's sockets too
+                sign_out(request)  # user_logged_out closes the user's sockets too
                 if is_api_path(request.path_info):
                     return JsonResponse({"detail": "Signed out after inactivity."}, status=401)
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)

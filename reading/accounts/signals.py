@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import time
 
+from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal, receiver
 
@@ -34,6 +36,15 @@ def close_user_sockets_on_commit(user_id) -> None:
     from reading.realtime import send_on_commit
 
     send_on_commit(user_group(user_id), {"type": USER_DISCONNECT})
+
+
+def sign_out(request) -> None:
+    """``logout`` as one transaction. Django sends ``user_logged_out`` before it deletes
+    the session: the sockets then close on commit, once the session row is gone, so a
+    page that its closing socket reloads is already signed out (sent at once, the close
+    could overtake the deletion and the page reload signed in)."""
+    with transaction.atomic():
+        logout(request)
 
 
 @receiver(user_logged_in)

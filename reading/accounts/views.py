@@ -1,8 +1,17 @@
+from django.contrib.auth import views as auth_views
+from django.db import transaction
 from django.shortcuts import get_object_or_404, render
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
 from reading.accounts import services
 from reading.accounts.models import ApiToken
+
+
+@method_decorator(transaction.atomic, name="post")
+class LogoutView(auth_views.LogoutView):
+    """Django's logout as one transaction, as ``signals.sign_out`` (the sockets close once
+    the session row is gone)."""
 
 
 @require_http_methods(["GET", "POST"])
