@@ -137,21 +137,24 @@ def test_estimate_box_drag_and_sr_export(browser, ai_server, attending, shot):
     assert saved["review_state"] == "edited" and saved["version"] > box.version
 
     # Export SR: a new series in the list, served by WADO-RS.
-    before = set(page.evaluate("window.readingViewer.series.map((s) => s.uid)"))
+    before = set(page.evaluate("window.readingViewer.state().series.map((s) => s.uid)"))
     page.locator(".ai-export-sr").click()
     page.wait_for_selector(".ai-message:has-text('Stored as DICOM SR')")
     sop = re.search(r"DICOM SR ([0-9.]+)", page.locator(".ai-message").inner_text()).group(1)
-    _until(page, "(n) => window.readingViewer.series.length > n", len(before))
+    _until(page, "(n) => window.readingViewer.state().series.length > n", len(before))
     added = [
         s
         for s in page.evaluate(
-            "window.readingViewer.series.map((s) => ({uid: s.uid, modality: s.modality}))"
+            "window.readingViewer.state().series.map((s) => ({uid: s.uid, modality: s.modality}))"
         )
         if s["uid"] not in before
     ]
     assert [s["modality"] for s in added] == ["SR"], added
     sr_series = added[0]["uid"]
     page.wait_for_selector(f".vw-series-item[data-series-uid='{sr_series}']")
+    # Listed as what it is: its modality, no thumbnail (an SR has no image to render).
+    sr_item = page.locator(f".vw-series-item[data-series-uid='{sr_series}']")
+    assert sr_item.locator("img").count() == 0 and sr_item.locator(".glyph").inner_text() == "SR"
     served = page.request.get(
         f"{ai_server}/dicomweb/studies/{study_uid}/series/{sr_series}/instances/{sop}",
         headers={"Accept": WADO},
