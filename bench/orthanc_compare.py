@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import threading
@@ -84,9 +85,17 @@ class Server:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
 
 
+def settle() -> None:
+    """Write back the page cache's dirty data before an ingest is timed: both servers
+    sync what they store, and whichever went second would otherwise find less left by
+    the benchmark's earlier steps (the frame files it writes) to flush with its own."""
+    os.sync()
+
+
 def stow(server: Server, files: list[bytes], batch: int = 20) -> float:
     boundary = "benchboundary0123456789"
     conn = server.connect()
+    settle()
     start = time.perf_counter()
     for offset in range(0, len(files), batch):
         parts = []
@@ -112,6 +121,7 @@ def stow(server: Server, files: list[bytes], batch: int = 20) -> float:
 
 
 def storescu(port: int, aec: str, folder: Path) -> float:
+    settle()
     start = time.perf_counter()
     tool = dcmtk("storescu") or "storescu"
     subprocess.run(
