@@ -136,22 +136,26 @@ def radiograph_to_uint8(ds: Dataset, frame: int = 1) -> np.ndarray:
     return stored_to_uint8(frame_pixels(ds, frame), ds)
 
 
-def is_pointwise(ds: Dataset) -> bool:
-    """Whether ``stored_to_uint8`` maps each stored value alone (a VOI window or LUT is
-    present), so that it may be computed once per distinct value."""
-    return _voi_output_range(ds) is not None
+def pointwise_range(ds: Dataset) -> tuple[float, float] | None:
+    """The VOI output range when ``stored_to_uint8`` maps each stored value alone (a VOI
+    window or LUT is present), so that it may be computed once per distinct value; else None.
+    Pass it back to ``stored_to_uint8`` as ``voi_range`` to skip finding it again."""
+    return _voi_output_range(ds)
 
 
-def stored_to_uint8(stored: np.ndarray, ds: Dataset) -> np.ndarray:
+def stored_to_uint8(
+    stored: np.ndarray, ds: Dataset, voi_range: tuple[float, float] | None = None
+) -> np.ndarray:
     """Stored values of a frame to display-ready 8-bit grey: Modality LUT, VOI LUT or
-    window (PS3.3 C.11.2), else the 0.5-99.5 percentile range; MONOCHROME1 inverted."""
+    window (PS3.3 C.11.2), else the 0.5-99.5 percentile range; MONOCHROME1 inverted.
+    ``voi_range``: ``pointwise_range(ds)`` when the caller has it (found here otherwise)."""
     if stored.ndim == 3:  # colour: the model takes it as it is
         return stored.astype(np.uint8)
     values = apply_modality_lut(stored, ds)
     if ds.get("VOILUTSequence") and values.dtype.kind == "f" and np.all(values == np.round(values)):
         # A rescale of 1/0 yields floats; a LUT indexes by integer value.
         values = values.astype(np.int64)
-    voi = _voi_output_range(ds)
+    voi = voi_range if voi_range is not None else _voi_output_range(ds)
     if voi is not None:
         out = np.asarray(apply_voi_lut(values, ds), dtype=np.float64)
         grey = scale_to_uint8(out, *voi)

@@ -12,6 +12,9 @@ from django.http import Http404
 
 from reading.accounts.access import is_clinical, is_department_admin
 from reading.studies.models import Instance, Series, Study
+from reading.studies.prepared import PreparedQuery
+
+_instance_queries = PreparedQuery()
 
 
 def can_read_images(user) -> bool:
@@ -87,11 +90,33 @@ def get_instance_for_user(
     *,
     only: tuple[str, ...] = (),
 ) -> Instance:
-    """One instance, in one query; ``only`` limits the columns read (others load on access)."""
-    qs = instances_for_user(user, study_instance_uid, series_instance_uid)
-    if only:
-        qs = qs.only(*only)
-    rows = list(qs.filter(sop_instance_uid=sop_instance_uid)[:1])
+    """One instance, in one query; ``only`` limits the columns read (others load on access).
+
+    The query is ``instances_for_user``'s, compiled once per shape
+    (``reading.studies.prepared``): the role check runs on every call, and the
+    SQL carries no value but the three UIDs, so it is the same for every reader.
+    A rule in ``studies_for_user`` that depends on the user through a value
+    (an id, a department) makes the query unpreparable and it runs through
+    the ORM; one that changes the query by role alone is covered by ``shape``.
+    """
+    studies_for_user(user)  # the role check, every time
+    shape = (
+        only,
+        series_instance_uid is None,
+        getattr(user, "role", None),
+        getattr(user, "is_superuser", False),
+    )
+
+    def build(study_uid, sop_uid, series_uid=None):
+        qs = instances_for_user(user, study_uid, series_uid)
+        return (qs.only(*only) if only else qs).filter(sop_instance_uid=sop_uid)[:1]
+
+    values = (study_instance_uid, sop_instance_uid)
+    if series_instance_uid is not None:
+        values += (series_instance_uid,)
+    rows = _instance_queries.fetch(shape, build, values)
+    if rows is None:
+        rows = list(build(*values))
     if not rows:
         get_study_for_user(
             user, study_instance_uid

@@ -86,6 +86,38 @@ def test_once_per_value_path_equals_the_shared_function(with_lut):
     assert np.array_equal(grey_uint8(ds.pixel_array, ds), radiograph_to_uint8(ds))
 
 
+VOI_VARIANTS = [
+    {},
+    {"WindowCenter": 100},
+    {"WindowWidth": 300},
+    {"RescaleSlope": 2},
+    {"RescaleIntercept": -500},
+    {"VOILUTFunction": "SIGMOID"},
+    {"PhotometricInterpretation": "MONOCHROME1"},
+    {"BitsStored": 10, "HighBit": 9},
+    {"PixelRepresentation": 0},
+]
+
+
+def test_tables_shared_between_images_follow_every_voi_attribute():
+    """``grey_uint8`` keeps one table per set of VOI attributes (the slices of a series
+    share one): each variant, rendered after the others, equals the shared function."""
+    from reading.studies.dicomweb.render import grey_uint8
+
+    rng = np.random.default_rng(7)
+    for variant in VOI_VARIANTS * 2:
+        ds = make_dataset(rows=32, columns=32)
+        for keyword, value in variant.items():
+            setattr(ds, keyword, value)
+        signed = int(ds.PixelRepresentation) == 1
+        low, high = (-1024, 1024) if signed else (0, 1024)
+        pixels = rng.integers(low, high, (32, 32)).astype(np.int16 if signed else np.uint16)
+        ds.PixelData = pixels.tobytes()
+        ds = pydicom.dcmread(io.BytesIO(to_bytes(ds)))
+        expected = radiograph_to_uint8(ds)
+        assert np.array_equal(grey_uint8(ds.pixel_array, ds), expected), variant
+
+
 # -- frames read straight from the file give the images pydicom's decoding gave ------------
 
 

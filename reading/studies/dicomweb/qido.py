@@ -32,6 +32,7 @@ from reading.studies.dicomweb.common import (
 )
 from reading.studies.dicomweb.dicomjson import element, keyword, resolve_bulk, tag_hex
 from reading.studies.models import Instance, Series, Study
+from reading.studies.prepared import PreparedQuery, q_shape, q_with_values
 
 STUDY, SERIES, INSTANCE = "study", "series", "instance"
 CONTROL_PARAMS = {"limit", "offset", "includefield", "fuzzymatching"}
@@ -394,17 +395,50 @@ def representative_metadata(level: str, objects: list) -> dict[int, dict]:
     return dict(rows)
 
 
-def search(request, level: str, scope, *, study=None) -> HttpResponse:
+# Conditions whose value goes into the SQL unchanged (exact text and UID matches):
+# searches made only of these are compiled once per shape (``reading.studies.prepared``).
+EXACT_LEAVES = {
+    level: {
+        f"{a.path}{suffix}"
+        for a in attrs.values()
+        if a.kind in ("text", "uid", "cs")
+        for suffix in ("", "__exact", "__in")
+    }
+    for level, attrs in LEVEL_ATTRS.items()
+}
+_searches = PreparedQuery()
+
+
+def _matches(level, scope, query: SearchRequest, needs_metadata: bool, prepared_as) -> list:
+    """The matches of a search; compiled once per shape when ``prepared_as`` names the
+    scope (one that is the same query for every user it is given to)."""
+
+    def build(filters: Q):
+        qs = level_queryset(level, scope).filter(filters)
+        if level == INSTANCE and not needs_metadata:
+            qs = qs.defer("metadata", "frame_offsets")
+        end = query.offset + query.limit if query.limit is not None else None
+        return qs[query.offset : end]
+
+    values: list[str] = []
+    shape = q_shape(query.filters, EXACT_LEAVES[level], values) if prepared_as is not None else None
+    if shape is not None:
+        key = (level, prepared_as, shape, needs_metadata, query.offset, query.limit)
+        rows = _searches.fetch(
+            key, lambda *v: build(q_with_values(query.filters, iter(v))), tuple(values)
+        )
+        if rows is not None:
+            return rows
+    return list(build(query.filters))
+
+
+def search(request, level: str, scope, *, study=None, prepared_as=None) -> HttpResponse:
     """Run a QIDO-RS search at ``level`` within ``scope`` and answer DICOM JSON."""
     query = parse_search(request, level)
-    qs = level_queryset(level, scope).filter(query.filters)
     needs_metadata = level == INSTANCE and (
         query.include_all or any(KEYWORD_BY_TAG.get(t) is None for t in query.include)
     )
-    if level == INSTANCE and not needs_metadata:
-        qs = qs.defer("metadata", "frame_offsets")
-    end = query.offset + query.limit if query.limit is not None else None
-    matches = list(qs[query.offset : end])
+    matches = _matches(level, scope, query, needs_metadata, prepared_as)
 
     base = {STUDY: STUDY_RETURN, SERIES: SERIES_RETURN, INSTANCE: INSTANCE_RETURN}[level]
     names = list(dict.fromkeys(base + query.matched))
@@ -454,9 +488,16 @@ def search(request, level: str, scope, *, study=None) -> HttpResponse:
     return dicom_json_response(results, Warning=", ".join(query.warnings))
 
 
+def _reader_scope(user) -> tuple:
+    """``studies_for_user``'s scope as a key: its query is the same for every reader of
+    one role (see ``get_instance_for_user``)."""
+    return ("studies_for_user", getattr(user, "role", None), getattr(user, "is_superuser", False))
+
+
 @dicomweb_view()
 def search_studies(request):
-    return search(request, STUDY, studies_for_user(request.user))
+    user = request.user
+    return search(request, STUDY, studies_for_user(user), prepared_as=_reader_scope(user))
 
 
 @dicomweb_view()

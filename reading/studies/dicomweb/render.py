@@ -21,7 +21,7 @@ from django.http import Http404, HttpResponse
 from PIL import Image
 from pydicom.dataset import Dataset
 
-from inference.preprocessing import is_pointwise, stored_to_uint8
+from inference.preprocessing import pointwise_range, stored_to_uint8
 from reading.audit.models import AuditAction
 from reading.studies import storage
 from reading.studies.access import get_series_for_user, get_study_for_user
@@ -118,15 +118,59 @@ def apply_window(values: np.ndarray, center: float, width: float, function: str)
     return np.clip(out, 0.0, 1.0) * 255.0
 
 
+# Every attribute the Modality LUT, the VOI window and ``stored_to_uint8`` read (pydicom's
+# apply_modality_lut, apply_voi_lut, apply_windowing), LUT sequences apart.
+VOI_KEYWORDS = (
+    "PhotometricInterpretation",
+    "BitsAllocated",
+    "BitsStored",
+    "PixelRepresentation",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "WindowCenter",
+    "WindowWidth",
+    "VOILUTFunction",
+)
+GREY_LUTS = 64  # tables of 8- and 16-bit stored values to grey, 64 KB each at most
+_grey_luts: dict[tuple, np.ndarray] = {}
+
+
+def _grey_lut(stored: np.ndarray, ds) -> np.ndarray | None:
+    """``stored_to_uint8`` of every value of ``stored``'s 8- or 16-bit type, indexed by the
+    values' unsigned bits; shared by the images whose VOI attributes are the same (the
+    slices of a series), so a series pays the VOI transform once. None for LUT sequences."""
+    if stored.dtype.itemsize > 2 or "ModalityLUTSequence" in ds or "VOILUTSequence" in ds:
+        return None
+    key = (stored.dtype.str, *(str(ds.get(k)) for k in VOI_KEYWORDS))
+    lut = _grey_luts.get(key)
+    if lut is None:
+        voi_range = pointwise_range(ds)
+        if voi_range is None:
+            return None
+        unsigned = np.dtype(f"u{stored.dtype.itemsize}")
+        ramp = np.arange(2 ** (8 * stored.dtype.itemsize), dtype=unsigned).view(stored.dtype)
+        lut = stored_to_uint8(ramp[None, :], ds, voi_range)[0]
+        if len(_grey_luts) >= GREY_LUTS:
+            _grey_luts.clear()
+        _grey_luts[key] = lut
+    return lut
+
+
 def grey_uint8(stored: np.ndarray, ds) -> np.ndarray:
     """``inference.preprocessing.stored_to_uint8``, once per distinct stored value when
     that is the same thing (a window or LUT maps each value alone) and cheaper."""
-    if stored.ndim == 2 and stored.dtype.kind in "iu" and is_pointwise(ds):
+    if stored.ndim != 2 or stored.dtype.kind not in "iu":
+        return stored_to_uint8(stored, ds)
+    lut = _grey_lut(stored, ds)
+    if lut is not None:
+        return np.take(lut, stored.view(f"u{stored.dtype.itemsize}"))
+    voi_range = pointwise_range(ds)
+    if voi_range is not None:
         low, high = int(stored.min()), int(stored.max())
         if high - low < stored.size // 4:
             ramp = np.arange(low, high + 1, dtype=stored.dtype)[None, :]
-            return stored_to_uint8(ramp, ds)[0][stored.astype(np.int64) - low]
-    return stored_to_uint8(stored, ds)
+            return stored_to_uint8(ramp, ds, voi_range)[0][stored.astype(np.int64) - low]
+    return stored_to_uint8(stored, ds, voi_range)
 
 
 def read_header(path) -> Dataset:
