@@ -98,18 +98,21 @@ def send_on_commit(group: str, message: Message) -> None:
 
 
 async def run_and_publish(func: Callable, *args, **kwargs):
-    """``await database_sync_to_async(func)(...)``; what it sends is published after it returns.
+    """Run ``func`` on a database thread; what it sends is published after it returns.
 
     For consumers: the messages ``func`` sends on commit are held (the thread runs
     with a copy of this context, sharing the list) and published here, in order, on
-    the event loop, also when ``func`` raises after a commit.
+    the event loop, also when ``func`` raises after a commit. ``func`` runs in the
+    pool, not on the one thread that every socket of the process shares for
+    ``database_sync_to_async`` (Django gives each HTTP request its own): a socket's
+    calls are one at a time anyway, and the database orders concurrent writers.
     """
-    from channels.db import database_sync_to_async
+    from channels.db import DatabaseSyncToAsync
 
     held: list[tuple[str, dict]] = []
     token = _held.set(held)
     try:
-        return await database_sync_to_async(func)(*args, **kwargs)
+        return await DatabaseSyncToAsync(func, thread_sensitive=False)(*args, **kwargs)
     finally:
         _held.reset(token)
         layer = get_channel_layer()

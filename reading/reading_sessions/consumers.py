@@ -16,7 +16,7 @@ import logging
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -53,7 +53,9 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_ENDED = 4410
 
 
-def read_from_database(func):
+def off_the_shared_thread(func):
+    # database_sync_to_async runs every socket's calls of the process on one thread, in
+    # turn (HTTP requests get a thread each): under load a join waited seconds there.
     return DatabaseSyncToAsync(func, thread_sensitive=False)
 
 
@@ -96,7 +98,7 @@ class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         try:
-            session, connected, state = await database_sync_to_async(_connect)(user, raw_id)
+            session, connected, state = await off_the_shared_thread(_connect)(user, raw_id)
         except PermissionDenied:
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -145,7 +147,7 @@ class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
             group_for_session(self.session_id), self.channel_name
         )
         await self.channel_layer.group_discard(group_for_user(self.user.pk), self.channel_name)
-        await database_sync_to_async(services.disconnect_participant)(self.session_id, self.user)
+        await off_the_shared_thread(services.disconnect_participant)(self.session_id, self.user)
 
     # -- from the client ------------------------------------------------------------------
 
@@ -179,7 +181,7 @@ class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
         if kind == "ping":
             await self._replay(before=None)
             await self.send_json(ev.ephemeral(ev.PONG, {"ref": ref, "last_seq": self.last_sent}))
-            await database_sync_to_async(services.touch)(self.session_id, self.user)
+            await off_the_shared_thread(services.touch)(self.session_id, self.user)
         elif kind == "resume":
             after = content.get("after")
             if isinstance(after, bool) or not isinstance(after, int) or after < 0:
@@ -225,7 +227,7 @@ class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
     async def _send_viewport(self, item):
         viewport, ref = item
         try:
-            envelope = await database_sync_to_async(protocol.update_viewport)(
+            envelope = await off_the_shared_thread(protocol.update_viewport)(
                 self.user.pk, self.session_id, viewport
             )
         except ValidationError as exc:
@@ -259,8 +261,7 @@ class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
 
     async def _replay(self, before: int | None):
         while True:
-            # A read: it need not wait in line behind the writes of the shared DB thread.
-            batch = await read_from_database(services.events_after)(
+            batch = await off_the_shared_thread(services.events_after)(
                 self.session_id, self.last_sent, before=before, limit=REPLAY_BATCH
             )
             for envelope in batch:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -54,23 +56,30 @@ async def test_run_and_publish_publishes_after_the_write_in_order():
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add("bench.group", channel)
-    seen_during = []
+    sent = threading.Event()
 
     def write():
         for n in range(3):
             with transaction.atomic():
                 send_on_commit("bench.group", {"type": "x.event", "n": n})
-        # Held, not sent yet: nothing has reached the channel while the write runs.
-        seen_during.append(layer.channels.get(channel) is None or layer.channels[channel].empty())
+        sent.set()
+        time.sleep(0.6)  # still running: nothing may have been published yet
         return "done"
 
-    assert await run_and_publish(write) == "done"
-    assert seen_during == [True]
-    got = [await asyncio.wait_for(layer.receive(channel), 1) for _ in range(3)]
+    # A receive waiting all along (cancelling one would unsubscribe the Redis layer's).
+    first = asyncio.ensure_future(layer.receive(channel))
+    task = asyncio.ensure_future(run_and_publish(write))
+    while not sent.is_set():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)
+    assert not first.done()
+    assert await task == "done"
+    got = [await asyncio.wait_for(first, 2)]
+    got += [await asyncio.wait_for(layer.receive(channel), 2) for _ in range(2)]
     assert [m["n"] for m in got] == [0, 1, 2]
     # Outside run_and_publish a send goes at once.
     await sync_to_async(group_send)("bench.group", {"type": "x.event", "n": 9})
-    assert (await asyncio.wait_for(layer.receive(channel), 1))["n"] == 9
+    assert (await asyncio.wait_for(layer.receive(channel), 2))["n"] == 9
 
 
 async def test_run_and_publish_publishes_what_committed_before_an_error():
