@@ -1,9 +1,10 @@
 /**
- * Frames many to a request: WADO-RS Series Pixel Data (PS3.18 10.4.1.1.6) for a few
- * instances of a series, read as a stream of multipart/related bulk data parts. Each
- * part, as soon as it has arrived, is handed to the dicom-image-loader's ``createImage``
- * (decoded in its web workers) under the frame's own ``wadors:`` image id, so the cache,
- * the viewports and the per-image errors see it exactly as a frame fetched alone.
+ * Frames over WADO-RS, many to a request: Series Pixel Data (PS3.18 10.4.1.1.6) for a
+ * few instances of a series, read as a stream of multipart/related bulk data parts, or
+ * one frame alone (10.4.1.1.4). Each part, as soon as it has arrived, is handed to the
+ * dicom-image-loader's ``createImage`` (decoded in its web workers) under the frame's
+ * own ``wadors:`` image id, so the cache, the viewports and the per-image errors see
+ * every frame the same way however it came.
  */
 import { Enums } from '@cornerstonejs/core';
 import { createImage } from '@cornerstonejs/dicom-image-loader';
@@ -47,9 +48,11 @@ const undecodable = new Map();
  */
 function cutShort(bytes, transferSyntax) {
   if (!MARKER_ENDED.test(transferSyntax)) return false;
-  let end = bytes.length;
-  while (end > 0 && bytes[end - 1] === 0) end -= 1;
-  return !(end >= 2 && bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9);
+  // Padding seen in the wild (00, or FF after the marker): look at the last few bytes.
+  for (let i = bytes.length - 2; i >= Math.max(0, bytes.length - 8); i -= 1) {
+    if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return false;
+  }
+  return true;
 }
 
 /** Why ``imageId``'s frame was found undecodable when it arrived, or undefined. */
@@ -222,6 +225,27 @@ export async function* readParts(response) {
   } finally {
     reader.cancel().catch(() => {});
   }
+}
+
+/**
+ * One frame fetched alone (WADO-RS frames, PS3.18 10.4.1.1.4), as a part for
+ * ``imageFromPart``: the slice in view first, frames of multi-frame instances, and the
+ * frames a batch did not bring.
+ * @param {string} imageId  ``wadors:`` + the frame's URL
+ */
+export async function fetchFrame(imageId) {
+  const url = imageId.replace(/^wadors:/, '');
+  const started = performance.now();
+  const response = await fetch(url, { headers: { Accept: ACCEPT }, credentials: 'same-origin' });
+  if (!response.ok) throw new HttpError(`GET ${url}: HTTP ${response.status}`, response.status);
+  for await (const { headers, body } of readParts(response)) {
+    return {
+      bytes: body,
+      transferSyntax: transferSyntaxOf(headers['content-type']),
+      fetchMs: performance.now() - started,
+    };
+  }
+  throw new UndecodableImageError('the server sent no image data');
 }
 
 /**

@@ -8,6 +8,7 @@ import { wadors } from '@cornerstonejs/dicom-image-loader';
 
 import {
   UndecodableImageError,
+  fetchFrame,
   fetchFrames,
   imageFromPart,
   knownUndecodable,
@@ -269,10 +270,11 @@ function hasPixels(image) {
 }
 
 /**
- * The loader's ``wadors`` scheme, checked: a corrupt frame (a JPEG 2000 codestream cut
- * short, say) can come back from the decoder as an image without pixels, which the
- * renderer then fails on. Checked here, it fails like any other frame that cannot be
- * loaded: IMAGE_LOAD_ERROR, the viewer's message on that image, nothing drawn.
+ * The ``wadors`` scheme: frames fetched in batches or alone (``loadFrame``), decoded by
+ * the dicom-image-loader, checked: a corrupt frame can come back from the decoder as an
+ * image without pixels, which the renderer then fails on. Checked here, it fails like
+ * any other frame that cannot be loaded: IMAGE_LOAD_ERROR, the viewer's message on that
+ * image, nothing drawn.
  */
 export function registerCheckedLoader() {
   imageLoader.registerImageLoader('wadors', (imageId, options) => {
@@ -285,15 +287,17 @@ export function registerCheckedLoader() {
   });
 }
 
-/** A frame from a batch request under way when there is one, else fetched alone. */
+/**
+ * A frame from the batch request under way that holds it, else fetched alone; either
+ * way decoded by the dicom-image-loader's ``createImage``.
+ */
 function loadFrame(imageId, options) {
   const known = knownUndecodable(imageId);
   if (known) return { promise: Promise.reject(known), cancelFn: undefined };
-  const part = takeIncoming(imageId);
-  if (!part) return wadors.loadImage(imageId, options);
-  const promise = part.then((received) =>
-    received ? imageFromPart(imageId, received, options) : wadors.loadImage(imageId, options).promise,
-  );
+  const part = takeIncoming(imageId) || Promise.resolve(null);
+  const promise = part
+    .then((received) => received || fetchFrame(imageId))
+    .then((received) => imageFromPart(imageId, received, options));
   return { promise, cancelFn: undefined };
 }
 

@@ -1,6 +1,8 @@
 """Frames in batches (Series Pixel Data, PS3.18 10.4.1.1.6): the viewer fetches a series a
 few instances per request, decodes each frame as it arrives, still says which image could
-not be decoded, and falls back to one request per frame when a batch fails.
+not be decoded, and falls back to one request per frame when a batch fails. The broken
+frame is a JPEG 2000 codestream cut short, decoded after good ones: the codec's reused
+decoder would answer it with the previous frame's pixels.
 """
 
 from __future__ import annotations
@@ -89,15 +91,16 @@ def test_series_loads_in_batches_and_the_broken_image_says_so(login_page, attend
 
 
 def test_a_failed_batch_falls_back_to_one_request_per_frame(login_page, attending):
-    study_uid, series_uid = in_thread(seed, False)
+    study_uid, series_uid = in_thread(seed)
     page = open_page(login_page, attending, "/healthz")
     page.route("**/pixeldata?*", lambda route: route.fulfill(status=503, body="busy"))
     page.goto(page.url.replace("/healthz", f"/viewer/{study_uid}/"))
     page.wait_for_function("window.readingViewer && window.readingViewer.state().ready")
     wait_loaded(page)
     series = state(page)["series"][0]
-    assert (series["loaded"], series["failed"]) == (SLICES, 0)
-    assert "could not be decoded" not in series_item(page, series_uid).inner_text()
+    # The broken frame, fetched alone now, is caught all the same.
+    assert (series["loaded"], series["failed"]) == (SLICES - 1, 1)
+    assert "1 image could not be decoded" in series_item(page, series_uid).inner_text()
     sent = requests(page)
     assert sent["frames"] >= SLICES and sent["pixeldata"] >= 1, sent
     assert page.errors == []
