@@ -331,26 +331,35 @@ def run_orthanc_comparison(args, env, token, web_port, files, tmp_path):
         env=env,
         stdout=subprocess.DEVNULL,
     )
-    wait_for(http_port, "/system")
-    if orthanc_compare.dcmtk("echoscu"):
-        wait_for_echo(app_dicom, "READINGROOM")
-    folder = tmp_path / "cstore"
-    folder.mkdir()
-    for i, raw in enumerate(build_ct(len(files), patient_id="BENCH-CST") if not args.path else []):
-        (folder / f"{i:04d}.dcm").write_bytes(raw)
-    print(f"\napp / Orthanc {orthanc_compare.__name__}: same client, same CT, loopback")
-    app = orthanc_compare.Server("app", web_port, "/dicomweb", {"Authorization": f"Bearer {token}"})
-    other = orthanc_compare.Server("orthanc", http_port, "/dicom-web", {})
-    rows = orthanc_compare.compare(
-        app,
-        other,
-        files,
-        uids,
-        folder=folder if any(folder.iterdir()) else None,
-        app_dicom=app_dicom,
-        orthanc_dicom=dicom_port,
-        rounds=args.rounds,
-    )
+    try:
+        wait_for(http_port, "/system")
+        if orthanc_compare.dcmtk("echoscu"):
+            wait_for_echo(app_dicom, "READINGROOM")
+        folder = tmp_path / "cstore"
+        folder.mkdir()
+        for i, raw in enumerate(
+            build_ct(len(files), patient_id="BENCH-CST") if not args.path else []
+        ):
+            (folder / f"{i:04d}.dcm").write_bytes(raw)
+        print(f"\napp / Orthanc {orthanc_compare.__name__}: same client, same CT, loopback")
+        app = orthanc_compare.Server(
+            "app", web_port, "/dicomweb", {"Authorization": f"Bearer {token}"}
+        )
+        other = orthanc_compare.Server("orthanc", http_port, "/dicom-web", {})
+        rows = orthanc_compare.compare(
+            app,
+            other,
+            files,
+            uids,
+            folder=folder if any(folder.iterdir()) else None,
+            app_dicom=app_dicom,
+            orthanc_dicom=dicom_port,
+            rounds=args.rounds,
+        )
+    except BaseException:
+        for server in (orthanc, listener):  # nobody else stops them once this fails
+            stop(server)
+        raise
     print(json.dumps(rows))
     return orthanc, listener
 
