@@ -49,11 +49,21 @@ def create_api_token(user: User, *, name: str = "", days: int | None = None) -> 
     return IssuedToken(key=key, token=token)
 
 
-def revoke_api_token(actor: User, token: ApiToken) -> None:
-    """Revoke ``token``: its own user or a department admin may."""
+def revoke_api_token(actor: User, token: ApiToken) -> bool:
+    """Revoke ``token``: its own user or a department admin may; an admin's revocation of
+    someone else's token is audited. ``False`` when it was revoked already."""
     if token.user_id != actor.pk and not is_department_admin(actor):
         raise PermissionDenied("Only the token's user or an admin can revoke it.")
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = bool(
+            ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+        )
+        if revoked:
+            token.revoked_at = now
+            if token.user_id != actor.pk:
+                _audit(actor, f"token-revoked:{token.user.username};token={token.pk}")
+    return revoked
 
 
 @transaction.atomic

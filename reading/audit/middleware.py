@@ -72,6 +72,8 @@ NO_PATIENT_DATA = {
     "worklist:open",  # a redirect to the viewer, which audits
     "accounts_manage:users",
     "accounts_manage:user_action",
+    "accounts_manage:user_tokens",
+    "accounts_manage:token_revoke",
     "worklist:manage_worklists",
     "worklist:manage_worklist",
     "worklist:manage_assign",

@@ -6,7 +6,8 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from reading.accounts.models import User
+from reading.accounts.models import ApiToken, User
+from reading.accounts.services import create_api_token
 from reading.audit.models import AuditEvent
 from reading.studies.models import Study
 from reading.studies.services import ingest_instance
@@ -100,3 +101,71 @@ def test_losing_the_clinical_role_releases_claims(client, admin_user, resident, 
     assert ReadingItem.objects.get(pk=study.pk).claimed_by == resident  # still a reader
     client.post(f"/manage/users/{resident.pk}/", {"action": "role", "role": "none"})
     assert ReadingItem.objects.get(pk=study.pk).claimed_by is None
+
+
+def _bearer(key: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+
+def test_admin_sees_a_users_tokens_without_their_keys(client, admin_user, attending):
+    issued = create_api_token(attending, name="Slicer laptop")
+    client.force_login(admin_user)
+    listing = client.get("/manage/").content.decode()
+    assert f'href="/manage/users/{attending.pk}/tokens/"' in listing
+    r = client.get(f"/manage/users/{attending.pk}/tokens/")
+    page = r.content.decode()
+    assert r.status_code == 200 and "Slicer laptop" in page and "usable" in page
+    assert issued.key not in page and issued.key[:8] not in page
+    assert issued.token.digest not in page
+    assert AuditEvent.objects.count() == 0  # seeing token metadata is no patient data
+
+
+def test_admin_revokes_a_token_and_it_is_refused_at_once(client, admin_user, attending):
+    issued = create_api_token(attending, name="Slicer laptop")
+    api = Client()
+    assert api.get("/dicomweb/studies", **_bearer(issued.key)).status_code in (200, 204)
+    client.force_login(admin_user)
+    r = client.post(f"/manage/users/{attending.pk}/tokens/{issued.token.pk}/revoke/")
+    assert r.status_code == 302 and r.url == f"/manage/users/{attending.pk}/tokens/"
+    assert api.get("/dicomweb/studies", **_bearer(issued.key)).status_code == 401
+    assert ApiToken.objects.get(pk=issued.token.pk).revoked_at is not None
+    event = AuditEvent.objects.get(action="admin")
+    assert event.user == admin_user
+    assert event.detail == f"token-revoked:{attending.username};token={issued.token.pk}"
+    page = client.get(r.url).content.decode()
+    assert "revoked" in page and "Revoke</button>" not in page
+    # A second revocation changes nothing and is not audited again.
+    client.post(f"/manage/users/{attending.pk}/tokens/{issued.token.pk}/revoke/")
+    assert AuditEvent.objects.filter(action="admin").count() == 1
+
+
+def test_own_revocation_is_not_an_admin_action(client, attending):
+    issued = create_api_token(attending)
+    client.force_login(attending)
+    client.post("/accounts/token/", {"action": "revoke", "token": issued.token.pk})
+    assert ApiToken.objects.get(pk=issued.token.pk).revoked_at is not None
+    assert not AuditEvent.objects.filter(action="admin").exists()
+
+
+def test_token_pages_and_revoke_are_for_admins_only(client, attending, resident, outsider):
+    issued = create_api_token(attending)
+    revoke = f"/manage/users/{attending.pk}/tokens/{issued.token.pk}/revoke/"
+    for user in (resident, attending, outsider):
+        client.force_login(user)
+        assert client.get(f"/manage/users/{attending.pk}/tokens/").status_code == 403, user
+        assert client.post(revoke).status_code == 403, user
+    assert ApiToken.objects.get(pk=issued.token.pk).revoked_at is None
+
+
+def test_revoke_route_takes_the_token_of_the_user_in_the_path(
+    client, admin_user, attending, resident
+):
+    issued = create_api_token(attending)
+    client.force_login(admin_user)
+    r = client.post(f"/manage/users/{resident.pk}/tokens/{issued.token.pk}/revoke/")
+    assert r.status_code == 404
+    assert (
+        client.get(f"/manage/users/{attending.pk}/tokens/{issued.token.pk}/revoke/").status_code
+        == 405
+    )
+    assert ApiToken.objects.get(pk=issued.token.pk).revoked_at is None
