@@ -30,7 +30,7 @@ def token_user_for(session_user, authorization: str, path: str = "/dicomweb/"):
 
     The rule by which a request acts as a user: its session's user first, then
     the active user behind a usable ``Authorization: Bearer|Token <key>``. Shared
-    with the DICOMweb frames fast path (``reading.studies.dicomweb.fastpath``).
+    with the DICOMweb fast paths (``reading.studies.dicomweb.edgeauth``).
     """
     if session_user.is_authenticated or not authorization or not is_api_path(path):
         return None

@@ -15,9 +15,10 @@ from types import SimpleNamespace
 import numpy as np
 import pydicom
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings as django_settings
+from django.db import connections
 from django.test import Client
 from pydicom.data import get_testdata_file
 
@@ -54,6 +55,9 @@ def django_calls(settings, monkeypatch):
     http_app.clear()
     yield counting
     http_app.clear()
+    # The tests' sync_to_async calls run on asgiref's one executor thread: its
+    # connection would keep PostgreSQL from dropping the test database.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 async def asgi_get(app, path: str, headers: dict[str, str] | None = None, method: str = "GET"):
@@ -179,16 +183,16 @@ def clock(monkeypatch):
 @pytest.fixture
 def lookups(monkeypatch):
     """(study, series, whole series loaded) of every lookup the fast path makes."""
-    from reading.studies.dicomweb import fastpath
+    from reading.studies.dicomweb import edgeauth
 
     seen = []
-    real_lookup = fastpath._lookup
+    real_lookup = edgeauth.frames_access
 
     def counted_lookup(*args):
         seen.append((args[2], args[3], args[5]))
         return real_lookup(*args)
 
-    monkeypatch.setattr(fastpath, "_lookup", counted_lookup)
+    monkeypatch.setattr(edgeauth, "frames_access", counted_lookup)
     return seen
 
 

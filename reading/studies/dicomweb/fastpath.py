@@ -11,21 +11,16 @@ Data for a few instances: the viewer's batches of frames, streamed a frame per
 chunk); it hands every other request to Django unchanged.
 
 - Access decisions: (session key, Authorization header, study) -> the user,
-  for ``DICOMWEB_FAST_FRAMES_TTL`` seconds (default 5). The decision is made by
-  the same code as Django's: ``django.contrib.auth.get_user`` on the session,
-  ``reading.accounts.middleware.token_user_for`` for API tokens, and the
-  study scope of ``reading.studies.access.studies_for_user`` (through
-  ``frames.frame_sources_for_user``). **Consequence: a user who is
-  deactivated, loses the clinical role or logs out keeps frame access for at
-  most that many seconds**; everything else about them is checked by Django
-  on every request as before.
+  for ``DICOMWEB_FAST_FRAMES_TTL`` seconds (default 5), made by Django's own
+  rule and access functions (``edgeauth.frames_access``). **Consequence: a
+  user who is deactivated, loses the clinical role or logs out keeps frame
+  access for at most that many seconds**; everything else about them is
+  checked by Django on every request as before.
 - Frame locations: SOP Instance UID -> ``FrameSource`` (file, offsets,
-  syntax, geometry), least recently used first out, for the same TTL. Stored
-  instances never change, but rows can be deleted (the admin), and a deleted
-  instance stops being served within the TTL too. A miss loads the whole
-  series in one query (``frame_sources_for_user``, scoped by
-  ``studies_for_user``), since a viewer that asks for one frame of a series
-  asks for the others next; an expired decision whose location is still fresh
+  syntax, geometry), least recently used first out, for the same TTL (rows
+  can be deleted in the admin). A miss loads the whole series the user may
+  read in one query, since a viewer that asks for one frame of a series asks
+  for the others next; an expired decision whose location is still fresh
   only re-checks the credential and ``get_study_for_user``.
 
 Only successes are answered here. Whatever Django would answer with an error
@@ -53,27 +48,23 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from importlib import import_module
-from types import SimpleNamespace
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user
 from django.core.exceptions import BadRequest, DisallowedHost, PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.http import Http404, parse_cookie
 from django.urls import reverse
 
-from reading.accounts.middleware import session_timed_out, token_user_for
 from reading.audit.models import AuditAction
 from reading.audit.services import DEDUP_SECONDS, record_access
 from reading.studies.access import get_study_for_user
+from reading.studies.dicomweb import edgeauth
 from reading.studies.dicomweb.common import service_root
 from reading.studies.dicomweb.frames import (
     FrameSource,
     frame_numbers,
-    frame_sources_for_user,
     frames_content,
     pixel_data_chunks,
     plan_frames,
@@ -123,61 +114,6 @@ class FrameRequest:
     @property
     def credential(self) -> tuple[str | None, str | None]:
         return (self.session_key, self.authorization)
-
-
-def credential_user(session_key: str | None, authorization: str | None):
-    """The active user a request with these credentials acts as, or None.
-
-    Django's own rule: ``get_user`` on the session (the session auth hash
-    included), then the API token when the session has no user. None too when
-    reading the session changed it (Django must answer that request, to save
-    the session and send its cookie).
-    """
-    from django.contrib.auth.models import AnonymousUser
-
-    session_user = AnonymousUser()
-    if session_key:
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-        session_user = get_user(SimpleNamespace(session=store))
-        if store.modified or session_timed_out(store):
-            return None  # Django answers (and logs an idle session out)
-    user = token_user_for(session_user, authorization or "") or session_user
-    if not user.is_authenticated or not user.is_active:
-        return None
-    return user
-
-
-def middleware_headers(secure: bool) -> list[tuple[bytes, bytes]]:
-    """The headers Django's middleware puts on a frames answer (the tests compare both paths)."""
-    middleware = settings.MIDDLEWARE
-    headers: list[tuple[str, str]] = []
-    if "django.contrib.sessions.middleware.SessionMiddleware" in middleware:
-        # The login check reads the session, so Django's answer varies on it.
-        headers.append(("Vary", "Cookie"))
-    if "django.middleware.security.SecurityMiddleware" in middleware:
-        if settings.SECURE_HSTS_SECONDS and secure:
-            value = f"max-age={settings.SECURE_HSTS_SECONDS}"
-            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-                value += "; includeSubDomains"
-            if settings.SECURE_HSTS_PRELOAD:
-                value += "; preload"
-            headers.append(("Strict-Transport-Security", value))
-        if settings.SECURE_CONTENT_TYPE_NOSNIFF:
-            headers.append(("X-Content-Type-Options", "nosniff"))
-        policy = settings.SECURE_REFERRER_POLICY
-        if policy:
-            if isinstance(policy, str):
-                policy = [v.strip() for v in policy.split(",")]
-            headers.append(("Referrer-Policy", ",".join(policy)))
-        if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
-            headers.append(
-                ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
-            )
-    if "reading.audit.middleware.NoStore" in middleware:
-        headers.append(("Cache-Control", "no-store, private"))
-    if "django.middleware.clickjacking.XFrameOptionsMiddleware" in middleware:
-        headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
 class FramesFastPath:
@@ -297,7 +233,7 @@ class FramesFastPath:
         headers = [
             (b"content-type", content_type.encode("latin-1")),
             (b"content-length", str(len(body)).encode("ascii")),
-            *middleware_headers(scope.get("scheme") == "https"),
+            *edgeauth.middleware_headers(scope.get("scheme") == "https"),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -342,7 +278,7 @@ class FramesFastPath:
         content_type = multipart_content_type(planned[0][1].media_type, boundary)
         headers = [
             (b"content-type", content_type.encode("latin-1")),
-            *middleware_headers(scope.get("scheme") == "https"),
+            *edgeauth.middleware_headers(scope.get("scheme") == "https"),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": first, "more_body": True})
@@ -394,7 +330,7 @@ class FramesFastPath:
         key = ("lookup", request.credential, request.study, request.series, grant is None)
         found = await self._shared(
             (*key, load_series),
-            _lookup,
+            edgeauth.frames_access,  # looked up at call time: the tests count the lookups
             request.session_key,
             request.authorization,
             request.study,
@@ -450,30 +386,6 @@ class FramesFastPath:
             self._pending[key] = task
             task.add_done_callback(lambda _: self._pending.pop(key, None))
         return await asyncio.shield(task)
-
-
-def _lookup(session_key, authorization, study_uid, series_uid, user, load_series: bool):
-    """(user, the series' frame sources as that user may see them), or None.
-
-    ``user`` is the user of a live grant; without one the credential is
-    resolved first. The sources are scoped by ``studies_for_user``: an instance
-    among them is one the user may read. Without ``load_series`` (the location
-    is cached) only the user's access to the study is checked, and no sources
-    come back.
-    """
-    try:
-        if user is None:
-            user = credential_user(session_key, authorization)
-            if user is None:
-                return None
-        if not load_series:
-            get_study_for_user(user, study_uid)
-            return user, {}
-        return user, frame_sources_for_user(user, study_uid, series_uid)
-    except (PermissionDenied, Http404):
-        return None
-    finally:
-        connection.close()
 
 
 def _record_frames_access(user, study_uid: str, scope, detail: str) -> bool | None:

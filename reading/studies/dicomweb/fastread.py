@@ -12,7 +12,7 @@ their database connection, and hands everything else to Django unchanged.
 What stays exactly Django's:
 
 - **Access.** Nothing is cached: every request resolves its credential afresh
-  (``fastpath.credential_user``: the session's user by Django's own
+  (``edgeauth.credential_user``: the session's user by Django's own
   ``get_user``, else the API token by ``reading.accounts.middleware.token_user_for``),
   so a revoked token, a deactivated user or a lost role is refused at once.
   The route's own view runs (resolved by Django's URL resolver), so access goes
@@ -27,7 +27,7 @@ What stays exactly Django's:
   nothing.
 - **Headers.** ``Cache-Control`` is patched by the same function as
   ``reading.audit.middleware.NoStore``; the other middleware headers come from
-  ``fastpath.middleware_headers`` (``tests/studies/test_dicomweb_fastread.py``
+  ``edgeauth.middleware_headers`` (``tests/studies/test_dicomweb_fastread.py``
   compares every header of both paths).
 """
 
@@ -48,7 +48,7 @@ from django.http import parse_cookie
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from reading.studies.dicomweb.fastpath import credential_user, middleware_headers
+from reading.studies.dicomweb.edgeauth import credential_user, middleware_headers
 
 # url names (under the ``dicomweb`` namespace) whose GET answers are served here.
 ROUTES = frozenset(
