@@ -94,6 +94,14 @@ def check_existing_study(study: Study, ds) -> None:
         )
 
 
+def check_existing_series(series: Series, study: Study) -> None:
+    if series.study_id != study.pk:
+        raise HierarchyError(
+            f"series {series.series_instance_uid} belongs to another study than "
+            f"{study.study_instance_uid}; refused"
+        )
+
+
 def _create_study(ds) -> tuple[Study, bool]:
     """The study row (and its patient's) for an instance of a study not seen before."""
     patient_fields = {
@@ -159,11 +167,7 @@ def upsert_hierarchy(ds) -> tuple[Study, Series, bool]:
             "frame_of_reference_uid": text(ds, "FrameOfReferenceUID", 64),
         },
     )
-    if not created_series and series.study_id != study.pk:
-        raise HierarchyError(
-            f"series {series.series_instance_uid} belongs to another study than "
-            f"{study.study_instance_uid}; refused"
-        )
+    check_existing_series(series, study)  # one created just now is in this study
     if created_series:
         updates = {"number_of_study_related_series": F("number_of_study_related_series") + 1}
         if modality and modality not in study.modalities:
@@ -191,11 +195,7 @@ class Hierarchy:
         series = self._series.get(str(ds.SeriesInstanceUID))
         if study is not None and series is not None:
             check_existing_study(study, ds)
-            if series.study_id != study.pk:
-                raise HierarchyError(
-                    f"series {series.series_instance_uid} belongs to another study than "
-                    f"{study.study_instance_uid}; refused"
-                )
+            check_existing_series(series, study)
             return study, series
         # A savepoint: a refused instance leaves no row behind when the others are kept.
         with transaction.atomic() if self.savepoints else nullcontext():
