@@ -9,10 +9,15 @@ views without the middleware chain when the answer is a success (``fastread.py``
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reading.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from reading.edge import HandedBodyASGIHandler  # noqa: E402
+
+# Django's handler, reading a body Daphne wrote to a temporary file from that file.
+django_asgi_app = HandedBodyASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -14,7 +14,9 @@ Daphne then queues the whole body to the application as chunks at once (a
   without reading the rest;
 - Twisted's form parsing is switched off;
 - a body that went to a temporary file is handed to the application as that
-  file (``BodyLimit`` reads it in chunks as Django asks), not queued in memory.
+  file, not queued in memory: Django's handler (``HandedBodyASGIHandler``) takes
+  the file itself as the request's body (no second copy into Django's spooled
+  file); any other application reads it in chunks through ``receive``.
 
 The limits: ``REQUEST_MAX_UPLOAD_BYTES`` for uploads (``UPLOAD_PATHS``) from a
 request that carries a credential (a session cookie or an Authorization
@@ -35,10 +37,12 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import secrets
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +232,10 @@ class BodyLimit:
             if declared.isdigit() and int(declared) > limit:
                 return await _send_413(send)
             if handed is not None:
-                receive = _file_receive(handed, receive)
+                # Twisted refused it with 413 past the limit while it was received.
+                if _file_size(handed) > limit:
+                    return await _send_413(send)
+                return await self.app(scope, HandedReceive(handed, receive), send)
             await self._run_limited(scope, receive, send, limit)
         finally:
             if handed is not None:
@@ -261,25 +268,77 @@ class BodyLimit:
             await _send_413(send)
 
 
-def _file_receive(fileobj, receive):
-    """``receive`` that yields the handed-over body file in chunks, then the server's messages."""
-    state = {"first": True, "done": False}
+def _file_size(fileobj) -> int:
+    try:
+        return os.fstat(fileobj.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return 0
 
-    async def file_receive():
-        if state["first"]:
-            state["first"] = False
-            await receive()  # Daphne's own (empty) body message
-        if state["done"]:
-            return await receive()
+
+class HandedReceive:
+    """``receive`` for a body Daphne handed over as a file.
+
+    Called, it yields the file in chunks, then the server's messages (for any ASGI
+    application). ``HandedBodyASGIHandler`` takes the file itself instead
+    (``take_file``): the body is read where Twisted wrote it, not copied again.
+    """
+
+    def __init__(self, fileobj, receive):
+        self.body_file = fileobj
+        self._receive = receive
+        self._first = True
+        self._done = False
+
+    async def _server_body(self) -> dict | None:
+        if self._first:
+            self._first = False
+            message = await self._receive()  # Daphne's own (empty) body message
+            if message["type"] == "http.disconnect":
+                return message
+        return None
+
+    async def take_file(self):
+        """The body file from its start; None when the client went away."""
+        if await self._server_body() is not None or self.body_file.closed:
+            return None
+        self._done = True
+        self.body_file.seek(0)
+        return self.body_file
+
+    async def __call__(self) -> dict:
+        if (message := await self._server_body()) is not None:
+            self._done = True
+            return message
+        if self._done:
+            return await self._receive()
         try:
-            chunk = await asyncio.to_thread(fileobj.read, READ_CHUNK)
+            chunk = await asyncio.to_thread(self.body_file.read, READ_CHUNK)
         except ValueError:  # closed: the client went away
             return {"type": "http.disconnect"}
         more = len(chunk) == READ_CHUNK
-        state["done"] = not more
+        self._done = not more
         return {"type": "http.request", "body": chunk, "more_body": more}
 
-    return file_receive
+
+class HandedBodyASGIHandler(ASGIHandler):
+    """Django's ASGI handler, taking a body Daphne handed over as the request's body file.
+
+    Django would otherwise copy the body into a ``SpooledTemporaryFile`` (in memory up
+    to ``FILE_UPLOAD_MAX_MEMORY_SIZE``, then rolled over to a second file on disk). The
+    handed file is already on disk and complete, and no larger than the request's
+    limit (``BodyLimit``); Django closes it once the response is sent.
+    """
+
+    async def read_body(self, receive):
+        take_file = getattr(receive, "take_file", None)
+        if take_file is None:
+            return await super().read_body(receive)
+        body_file = await take_file()
+        if body_file is None:
+            from django.core.exceptions import RequestAborted
+
+            raise RequestAborted()
+        return body_file
 
 
 class SameOriginWebSocket:
