@@ -2,7 +2,7 @@
 
 Patient Root and Study Root information models, at patient (patient root
 only), study, series and image level. Matching is QIDO-RS's (PS3.4 C.2.2.2,
-``dicomweb.qido``): one set of rules for both protocols.
+``dicomweb.qidomatch``): one set of rules for both protocols.
 
 Q/R answers a DICOM node, not a user: there is no per-user scoping here.
 Which nodes may ask is decided by ``DICOM_ALLOWED_PEERS`` (``dimse.PeerPolicy``);
@@ -37,17 +37,9 @@ from reading.audit.models import AuditAction
 from reading.audit.services import record_access
 from reading.studies import storage
 from reading.studies.dicomweb.dicomjson import element, tag_hex
-from reading.studies.dicomweb.qido import (
-    INSTANCE,
-    LEVEL_ATTRS,
-    SERIES,
-    STUDY,
-    Attr,
-    attribute_value,
-    level_queryset,
-    match_q,
-    representative_metadata,
-)
+from reading.studies.dicomweb.qidoanswer import attribute_value
+from reading.studies.dicomweb.qidomatch import INSTANCE, LEVEL_ATTRS, SERIES, STUDY, Attr, match_q
+from reading.studies.dicomweb.qidoquery import level_queryset, representative_metadata
 from reading.studies.models import Instance, Patient, Study
 
 log = logging.getLogger(__name__)
