@@ -61,7 +61,7 @@ def main() -> None:
         ready.write_text(key)
     key = ready.read_text()
 
-    from reading.studies.dicomweb import render
+    from reading.studies.dicomweb import renderpixels, rendervoi
     from reading.studies.dicomweb.fastread import answer_read
     from reading.studies.dicomweb.rendercache import rendered_cache
     from reading.studies.models import Instance
@@ -102,8 +102,8 @@ def main() -> None:
     def run(scopes) -> None:
         rendered_cache.clear()
         if args.cold:
-            render._read_header.cache_clear()
-            getattr(render, "_grey_luts", {}).clear()
+            renderpixels._read_header.cache_clear()
+            rendervoi._grey_luts.clear()
         for item in scopes:
             assert answer_read(item) is not None, "Django answered: not a fast-path success"
 

@@ -75,7 +75,7 @@ def test_outsider_gets_no_rendered_image(outsider_client):
 
 @pytest.mark.parametrize("with_lut", [False, True])
 def test_once_per_value_path_equals_the_shared_function(with_lut):
-    from reading.studies.dicomweb.render import grey_uint8
+    from reading.studies.dicomweb.rendervoi import grey_uint8
 
     rng = np.random.default_rng(3)
     ds = with_voi_lut_sequence() if with_lut else make_dataset()
@@ -102,7 +102,7 @@ VOI_VARIANTS = [
 def test_tables_shared_between_images_follow_every_voi_attribute():
     """``grey_uint8`` keeps one table per set of VOI attributes (the slices of a series
     share one): each variant, rendered after the others, equals the shared function."""
-    from reading.studies.dicomweb.render import grey_uint8
+    from reading.studies.dicomweb.rendervoi import grey_uint8
 
     rng = np.random.default_rng(7)
     for variant in VOI_VARIANTS * 2:
@@ -171,15 +171,16 @@ def test_direct_frames_render_like_pydicom(case, window):
     """``render_frame`` with the instance's pixel location (frame bytes read from the file)
     gives exactly the image of the whole-file pydicom decoding it replaced."""
     from reading.studies import storage
-    from reading.studies.dicomweb.render import native_frame, pixel_source, read_header
+    from reading.studies.dicomweb.frames import FrameSource
     from reading.studies.dicomweb.render import render_frame as render
+    from reading.studies.dicomweb.renderpixels import native_frame, read_header
     from reading.studies.models import Instance
 
     ds = CASES[case]()
     assert ingest_instance(to_bytes(ds)).ok
     instance = Instance.objects.get(sop_instance_uid=ds.SOPInstanceUID)
     path = storage.absolute(instance.file_path)
-    source = pixel_source(instance)
+    source = FrameSource.of(instance, pixels_only=True)
     for index in range(int(ds.get("NumberOfFrames", 1))):
         direct = native_frame(source, read_header(path), index)
         assert direct is not None  # the fast read was taken

@@ -78,12 +78,18 @@ class FrameSource:
     frame_offsets: list | None
 
     @classmethod
-    def of(cls, instance: Instance) -> FrameSource:
-        """From an Instance loaded with ``FRAME_FIELDS`` (series and study selected)."""
+    def of(cls, instance: Instance, *, pixels_only: bool = False) -> FrameSource:
+        """From an Instance loaded with ``FRAME_FIELDS`` (series and study selected).
+
+        ``pixels_only``: where the pixel data lies and no more, for rendering (no
+        parents' UIDs: no query for the series or study; no frame offsets, which
+        native frames do not need and rendering's queries defer).
+        """
         native = instance.transfer_syntax_uid in NATIVE_SYNTAXES
+        series = None if pixels_only else instance.series
         return cls(
-            study_instance_uid=instance.series.study.study_instance_uid,
-            series_instance_uid=instance.series.series_instance_uid,
+            study_instance_uid=series.study.study_instance_uid if series else "",
+            series_instance_uid=series.series_instance_uid if series else "",
             sop_instance_uid=instance.sop_instance_uid,
             file_path=instance.file_path,
             transfer_syntax_uid=instance.transfer_syntax_uid,
@@ -94,7 +100,7 @@ class FrameSource:
             number_of_frames=instance.number_of_frames,
             pixel_data_offset=instance.pixel_data_offset,
             pixel_data_length=instance.pixel_data_length,
-            frame_offsets=instance.frame_offsets,
+            frame_offsets=None if pixels_only else instance.frame_offsets,
         )
 
 

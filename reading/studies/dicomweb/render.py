@@ -1,39 +1,26 @@
 """Rendered resources and thumbnails (PS3.18 8.3.5, 9.5, 10.4.1.1.3, 10.4.1.1.4).
 
-Pixels are decoded by pydicom's pixel handlers (pylibjpeg and its plugins for
-RLE, JPEG, JPEG-LS and JPEG 2000), then the Modality LUT and the VOI transform
-(PS3.3 C.11.2) turn them into 8-bit greyscale or RGB for JPEG/PNG. The VOI
-transform is ``inference.preprocessing``'s (VOI LUT Sequence or window, through
-pydicom's ``apply_voi_lut``) unless the request names a window.
+The views and their HTTP side: the media type negotiated, the request's
+window, viewport and quality, the encoded answer (kept in ``rendercache``).
+A frame's stored values are read by ``renderpixels`` and become an 8-bit image
+by ``rendervoi`` (the Modality LUT and the VOI transform, PS3.3 C.11.2).
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 
-import numpy as np
-import pydicom
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpResponse
 from PIL import Image
-from pydicom.dataset import Dataset
 
-from inference.preprocessing import pointwise_range, stored_to_uint8
 from reading.audit.models import AuditAction
 from reading.studies import storage
 from reading.studies.access import get_series_for_user, get_study_for_user
 from reading.studies.dicomweb.common import audit, dicomweb_view
-from reading.studies.dicomweb.frames import (
-    FrameReader,
-    FrameSource,
-    _native_readable,
-    instance_for_user,
-    parse_frame_list,
-    samples_per_pixel,
-)
+from reading.studies.dicomweb.frames import FrameSource, instance_for_user, parse_frame_list
 from reading.studies.dicomweb.media import (
     NotAcceptable,
     multipart_content_type,
@@ -41,13 +28,13 @@ from reading.studies.dicomweb.media import (
     parse_accept,
 )
 from reading.studies.dicomweb.rendercache import rendered_cache
+from reading.studies.dicomweb.renderpixels import frame_values
+from reading.studies.dicomweb.rendervoi import WINDOW_FUNCTIONS, to_image
 from reading.studies.dicomweb.streaming import multipart_chunks, streaming_response
 from reading.studies.models import Instance
 
 JPEG, PNG = "image/jpeg", "image/png"
 THUMBNAIL_SIZE = 128
-WINDOW_FUNCTIONS = {"linear", "linear_exact", "sigmoid"}
-HEADERS = 1024  # stored files whose attributes (without pixel data) are kept in memory
 
 
 def choose_image_type(request, multipart: bool = False) -> str:
@@ -105,142 +92,6 @@ def _quality_param(request) -> int:
     return quality
 
 
-def apply_window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
-    """A window the client asked for (PS3.18 8.3.5.1.3) onto 0..255 as float, by the VOI
-    LUT functions of PS3.3 C.11.2.1.2."""
-    if function == "linear_exact":
-        out = (values - center) / width + 0.5
-    elif function == "sigmoid":
-        out = 1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
-    else:  # linear (C.11.2.1.2.1)
-        width = max(width, 1.0)
-        out = (values - (center - 0.5)) / (width - 1.0) + 0.5
-    return np.clip(out, 0.0, 1.0) * 255.0
-
-
-# Every attribute the Modality LUT, the VOI window and ``stored_to_uint8`` read (pydicom's
-# apply_modality_lut, apply_voi_lut, apply_windowing), LUT sequences apart.
-VOI_KEYWORDS = (
-    "PhotometricInterpretation",
-    "BitsAllocated",
-    "BitsStored",
-    "PixelRepresentation",
-    "RescaleSlope",
-    "RescaleIntercept",
-    "WindowCenter",
-    "WindowWidth",
-    "VOILUTFunction",
-)
-GREY_LUTS = 64  # tables of 8- and 16-bit stored values to grey, 64 KB each at most
-_grey_luts: dict[tuple, np.ndarray] = {}
-
-
-def _grey_lut(stored: np.ndarray, ds) -> np.ndarray | None:
-    """``stored_to_uint8`` of every value of ``stored``'s 8- or 16-bit type, indexed by the
-    values' unsigned bits; shared by the images whose VOI attributes are the same (the
-    slices of a series), so a series pays the VOI transform once. None for LUT sequences."""
-    if stored.dtype.itemsize > 2 or "ModalityLUTSequence" in ds or "VOILUTSequence" in ds:
-        return None
-    key = (stored.dtype.str, *(str(ds.get(k)) for k in VOI_KEYWORDS))
-    lut = _grey_luts.get(key)
-    if lut is None:
-        voi_range = pointwise_range(ds)
-        if voi_range is None:
-            return None
-        unsigned = np.dtype(f"u{stored.dtype.itemsize}")
-        ramp = np.arange(2 ** (8 * stored.dtype.itemsize), dtype=unsigned).view(stored.dtype)
-        lut = stored_to_uint8(ramp[None, :], ds, voi_range)[0]
-        if len(_grey_luts) >= GREY_LUTS:
-            _grey_luts.clear()
-        _grey_luts[key] = lut
-    return lut
-
-
-def grey_uint8(stored: np.ndarray, ds) -> np.ndarray:
-    """``inference.preprocessing.stored_to_uint8``, once per distinct stored value when
-    that is the same thing (a window or LUT maps each value alone) and cheaper."""
-    if stored.ndim != 2 or stored.dtype.kind not in "iu":
-        return stored_to_uint8(stored, ds)
-    lut = _grey_lut(stored, ds)
-    if lut is not None:
-        return np.take(lut, stored.view(f"u{stored.dtype.itemsize}"))
-    voi_range = pointwise_range(ds)
-    if voi_range is not None:
-        low, high = int(stored.min()), int(stored.max())
-        if high - low < stored.size // 4:
-            ramp = np.arange(low, high + 1, dtype=stored.dtype)[None, :]
-            return stored_to_uint8(ramp, ds, voi_range)[0][stored.astype(np.int64) - low]
-    return stored_to_uint8(stored, ds, voi_range)
-
-
-def read_header(path) -> Dataset:
-    """The stored file's attributes up to its pixel data, kept per file (``HEADERS``).
-
-    Stored instances never change (a re-send with other content is a conflict),
-    and a file's size and modification time are part of the key, so a file
-    replaced under the same name is read again. Callers must not modify it.
-    """
-    stat = os.stat(path)
-    return _read_header(str(path), stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=HEADERS)
-def _read_header(path: str, size: int, mtime_ns: int) -> Dataset:
-    return pydicom.dcmread(path, stop_before_pixels=True)
-
-
-def native_frame(source: FrameSource, ds: Dataset, index: int) -> np.ndarray | None:
-    """One greyscale frame of stored values read straight from the file, or None.
-
-    For little-endian native syntaxes with whole-byte samples: the values
-    pydicom's native decoder gives (little-endian integers of Bits Allocated,
-    signed by Pixel Representation, unused high bits corrected as pydicom's
-    ``correct_unused_bits`` does, PS3.5 8.1.1) without parsing the file again.
-    """
-    if (
-        not _native_readable(source)
-        or source.samples_per_pixel != 1
-        or source.bits_allocated not in (8, 16, 32)
-        or str(ds.get("PhotometricInterpretation", "")) not in ("MONOCHROME1", "MONOCHROME2")
-        or "FloatPixelData" in ds
-        or "DoubleFloatPixelData" in ds
-    ):
-        return None
-    allocated = source.bits_allocated
-    stored = int(ds.get("BitsStored", allocated) or allocated)
-    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
-    dtype = np.dtype(f"<{'i' if signed else 'u'}{allocated // 8}")
-    (raw,) = FrameReader(source).native([index + 1])
-    if len(raw) != source.rows * source.columns * dtype.itemsize:
-        return None  # a short file: let pydicom say what is wrong
-    array = np.frombuffer(raw, dtype).reshape(source.rows, source.columns).copy()
-    if stored < allocated:
-        shift = allocated - stored
-        np.left_shift(array, shift, out=array)
-        np.right_shift(array, shift, out=array)
-    return array.astype(dtype.newbyteorder("="), copy=False)
-
-
-def pixel_source(instance: Instance) -> FrameSource:
-    """Where the instance's pixel data lies (``FrameSource`` without the parents' UIDs,
-    which rendering does not need: no query for the series or study)."""
-    return FrameSource(
-        study_instance_uid="",
-        series_instance_uid="",
-        sop_instance_uid=instance.sop_instance_uid,
-        file_path=instance.file_path,
-        transfer_syntax_uid=instance.transfer_syntax_uid,
-        rows=instance.rows,
-        columns=instance.columns,
-        bits_allocated=instance.bits_allocated,
-        samples_per_pixel=samples_per_pixel(instance),
-        number_of_frames=instance.number_of_frames,
-        pixel_data_offset=instance.pixel_data_offset,
-        pixel_data_length=instance.pixel_data_length,
-        frame_offsets=None,  # native frames only
-    )
-
-
 def render_frame(
     path, index: int, window: tuple[float, float, str] | None, source: FrameSource | None = None
 ) -> Image.Image:
@@ -251,34 +102,10 @@ def render_frame(
     dataset's own VOI LUT Sequence or window (PS3.3 C.11.2), MONOCHROME1
     inverted, the same function that prepares a model's input, so a thumbnail
     shows what the model sees. With the instance's ``source``, native greyscale
-    frames are read straight from the file (``native_frame``); everything else
+    frames are read straight from the file (``renderpixels.native_frame``); everything else
     is decoded by pydicom's pixel handlers.
     """
-    array = None
-    if source is not None:
-        ds = read_header(path)
-        array = native_frame(source, ds, index)
-    if array is None:
-        ds = pydicom.dcmread(path)
-        array = pydicom.pixels.pixel_array(ds, index=index)
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
-    if photometric in ("MONOCHROME1", "MONOCHROME2") and window is None:
-        return Image.fromarray(grey_uint8(array, ds), "L")
-    if photometric == "PALETTE COLOR":
-        array = pydicom.pixels.apply_color_lut(array, ds)
-        photometric = "RGB"
-    if array.ndim == 3 and array.shape[-1] == 3:
-        rgb = array.astype(np.float64)
-        if window is not None:
-            rgb = apply_window(rgb, *window)
-        elif int(ds.get("BitsStored", 8)) > 8:
-            rgb = rgb * 255.0 / max(float(rgb.max()), 1.0)
-        return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
-    values = pydicom.pixels.apply_modality_lut(array, ds).astype(np.float64)
-    grey = apply_window(values, *window)
-    if photometric == "MONOCHROME1":
-        grey = 255.0 - grey
-    return Image.fromarray(grey.round().astype(np.uint8), "L")
+    return to_image(*frame_values(path, index, source), window)
 
 
 def encode(image: Image.Image, media_type: str, quality: int) -> bytes:
@@ -311,7 +138,9 @@ def _render_response(request, instance: Instance, frame: int, study, thumbnail: 
     body = rendered_cache.get(key)
     if body is None:
         try:
-            image = render_frame(path, frame - 1, window, pixel_source(instance))
+            image = render_frame(
+                path, frame - 1, window, FrameSource.of(instance, pixels_only=True)
+            )
         except (ValueError, NotImplementedError, RuntimeError) as exc:
             raise NotAcceptable(f"cannot render this instance: {exc}") from None
         body = encode(_fit(image, viewport), media_type, quality)

@@ -1,0 +1,82 @@
+"""One frame's stored pixel values, read for rendering.
+
+Native greyscale frames are read straight from the file at the offsets the
+archive indexed, with the file's attributes up to its pixel data kept per file;
+everything else is decoded by pydicom's pixel handlers (pylibjpeg and its
+plugins for RLE, JPEG, JPEG-LS and JPEG 2000).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+
+from reading.studies.dicomweb.frames import FrameReader, FrameSource, _native_readable
+
+HEADERS = 1024  # stored files whose attributes (without pixel data) are kept in memory
+
+
+def read_header(path) -> Dataset:
+    """The stored file's attributes up to its pixel data, kept per file (``HEADERS``).
+
+    Stored instances never change (a re-send with other content is a conflict),
+    and a file's size and modification time are part of the key, so a file
+    replaced under the same name is read again. Callers must not modify it.
+    """
+    stat = os.stat(path)
+    return _read_header(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=HEADERS)
+def _read_header(path: str, size: int, mtime_ns: int) -> Dataset:
+    return pydicom.dcmread(path, stop_before_pixels=True)
+
+
+def native_frame(source: FrameSource, ds: Dataset, index: int) -> np.ndarray | None:
+    """One greyscale frame of stored values read straight from the file, or None.
+
+    For little-endian native syntaxes with whole-byte samples: the values
+    pydicom's native decoder gives (little-endian integers of Bits Allocated,
+    signed by Pixel Representation, unused high bits corrected as pydicom's
+    ``correct_unused_bits`` does, PS3.5 8.1.1) without parsing the file again.
+    """
+    if (
+        not _native_readable(source)
+        or source.samples_per_pixel != 1
+        or source.bits_allocated not in (8, 16, 32)
+        or str(ds.get("PhotometricInterpretation", "")) not in ("MONOCHROME1", "MONOCHROME2")
+        or "FloatPixelData" in ds
+        or "DoubleFloatPixelData" in ds
+    ):
+        return None
+    allocated = source.bits_allocated
+    stored = int(ds.get("BitsStored", allocated) or allocated)
+    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{allocated // 8}")
+    (raw,) = FrameReader(source).native([index + 1])
+    if len(raw) != source.rows * source.columns * dtype.itemsize:
+        return None  # a short file: let pydicom say what is wrong
+    array = np.frombuffer(raw, dtype).reshape(source.rows, source.columns).copy()
+    if stored < allocated:
+        shift = allocated - stored
+        np.left_shift(array, shift, out=array)
+        np.right_shift(array, shift, out=array)
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def frame_values(path, index: int, source: FrameSource | None = None) -> tuple[np.ndarray, Dataset]:
+    """Frame ``index`` (0-based) of the stored file as pydicom's ``pixel_array`` gives it,
+    and the file's attributes. With the instance's ``source`` (``FrameSource.of(instance,
+    pixels_only=True)``), native greyscale frames come from ``native_frame``."""
+    array = None
+    if source is not None:
+        ds = read_header(path)
+        array = native_frame(source, ds, index)
+    if array is None:
+        ds = pydicom.dcmread(path)
+        array = pydicom.pixels.pixel_array(ds, index=index)
+    return array, ds
