@@ -10,6 +10,7 @@ import { Enums } from '@cornerstonejs/core';
 import { createImage } from '@cornerstonejs/dicom-image-loader';
 
 import { HttpError } from './http.js';
+import { nativeImage } from './native-frames.js';
 
 const ACCEPT = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
 const IMPLICIT_VR_LE = '1.2.840.10008.1.2';
@@ -17,6 +18,8 @@ const ascii = (text) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const CRLF = ascii('\r\n');
 const HEADER_END = ascii('\r\n\r\n');
 const MAX_HEADER = 8192;
+/** ``?decode=worker`` in the viewer's URL: every frame through ``createImage`` (for measuring). */
+const DECODE_IN_WORKER = new URLSearchParams(window.location.search).get('decode') === 'worker';
 
 /**
  * image id -> promise of its part ({bytes, transferSyntax, fetchMs}, or null when the
@@ -77,7 +80,16 @@ export async function imageFromPart(imageId, part, options) {
     undecodable.set(imageId, error);
     throw error;
   }
-  const image = /** @type {any} */ (await createImage(imageId, part.bytes, part.transferSyntax, options));
+  let image = DECODE_IN_WORKER ? null : /** @type {any} */ (nativeImage(imageId, part.bytes, part.transferSyntax));
+  if (image) {
+    image.decodedIn = 'main'; // read by tests and the benchmark
+  } else {
+    // A view into a larger buffer would be cloned whole on its way to the worker.
+    const { bytes } = part;
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    image = /** @type {any} */ (await createImage(imageId, own, part.transferSyntax, options));
+    image.decodedIn = 'worker';
+  }
   image.loadTimeInMS = part.fetchMs;
   image.transferSyntaxUID = part.transferSyntax;
   image.imageQualityStatus = Enums.ImageQualityStatus.FULL_RESOLUTION;
@@ -127,8 +139,19 @@ class ByteQueue {
     return out;
   }
 
-  /** Consume ``n`` bytes; with ``copy``, return them in a buffer of their own. */
+  /**
+   * Consume ``n`` bytes; with ``copy``, return them: a view of the chunk that holds them
+   * all (nothing else writes to it), else a buffer of their own.
+   */
   take(n, copy = true) {
+    if (copy && this.chunks.length && this.chunks[0].length >= n) {
+      const chunk = this.chunks[0];
+      const out = chunk.subarray(0, n);
+      if (n === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(n);
+      this.length -= n;
+      return out;
+    }
     const out = copy ? new Uint8Array(n) : null;
     let offset = 0;
     while (offset < n) {
