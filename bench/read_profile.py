@@ -65,39 +65,23 @@ def main() -> None:
     from reading.studies.dicomweb.fastread import answer_read
     from reading.studies.dicomweb.rendercache import rendered_cache
     from reading.studies.models import Instance
+    from tests.studies.asgi_client import http_scope
 
-    def scope(path: str, query: str, accept: str) -> dict:
-        return {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": query.encode(),
-            "headers": [
-                (b"host", b"127.0.0.1:8000"),
-                (b"accept", accept.encode()),
-                (b"authorization", f"Bearer {key}".encode()),
-            ],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-        }
+    def scope(path: str, accept: str) -> dict:
+        headers = {"Host": "127.0.0.1:8000", "Accept": accept, "Authorization": f"Bearer {key}"}
+        return http_scope(path, headers, server=("127.0.0.1", 8000))
 
     instances = list(Instance.objects.select_related("series__study__patient"))
     rendered = [
         scope(
             f"/dicomweb/studies/{i.series.study.study_instance_uid}/series/"
             f"{i.series.series_instance_uid}/instances/{i.sop_instance_uid}/rendered",
-            "",
             "image/jpeg",
         )
         for i in instances
     ]
     patient_id = instances[0].series.study.patient.patient_id
-    qido = scope("/dicomweb/studies", f"PatientID={patient_id}", "application/dicom+json")
+    qido = scope(f"/dicomweb/studies?PatientID={patient_id}", "application/dicom+json")
 
     def run(scopes) -> None:
         rendered_cache.clear()

@@ -15,10 +15,8 @@ from types import SimpleNamespace
 import numpy as np
 import pydicom
 import pytest
-from asgiref.sync import SyncToAsync, sync_to_async
-from asgiref.testing import ApplicationCommunicator
+from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
-from django.db import connections
 from django.test import Client
 from pydicom.data import get_testdata_file
 
@@ -29,6 +27,12 @@ from reading.studies.dicomweb.media import iter_multipart, parse_media_type
 from reading.studies.models import Instance
 from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, make_dataset, to_bytes
+from tests.studies.asgi_client import (
+    USER_AGENT,
+    CountingDjango,
+    asgi_get,
+    close_executor_connection,
+)
 from tests.studies.test_dicomweb import sample_with_new_uids, source_frames
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,61 +40,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ANY_SYNTAX = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
 
 
-class CountingDjango:
-    """Django's ASGI app, counting the requests the fast path hands on."""
-
-    def __init__(self):
-        self.paths: list[str] = []
-
-    async def __call__(self, scope, receive, send):
-        self.paths.append(scope["path"])
-        await django_asgi_app(scope, receive, send)
-
-
 @pytest.fixture
 def django_calls(settings, monkeypatch):
     settings.DICOMWEB_FAST_FRAMES_TTL = 5
-    counting = CountingDjango()
+    counting = CountingDjango(django_asgi_app)
     monkeypatch.setattr(http_app, "app", counting)
     http_app.clear()
     yield counting
     http_app.clear()
-    # The tests' sync_to_async calls run on asgiref's one executor thread: its
-    # connection would keep PostgreSQL from dropping the test database.
-    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
-
-
-async def asgi_get(app, path: str, headers: dict[str, str] | None = None, method: str = "GET"):
-    """One request as Daphne would pass it; (status, headers as a lower-cased dict, body)."""
-    headers = {"Host": "testserver", "User-Agent": "fastpath-test", **(headers or {})}
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50123),
-        "server": ("testserver", 80),
-    }
-    communicator = ApplicationCommunicator(app, scope)
-    await communicator.send_input({"type": "http.request", "body": b""})
-    start = await communicator.receive_output(10)
-    body = b""
-    while True:
-        message = await communicator.receive_output(10)
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await communicator.wait(10)
-    response_headers = {}
-    for name, value in start["headers"]:
-        response_headers.setdefault(name.decode().lower(), []).append(value.decode())
-    return start["status"], response_headers, body
+    close_executor_connection()
 
 
 def parts(headers: dict, body: bytes) -> list[tuple[str, bytes]]:
@@ -415,7 +373,7 @@ async def test_audit_record_written_once_a_minute(attending, django_calls):
     [event] = await frame_audits(series[0].StudyInstanceUID)
     assert (event.user, event.action, event.patient_id) == (attending, "retrieve", "MRN-FAST")
     assert event.patient_name == "Fast^Pat" and event.ip_address == "127.0.0.1"
-    assert event.path == frames_url(series[0]) and event.user_agent == "fastpath-test"
+    assert event.path == frames_url(series[0]) and event.user_agent == USER_AGENT
 
 
 async def test_other_requests_reach_django(attending, django_calls):

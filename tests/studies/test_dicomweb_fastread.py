@@ -11,9 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from asgiref.sync import SyncToAsync, sync_to_async
-from asgiref.testing import ApplicationCommunicator
-from django.db import connections
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from reading.accounts.models import ApiToken
@@ -21,63 +19,24 @@ from reading.asgi import django_asgi_app
 from reading.audit.models import AuditAction, AuditEvent
 from reading.studies.dicomweb.fastread import ReadFastPath
 from tests.dicom_factory import make_ct_series, make_dataset
+from tests.studies.asgi_client import (
+    USER_AGENT,
+    CountingDjango,
+    asgi_get,
+    close_executor_connection,
+)
 from tests.studies.test_dicomweb_fastpath import session_cookie_for, store, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class CountingDjango:
-    def __init__(self):
-        self.paths: list[str] = []
-
-    async def __call__(self, scope, receive, send):
-        self.paths.append(scope["path"])
-        await django_asgi_app(scope, receive, send)
-
-
 @pytest.fixture
 def fast(settings):
     settings.DICOMWEB_FAST_READS = True
-    app = ReadFastPath(CountingDjango())
+    app = ReadFastPath(CountingDjango(django_asgi_app))
     yield app
     app.close()
-    # The async tests' sync_to_async calls run on asgiref's one executor thread: its
-    # connection would keep PostgreSQL from dropping the test database.
-    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
-
-
-async def asgi_get(app, path: str, headers: dict[str, str] | None = None):
-    """One GET as Daphne passes it (query string apart); (status, headers, body)."""
-    headers = {"Host": "testserver", "User-Agent": "fastread-test", **(headers or {})}
-    path, _, query = path.partition("?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50124),
-        "server": ("testserver", 80),
-    }
-    communicator = ApplicationCommunicator(app, scope)
-    await communicator.send_input({"type": "http.request", "body": b""})
-    start = await communicator.receive_output(10)
-    body = b""
-    while True:
-        message = await communicator.receive_output(10)
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await communicator.wait(10)
-    found: dict[str, list[str]] = {}
-    for name, value in start["headers"]:
-        found.setdefault(name.decode().lower(), []).append(value.decode())
-    return start["status"], found, body
+    close_executor_connection()
 
 
 async def same_as_django(fast, path: str, headers: dict) -> tuple[dict, bytes]:
@@ -202,11 +161,11 @@ async def test_audit_records_as_under_django(attending, fast):
     auth = await token_for(attending)
     path = f"/dicomweb/studies?{urlencode({'PatientID': ds.PatientID})}"
     assert (await asgi_get(fast, path, auth))[0] == 200
-    assert await audits(AuditAction.SEARCH) == [("att", "", "", path, "127.0.0.1", "fastread-test")]
+    assert await audits(AuditAction.SEARCH) == [("att", "", "", path, "127.0.0.1", USER_AGENT)]
     rendered = f"{instance_path(ds)}/rendered"
     assert (await asgi_get(fast, rendered, {**auth, "Accept": "image/jpeg"}))[0] == 200
     assert await audits(AuditAction.RENDER) == [
-        ("att", ds.StudyInstanceUID, ds.PatientID, rendered, "127.0.0.1", "fastread-test")
+        ("att", ds.StudyInstanceUID, ds.PatientID, rendered, "127.0.0.1", USER_AGENT)
     ]
     assert fast.app.paths == []
 

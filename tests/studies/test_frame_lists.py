@@ -5,10 +5,10 @@ import pytest
 
 from reading.asgi import application
 from tests.dicom_factory import make_dataset
+from tests.studies.asgi_client import asgi_get
 from tests.studies.test_dicomweb import split_multipart
 from tests.studies.test_dicomweb_fastpath import (
     ANY_SYNTAX,
-    asgi_get,
     django_calls,  # noqa: F401  (fixture)
     frames_url,
     parts,

@@ -12,10 +12,10 @@ from reading.audit.models import AuditEvent
 from reading.studies.dicomweb.media import iter_multipart, parse_media_type
 from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, make_dataset, to_bytes
+from tests.studies.asgi_client import asgi_get
 from tests.studies.test_dicomweb import sample_with_new_uids, source_frames
 from tests.studies.test_dicomweb_fastpath import (  # noqa: F401  (django_calls: fixture)
     ANY_SYNTAX,
-    asgi_get,
     django_calls,
     session_cookie_for,
 )
@@ -159,17 +159,6 @@ def test_outsider_and_anonymous_get_no_pixels(outsider_client, client):
     assert not AuditEvent.objects.filter(action="retrieve").exists()
 
 
-def with_query(app):
-    """``app`` with the query string of the request path split off, as Daphne passes it."""
-
-    async def split(scope, receive, send):
-        path, _, query = scope["path"].partition("?")
-        scope = {**scope, "path": path, "raw_path": path.encode(), "query_string": query.encode()}
-        await app(scope, receive, send)
-
-    return split
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_fast_path_serves_the_viewer_batches(attending, django_calls):  # noqa: F811
     from asgiref.sync import sync_to_async
@@ -179,17 +168,16 @@ async def test_fast_path_serves_the_viewer_batches(attending, django_calls):  # 
     ct = make_ct_series(4)
     await sync_to_async(store)(*ct)
     auth = {**(await session_cookie_for(attending)), "Accept": ANY_SYNTAX}
-    app = with_query(application)
     wanted = [ct[2], ct[0], ct[3]]
     url = pixeldata_url(ct[0], [d.SOPInstanceUID for d in wanted])
-    status, headers, body = await asgi_get(app, url, auth)
+    status, headers, body = await asgi_get(application, url, auth)
     assert status == 200
     assert django_calls.paths == []  # answered ahead of Django
     fast = body_parts(headers["content-type"][0], body)
     assert [p.payload for p in fast] == [d.PixelData for d in wanted]
     assert headers["cache-control"] == ["no-store, private"]
     # The same parts as Django's own answer (whole series: Django's).
-    status, headers, body = await asgi_get(app, pixeldata_url(ct[0]), auth)
+    status, headers, body = await asgi_get(application, pixeldata_url(ct[0]), auth)
     assert status == 200 and django_calls.paths == [pixeldata_url(ct[0])]
     slow = {p.headers["content-location"]: p for p in body_parts(headers["content-type"][0], body)}
     for part in fast:
@@ -210,15 +198,16 @@ async def test_fast_path_leaves_refusals_to_django(attending, outsider, django_c
     ct = make_ct_series(2)
     other = make_dataset()
     await sync_to_async(store)(*ct, other)
-    app = with_query(application)
     uids = [d.SOPInstanceUID for d in ct]
     outsider_auth = {**(await session_cookie_for(outsider)), "Accept": ANY_SYNTAX}
-    status, _, body = await asgi_get(app, pixeldata_url(ct[0], uids), outsider_auth)
+    status, _, body = await asgi_get(application, pixeldata_url(ct[0], uids), outsider_auth)
     assert status == 403 and ct[0].PixelData not in body
     auth = {**(await session_cookie_for(attending)), "Accept": ANY_SYNTAX}
-    status, _, _ = await asgi_get(app, pixeldata_url(ct[0], [*uids, other.SOPInstanceUID]), auth)
+    status, _, _ = await asgi_get(
+        application, pixeldata_url(ct[0], [*uids, other.SOPInstanceUID]), auth
+    )
     assert status == 404
-    status, _, _ = await asgi_get(app, pixeldata_url(ct[0], uids), {"Accept": ANY_SYNTAX})
+    status, _, _ = await asgi_get(application, pixeldata_url(ct[0], uids), {"Accept": ANY_SYNTAX})
     assert status in (401, 403)
     assert len(django_calls.paths) == 3
 
