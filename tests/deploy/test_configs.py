@@ -112,6 +112,8 @@ def test_environment_file_names_real_settings():
             env[key] = value
     assert env["DATABASE_URL"].startswith("postgresql://") and env["REDIS_URL"]
     assert env["DICTATION_WORKER"] == "external" and env["PRODUCTION"] == "1"
+    # Daphne's per-request threads would leave persistent connections open (settings.py).
+    assert env["DB_CONN_MAX_AGE"] == "0"
     # Every variable is one the settings read (a typo would be silently ignored).
     settings_text = (ROOT / "reading" / "settings.py").read_text()
     for key in env:
