@@ -43,6 +43,32 @@ function holds(Type, min, max) {
   return min >= lo && max <= hi;
 }
 
+/**
+ * ``out[i] = stored[i] * slope + intercept`` (stored values sign-extended by ``shift`` bits
+ * when not 0); returns the stored range [min, max].
+ */
+function rescale(stored, out, slope, intercept, shift) {
+  const n = stored.length;
+  let min = shift ? (stored[0] << shift) >> shift : stored[0];
+  let max = min;
+  if (shift) {
+    for (let i = 0; i < n; i += 1) {
+      const v = (stored[i] << shift) >> shift;
+      if (v < min) min = v;
+      else if (v > max) max = v;
+      out[i] = v * slope + intercept;
+    }
+  } else {
+    for (let i = 0; i < n; i += 1) {
+      const v = stored[i];
+      if (v < min) min = v;
+      else if (v > max) max = v;
+      out[i] = v * slope + intercept;
+    }
+  }
+  return [min, max];
+}
+
 /** The stored values of a frame as a typed array, or null when the bytes do not fit the frame. */
 function storedValues(frame, bytes) {
   const n = frame.rows * frame.columns;
@@ -82,26 +108,19 @@ export function nativeImage(imageId, bytes, transferSyntax) {
   // Signed values narrower than their 16 bits: sign-extended from Bits Stored, as the loader does.
   const shift = frame.pixelRepresentation === 1 && frame.bitsStored < 16 ? 32 - frame.bitsStored : 0;
   const n = stored.length;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < n; i += 1) {
-    const v = shift ? (stored[i] << shift) >> shift : stored[i];
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
+  // One pass in the common case: rescaled into the type the loader will most likely pick,
+  // the stored range noted on the way; a second pass only when the range asks for another.
+  const guess = scaling ? (intercept < 0 ? Int16Array : Uint16Array) : stored.constructor;
+  let pixels = new guess(n);
+  const [min, max] = rescale(stored, pixels, slope, intercept, shift);
   const low = slope * min + intercept;
   const high = slope * max + intercept;
   const Type = pixelArrayType(low, high);
   // The loader copies the stored values into this type before rescaling them.
   if (scaling && !holds(Type, min, max)) return null;
-  const pixels = new Type(n);
-  if (!scaling && !shift) {
-    pixels.set(stored);
-  } else {
-    for (let i = 0; i < n; i += 1) {
-      const v = shift ? (stored[i] << shift) >> shift : stored[i];
-      pixels[i] = v * slope + intercept;
-    }
+  if (Type !== guess) {
+    pixels = new Type(n);
+    rescale(stored, pixels, slope, intercept, shift);
   }
 
   frame.pixelData = pixels;
