@@ -97,22 +97,32 @@ def send_on_commit(group: str, message: Message) -> None:
     transaction.on_commit(send)
 
 
+def off_the_shared_thread(func: Callable):
+    """``func`` as an awaitable that runs in the thread pool, closing stale connections.
+
+    The one way a consumer calls the database. ``database_sync_to_async`` runs the
+    calls of every socket of the process on one thread, in turn (Django gives each
+    HTTP request its own): under load a socket's call waited seconds there behind
+    other sockets'. A socket's own calls are one at a time anyway (Channels handles
+    its messages in order), and the database orders concurrent writers.
+    """
+    from channels.db import DatabaseSyncToAsync
+
+    return DatabaseSyncToAsync(func, thread_sensitive=False)
+
+
 async def run_and_publish(func: Callable, *args, **kwargs):
     """Run ``func`` on a database thread; what it sends is published after it returns.
 
     For consumers: the messages ``func`` sends on commit are held (the thread runs
     with a copy of this context, sharing the list) and published here, in order, on
     the event loop, also when ``func`` raises after a commit. ``func`` runs in the
-    pool, not on the one thread that every socket of the process shares for
-    ``database_sync_to_async`` (Django gives each HTTP request its own): a socket's
-    calls are one at a time anyway, and the database orders concurrent writers.
+    pool (:func:`off_the_shared_thread`).
     """
-    from channels.db import DatabaseSyncToAsync
-
     held: list[tuple[str, dict]] = []
     token = _held.set(held)
     try:
-        return await DatabaseSyncToAsync(func, thread_sensitive=False)(*args, **kwargs)
+        return await off_the_shared_thread(func)(*args, **kwargs)
     finally:
         _held.reset(token)
         layer = get_channel_layer()

@@ -1,4 +1,5 @@
-"""What every WebSocket consumer shares: a cap on message size and the server-side idle logoff.
+"""What every WebSocket consumer shares: a cap on message size, the server-side idle
+logoff, and database calls off the one shared thread.
 
 ``GuardedSocket`` goes first in a consumer's bases (``class C(GuardedSocket,
 AsyncJsonWebsocketConsumer)``); the consumer itself adds nothing for either.
@@ -28,6 +29,15 @@ again: used since, the timer is re-armed; still idle, the session is ended
 (as the ``IdleTimeout`` middleware would on the next request) and the socket is
 closed with ``CLOSE_IDLE`` (4408); already logged out, with ``CLOSE_SIGNED_OUT``
 (4401). One timer per socket and one session read per idle period: no polling.
+
+Database calls
+--------------
+Channels' ``dispatch`` closes stale database connections before every message
+through ``database_sync_to_async``'s one thread, which every socket of the process
+shares: a hop per message per socket, queued behind every other socket's calls.
+Every database call of a consumer goes through ``DatabaseSyncToAsync`` (preferably
+``reading.realtime.off_the_shared_thread``), which closes them itself in the thread
+that uses them, so ``GuardedSocket.dispatch`` calls the handler directly.
 """
 
 from __future__ import annotations
@@ -37,8 +47,10 @@ import json
 import logging
 from importlib import import_module
 
-from channels.db import DatabaseSyncToAsync
+from channels.consumer import get_handler_name
 from django.conf import settings
+
+from reading.realtime import off_the_shared_thread
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +85,19 @@ def _idle_verdict(session_key: str, user_pk) -> tuple[str, float]:
 
 
 class GuardedSocket:
-    """Mixin for Channels WebSocket consumers: message size cap and idle logoff."""
+    """Mixin for Channels WebSocket consumers: message size cap, idle logoff, dispatch."""
 
     max_text_bytes: int | None = None  # a consumer's own limit, below the setting
     max_binary_bytes: int | None = None
     _idle_handle: asyncio.TimerHandle | None = None
     _idle_task: asyncio.Task | None = None
+
+    async def dispatch(self, message):
+        # Without the stock close_old_connections hop (see the module's docstring).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # -- size ----------------------------------------------------------------------------
 
@@ -139,7 +158,7 @@ class GuardedSocket:
 
     async def _check_idle(self) -> None:
         try:
-            verdict, left = await DatabaseSyncToAsync(_idle_verdict, thread_sensitive=False)(
+            verdict, left = await off_the_shared_thread(_idle_verdict)(
                 self._idle_key, self.scope["user"].pk
             )
         except Exception:  # noqa: BLE001 - the store briefly unreachable: look again later

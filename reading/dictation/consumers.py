@@ -13,7 +13,7 @@ import struct
 from urllib.parse import parse_qs
 
 from channels.consumer import AsyncConsumer
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -21,6 +21,7 @@ from django.http import Http404
 from reading.dictation import services, transcription
 from reading.dictation.models import group_for_stream
 from reading.reading_sessions.models import group_for_user
+from reading.realtime import off_the_shared_thread
 from reading.sockets import GuardedSocket
 
 CLOSE_BAD_REQUEST = 4400
@@ -29,11 +30,6 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 HEADER = struct.Struct("<I")
 MAX_TEXT_BYTES = 4096
-
-
-def _off_the_shared_thread(func):
-    # Frames of many speakers must not queue behind every other sync call of the process.
-    return DatabaseSyncToAsync(func, thread_sensitive=False)
 
 
 class DictationConsumer(GuardedSocket, AsyncWebsocketConsumer):
@@ -126,7 +122,7 @@ class DictationConsumer(GuardedSocket, AsyncWebsocketConsumer):
             # A resend of a stored frame (the stored last_seq is never behind self.acked).
             await self._send({"type": "ack", "seq": seq})
             return
-        stored = await _off_the_shared_thread(services.store_frame)(self.stream.stream_id, seq, pcm)
+        stored = await off_the_shared_thread(services.store_frame)(self.stream.stream_id, seq, pcm)
         self.acked = stored.acked
         if stored.status == "gap":
             await self._send(
@@ -163,7 +159,7 @@ class DictationConsumer(GuardedSocket, AsyncWebsocketConsumer):
         if kind == "ping":
             await self._send({"type": "pong", "acked": self.acked})
         elif kind == "stop":
-            closed = await _off_the_shared_thread(services.stop_utterance)(self.stream.stream_id)
+            closed = await off_the_shared_thread(services.stop_utterance)(self.stream.stream_id)
             utterance = closed[0] if closed else None
             await self._send({"type": "stopped", "utterance": utterance, "acked": self.acked})
             self.utterance = None

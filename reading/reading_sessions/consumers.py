@@ -15,8 +15,6 @@ import json
 import logging
 from urllib.parse import parse_qs
 
-from channels.consumer import get_handler_name
-from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -31,7 +29,7 @@ from reading.reading_sessions.access import get_session_for_user
 from reading.reading_sessions.models import group_for_session, group_for_user
 from reading.reading_sessions.serializers import SessionSerializer
 from reading.reading_sessions.throttle import LatestOnly, TokenBucket
-from reading.realtime import run_and_publish
+from reading.realtime import off_the_shared_thread, run_and_publish
 from reading.sockets import GuardedSocket
 
 log = logging.getLogger(__name__)
@@ -53,12 +51,6 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_ENDED = 4410
 
 
-def off_the_shared_thread(func):
-    # database_sync_to_async runs every socket's calls of the process on one thread, in
-    # turn (HTTP requests get a thread each): under load a join waited seconds there.
-    return DatabaseSyncToAsync(func, thread_sensitive=False)
-
-
 def _connect(user, session_id):
     session = get_session_for_user(user, session_id)
     if not session.is_active:
@@ -76,20 +68,6 @@ class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
     joined = False
     check_timer = None
     last_event_at = 0.0
-
-    async def dispatch(self, message):
-        # Channels closes stale DB connections before every message, through the one
-        # shared sync thread: for a session that is a hop per participant per event,
-        # queued behind every write. Here all database work goes through
-        # DatabaseSyncToAsync, which closes them itself, so only connect and
-        # disconnect keep the stock path.
-        if message["type"] in ("websocket.connect", "websocket.disconnect"):
-            await super().dispatch(message)
-            return
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self):
         user = self.scope.get("user")

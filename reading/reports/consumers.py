@@ -6,6 +6,12 @@ denied, sent when the report is or becomes final). Connect authenticates, checks
 access with ``get_report_for_user`` and joins ``report.<id>``; every update is stored
 (``ydoc.apply_client_update``) before it is broadcast, so what another editor sees is
 already durable. Awareness is relayed, never stored.
+
+The database calls run in the thread pool (``off_the_shared_thread``), the write
+through ``run_and_publish``, so it is broadcast from the event loop once committed.
+Each socket has its own ``LiveDoc`` and Channels hands a consumer one message at a
+time, so no two threads touch one copy; concurrent writers of one report, in this
+process or another, are put in order by the report's row lock.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ from __future__ import annotations
 import logging
 from base64 import b64decode, b64encode
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -30,6 +35,7 @@ from pycrdt import (
 )
 
 from reading.accounts.signals import user_group
+from reading.realtime import off_the_shared_thread, run_and_publish
 from reading.reports import ydoc
 from reading.reports.access import get_report_for_user
 from reading.reports.models import Report
@@ -109,7 +115,7 @@ class ReportConsumer(GuardedSocket, AsyncWebsocketConsumer):
         # Logout and deactivation close every socket of the user (accounts/signals.py).
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         try:
-            report, self.live, self.refused = await database_sync_to_async(_open)(user, report_id)
+            report, self.live, self.refused = await off_the_shared_thread(_open)(user, report_id)
         except (PermissionDenied, Http404, ValidationError) as exc:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.channel_layer.group_discard(user_group(user.pk), self.channel_name)
@@ -166,7 +172,7 @@ class ReportConsumer(GuardedSocket, AsyncWebsocketConsumer):
         payload = read_message(message[2:])
         if step == YSyncMessageType.SYNC_STEP1:
             # Answer with everything stored, including what other processes wrote.
-            await database_sync_to_async(ydoc.refresh)(self.live)
+            await off_the_shared_thread(ydoc.refresh)(self.live)
             await self.send(
                 bytes_data=sync_message(
                     YSyncMessageType.SYNC_STEP2, self.live.doc.get_update(payload)
@@ -183,12 +189,12 @@ class ReportConsumer(GuardedSocket, AsyncWebsocketConsumer):
             await self.send(bytes_data=permission_denied_message(self.refused))
             return
         try:
-            await database_sync_to_async(ydoc.apply_client_update)(
-                self.live, payload, self.user, self.channel_name
+            await run_and_publish(
+                ydoc.apply_client_update, self.live, payload, self.user, self.channel_name
             )
         except ydoc.EditRefused as exc:
             self.refused = exc.reason
-            await database_sync_to_async(ydoc.refresh)(self.live)
+            await off_the_shared_thread(ydoc.refresh)(self.live)
             await self.send(bytes_data=permission_denied_message(exc.reason))
 
     def _changes(self, update: bytes) -> bool:
@@ -226,7 +232,7 @@ class ReportConsumer(GuardedSocket, AsyncWebsocketConsumer):
     async def report_status(self, event):
         if self.live is None or self.refused:
             return
-        self.refused = await database_sync_to_async(_recheck)(self.user, self.live.report_id)
+        self.refused = await off_the_shared_thread(_recheck)(self.user, self.live.report_id)
         if self.refused:
             await self.send(bytes_data=permission_denied_message(self.refused))
 

@@ -100,6 +100,28 @@ async def test_server_restart_loses_nothing(editors, attending, resident, report
     assert await sync_to_async(_stored_text)(report) == c.text()
 
 
+async def test_many_sockets_saving_at_once_store_each_update_once(editors, attending, report):
+    # The sockets' writes run in the thread pool, several at a time in one process:
+    # the row lock still puts them in order, nothing is lost or stored twice.
+    people = [await _open(editors, attending, report) for _ in range(6)]
+    before = await sync_to_async(ReportUpdate.objects.filter(report=report).count)()
+
+    async def type_words(i, editor):
+        for n in range(4):
+            await editor.edit(lambda t, w=f"<{i}.{n}>": t.insert(len(t), w))
+
+    await asyncio.gather(*(type_words(i, e) for i, e in enumerate(people)))
+    await settle(*people)
+    final = people[0].text()
+    for i in range(len(people)):
+        for n in range(4):
+            assert final.count(f"<{i}.{n}>") == 1, (i, n, final)
+    assert await sync_to_async(_stored_text)(report) == final
+    assert await sync_to_async(ydoc.document_text)(report.pk) == final
+    stored = await sync_to_async(ReportUpdate.objects.filter(report=report).count)()
+    assert stored - before == len(people) * 4
+
+
 async def test_reconnecting_editor_sends_what_the_server_missed(editors, attending, report):
     a = await _open(editors, attending, report)
     await a.close()
