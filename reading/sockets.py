@@ -67,16 +67,20 @@ def utf8_length(text: str, limit: int) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def _idle_verdict(session_key: str, user_pk) -> tuple[str, float]:
+def _idle_verdict(session_key: str, user_pk, at_deadline: bool = False) -> tuple[str, float]:
     """``("signed_out" | "idle" | "active", seconds until the session would be idle)``.
 
-    Reads the session afresh from its store; an idle one is ended here.
+    Reads the session afresh from its store; an idle one is ended here. ``at_deadline``:
+    the check runs at the moment the session would become idle; a session gone by then
+    was ended for idleness by another socket of the page, whose timer fired at the same
+    moment (a logout closes the sockets at once, ``user.disconnect``), so it is "idle"
+    too: the page's sockets all say the same.
     """
     from reading.accounts.middleware import idle_seconds
 
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     if not store.exists(session_key) or str(store.get("_auth_user_id")) != str(user_pk):
-        return "signed_out", 0.0
+        return ("idle" if at_deadline else "signed_out"), 0.0
     left = settings.SESSION_IDLE_TIMEOUT - idle_seconds(store)
     if left < 0:
         store.flush()  # the automatic logoff, as the middleware does on the next request
@@ -154,12 +158,12 @@ class GuardedSocket:
 
     def _fire_idle_check(self) -> None:
         self._idle_handle = None
-        self._idle_task = asyncio.ensure_future(self._check_idle())
+        self._idle_task = asyncio.ensure_future(self._check_idle(at_deadline=True))
 
-    async def _check_idle(self) -> None:
+    async def _check_idle(self, at_deadline: bool = False) -> None:
         try:
             verdict, left = await off_the_shared_thread(_idle_verdict)(
-                self._idle_key, self.scope["user"].pk
+                self._idle_key, self.scope["user"].pk, at_deadline
             )
         except Exception:  # noqa: BLE001 - the store briefly unreachable: look again later
             log.warning("idle check failed; retrying", exc_info=True)

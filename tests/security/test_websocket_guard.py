@@ -226,6 +226,18 @@ async def test_idle_sessions_sockets_are_closed_despite_pings(
         assert (await sync_to_async(participant.get)()).state == PresenceState.OFFLINE
 
 
+async def test_every_socket_of_an_idle_page_says_idle(settings, attending, study, reading_session):
+    # The viewer's sockets all reach the deadline at once; the first ends the session,
+    # the others find it gone: the page must read 4408 from each (it shows the reason).
+    settings.SESSION_IDLE_TIMEOUT = 1
+    key = await sync_to_async(_logged_in_session_key)(attending)
+    paths = _paths(study, reading_session)
+    comms = [await _open(attending, paths[name], key) for name in ("ai", "dictation", "session")]
+    codes = await asyncio.gather(*(_pinging_until_closed(c, timeout=6) for c in comms))
+    assert codes == [CLOSE_IDLE] * 3
+    assert not await sync_to_async(_session_exists)(key)
+
+
 async def test_report_socket_is_closed_when_idle(settings, attending, study):
     settings.SESSION_IDLE_TIMEOUT = 1
     report = await sync_to_async(Report.objects.create)(study=study, text="x", created_by=attending)

@@ -9,6 +9,7 @@
  */
 import { Emitter } from '../emitter.js';
 import { request } from '../http.js';
+import { leaveIfSignedOut } from '../sockets.js';
 
 const POLL_MS = 1000;
 const RECONNECTS = 8; // then the panel says to reload: no endless retrying
@@ -64,6 +65,7 @@ export class AiData extends Emitter {
     socket.onclose = (evt) => {
       this.socket = null;
       this.live = false;
+      if (leaveIfSignedOut(evt.code)) return;
       if (REFUSED.has(evt.code) || this.reconnects >= RECONNECTS) {
         this.error = this.error || 'Live AI updates stopped: reload the viewer to see others\' reviews.';
         this.changed();

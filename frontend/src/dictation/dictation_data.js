@@ -16,6 +16,7 @@
  *   'final'   {message}                 a finished segment of this speaker
  */
 import { Emitter } from '../emitter.js';
+import { leaveIfSignedOut } from '../sockets.js';
 import { Capture } from './capture.js';
 import { Transcript } from './transcript.js';
 
@@ -110,6 +111,7 @@ export class DictationStream extends Emitter {
     this.ws = null;
     const wasReady = this.ready;
     this.ready = false;
+    if (leaveIfSignedOut(code)) return;
     const final = FINAL_CLOSE_CODES.get(code);
     if (final) {
       this.closedReason = final;

@@ -4,6 +4,7 @@
  */
 import { $, $$, el } from '../dom.js';
 import { csrfToken } from '../http.js';
+import { leaveIfSignedOut } from '../sockets.js';
 
 if (document.getElementById('worklist')) start();
 
@@ -316,7 +317,8 @@ function start() {
     socket.onmessage = (m) => { try { applyEvent(JSON.parse(m.data)); } catch (e) { console.error(e); } };
     socket.onclose = (e) => {
       $("#wl-live").classList.remove("on");
-      if (e.code === 4401 || e.code === 4403) { location.reload(); return; }
+      if (leaveIfSignedOut(e.code)) return;
+      if (e.code === 4403) { location.reload(); return; }
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 10000);
     };

@@ -10,6 +10,8 @@ import * as authProtocol from 'y-protocols/auth';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 
+import { leaveIfSignedOut } from '../sockets.js';
+
 const MESSAGE_SYNC = 0;
 const MESSAGE_AWARENESS = 1;
 const MESSAGE_AUTH = 2;
@@ -90,7 +92,7 @@ export class ReportProvider {
       // Everyone else's cursor is stale until we are back.
       const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID);
       awarenessProtocol.removeAwarenessStates(this.awareness, others, this);
-      if (event.code === CLOSE_FORBIDDEN || event.code === CLOSE_NOT_FOUND) {
+      if (leaveIfSignedOut(event.code) || event.code === CLOSE_FORBIDDEN || event.code === CLOSE_NOT_FOUND) {
         this.closed = true;
         this.emit('status', 'refused');
         return;

@@ -8,6 +8,7 @@
  * ``seq``; events are applied one at a time, in order, each once.
  */
 import { request } from '../http.js';
+import { leaveIfSignedOut } from '../sockets.js';
 import { el } from './launcher.js';
 import './session.css';
 
@@ -101,6 +102,7 @@ export class SessionClient {
     ws.onclose = (event) => {
       clearInterval(this.pinger);
       if (this.ws !== ws) return;
+      if (leaveIfSignedOut(event.code)) return;
       const final = FINAL_CLOSE_CODES.get(event.code);
       if (final) {
         this.setConnection(final === 'ended' ? 'ended' : 'closed', final);
