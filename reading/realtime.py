@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -97,32 +100,49 @@ def send_on_commit(group: str, message: Message) -> None:
     transaction.on_commit(send)
 
 
-def off_the_shared_thread(func: Callable):
-    """``func`` as an awaitable that runs in the thread pool, closing stale connections.
+# Thread pools for the sockets' database calls, by name (see off_the_shared_thread).
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(name: str) -> ThreadPoolExecutor:
+    with _pools_lock:
+        if name not in _pools:
+            size = settings.SOCKET_DB_THREADS[name]
+            _pools[name] = ThreadPoolExecutor(size, thread_name_prefix=f"socket-db-{name}")
+        return _pools[name]
+
+
+def off_the_shared_thread(func: Callable, pool: str = "sockets"):
+    """``func`` as an awaitable that runs in a thread pool, closing stale connections.
 
     The one way a consumer calls the database. ``database_sync_to_async`` runs the
     calls of every socket of the process on one thread, in turn (Django gives each
     HTTP request its own): under load a socket's call waited seconds there behind
     other sockets'. A socket's own calls are one at a time anyway (Channels handles
     its messages in order), and the database orders concurrent writers.
+
+    ``pool`` names the pool (``settings.SOCKET_DB_THREADS``): the report editors'
+    writes, which can wait on their report's row lock, have their own, so that they
+    never hold the threads a session's chat or annotation needs.
     """
     from channels.db import DatabaseSyncToAsync
 
-    return DatabaseSyncToAsync(func, thread_sensitive=False)
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_pool(pool))
 
 
-async def run_and_publish(func: Callable, *args, **kwargs):
+async def run_and_publish(func: Callable, *args, pool: str = "sockets", **kwargs):
     """Run ``func`` on a database thread; what it sends is published after it returns.
 
     For consumers: the messages ``func`` sends on commit are held (the thread runs
     with a copy of this context, sharing the list) and published here, in order, on
     the event loop, also when ``func`` raises after a commit. ``func`` runs in the
-    pool (:func:`off_the_shared_thread`).
+    ``pool`` (:func:`off_the_shared_thread`).
     """
     held: list[tuple[str, dict]] = []
     token = _held.set(held)
     try:
-        return await off_the_shared_thread(func)(*args, **kwargs)
+        return await off_the_shared_thread(func, pool)(*args, **kwargs)
     finally:
         _held.reset(token)
         layer = get_channel_layer()

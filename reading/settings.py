@@ -166,6 +166,12 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 60 * 60)  # a shift, not
 # server itself closes the connection with 1009.
 WEBSOCKET_MAX_TEXT_BYTES = env_int("WEBSOCKET_MAX_TEXT_BYTES", 64 * 1024)
 WEBSOCKET_MAX_BINARY_BYTES = env_int("WEBSOCKET_MAX_BINARY_BYTES", 1024 * 1024)
+# Threads per Daphne process for the sockets' database calls (reading.realtime): the
+# report editors' writes wait on their report's row lock, so they have a pool of their own.
+SOCKET_DB_THREADS = {
+    "sockets": env_int("SOCKET_DB_THREADS", 8),
+    "reports": env_int("REPORT_DB_THREADS", 4),
+}
 # API tokens (DICOMweb and JSON APIs only) expire after this many days.
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
 # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed.

@@ -7,7 +7,7 @@ access with ``get_report_for_user`` and joins ``report.<id>``; every update is s
 (``ydoc.apply_client_update``) before it is broadcast, so what another editor sees is
 already durable. Awareness is relayed, never stored.
 
-The database calls run in the thread pool (``off_the_shared_thread``), the write
+The database calls run in the report sockets' own pool (``off_the_shared_thread``), the write
 through ``run_and_publish``, so it is broadcast from the event loop once committed.
 Each socket has its own ``LiveDoc`` and Channels hands a consumer one message at a
 time, so no two threads touch one copy; concurrent writers of one report, in this
@@ -115,7 +115,9 @@ class ReportConsumer(GuardedSocket, AsyncWebsocketConsumer):
         # Logout and deactivation close every socket of the user (accounts/signals.py).
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         try:
-            report, self.live, self.refused = await off_the_shared_thread(_open)(user, report_id)
+            report, self.live, self.refused = await off_the_shared_thread(_open, "reports")(
+                user, report_id
+            )
         except (PermissionDenied, Http404, ValidationError) as exc:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await self.channel_layer.group_discard(user_group(user.pk), self.channel_name)
@@ -172,7 +174,7 @@ class ReportConsumer(GuardedSocket, AsyncWebsocketConsumer):
         payload = read_message(message[2:])
         if step == YSyncMessageType.SYNC_STEP1:
             # Answer with everything stored, including what other processes wrote.
-            await off_the_shared_thread(ydoc.refresh)(self.live)
+            await off_the_shared_thread(ydoc.refresh, "reports")(self.live)
             await self.send(
                 bytes_data=sync_message(
                     YSyncMessageType.SYNC_STEP2, self.live.doc.get_update(payload)
@@ -190,11 +192,16 @@ class ReportConsumer(GuardedSocket, AsyncWebsocketConsumer):
             return
         try:
             await run_and_publish(
-                ydoc.apply_client_update, self.live, payload, self.user, self.channel_name
+                ydoc.apply_client_update,
+                self.live,
+                payload,
+                self.user,
+                self.channel_name,
+                pool="reports",
             )
         except ydoc.EditRefused as exc:
             self.refused = exc.reason
-            await off_the_shared_thread(ydoc.refresh)(self.live)
+            await off_the_shared_thread(ydoc.refresh, "reports")(self.live)
             await self.send(bytes_data=permission_denied_message(exc.reason))
 
     def _changes(self, update: bytes) -> bool:
@@ -232,7 +239,9 @@ class ReportConsumer(GuardedSocket, AsyncWebsocketConsumer):
     async def report_status(self, event):
         if self.live is None or self.refused:
             return
-        self.refused = await off_the_shared_thread(_recheck)(self.user, self.live.report_id)
+        self.refused = await off_the_shared_thread(_recheck, "reports")(
+            self.user, self.live.report_id
+        )
         if self.refused:
             await self.send(bytes_data=permission_denied_message(self.refused))
 
