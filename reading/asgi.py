@@ -2,9 +2,7 @@
 
 WADO-RS frame requests meet ``FramesFastPath`` first: it answers the ones it
 can from its caches and hands everything else to Django unchanged
-(``reading/studies/dicomweb/fastpath.py`` says why and what that costs);
-``RenderFastPath`` ahead of it renders native greyscale frames from the same
-caches (``fastrender.py``). QIDO-RS
+(``reading/studies/dicomweb/fastpath.py`` says why and what that costs). QIDO-RS
 searches, rendered images and metadata meet ``ReadFastPath`` next: it runs their
 views without the middleware chain when the answer is a success (``fastread.py``).
 """
@@ -30,19 +28,16 @@ from reading.realtime import RelayStarter  # noqa: E402
 from reading.routing import websocket_urlpatterns  # noqa: E402
 from reading.studies.dicomweb.fastpath import FramesFastPath  # noqa: E402
 from reading.studies.dicomweb.fastread import ReadFastPath  # noqa: E402
-from reading.studies.dicomweb.fastrender import RenderFastPath  # noqa: E402
 
 # Bodies over their limit get 413 before they are read (reading/edge.py).
 install_daphne_limits()
-read_app = ReadFastPath(django_asgi_app)
-http_app = FramesFastPath(read_app)
-rendered_app = RenderFastPath(http_app, read_app)  # /rendered from the frames path's caches
+http_app = FramesFastPath(ReadFastPath(django_asgi_app))
 
 # The relay brings messages from the Huey worker into the in-memory layer (realtime.py).
 application = RelayStarter(
     ProtocolTypeRouter(
         {
-            "http": BodyLimit(rendered_app),
+            "http": BodyLimit(http_app),
             "websocket": SameOriginWebSocket(
                 AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
             ),

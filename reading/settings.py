@@ -288,9 +288,6 @@ DICOMWEB_FAST_FRAMES_TTL = env_int("DICOMWEB_FAST_FRAMES_TTL", 5)
 # QIDO-RS, rendered and metadata reads ahead of the middleware chain, on threads that keep
 # their database connection (reading/studies/dicomweb/fastread.py); nothing is cached there.
 DICOMWEB_FAST_READS = env_bool("DICOMWEB_FAST_READS", True)
-# /rendered of native greyscale frames from the frames fast path's access decisions and
-# locations (reading/studies/dicomweb/fastrender.py; needs DICOMWEB_FAST_FRAMES_TTL > 0).
-DICOMWEB_FAST_RENDERED = env_bool("DICOMWEB_FAST_RENDERED", True)
 # Encoded /rendered and thumbnail images kept per process, in bytes (dicomweb/rendercache.py);
 # access and audit are still checked on every request. 0 keeps none.
 RENDERED_CACHE_BYTES = env_int("RENDERED_CACHE_BYTES", 64 * 1024 * 1024)

@@ -92,21 +92,16 @@ class ReadFastPath:
             and not settings.PREPEND_WWW
             and not settings.DISALLOWED_USER_AGENTS
         ):
-            answer = await self.run(answer_read, scope)
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(THREADS, thread_name_prefix="dicomweb-read")
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(self._executor, answer_read, scope)
             if answer is not None:
                 status, headers, body = answer
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
-
-    async def run(self, func, *args):
-        """``func(*args)`` on this path's threads, whose database connections stay open
-        (closed after an error or left in a transaction); ``fastrender.py`` uses them too."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(THREADS, thread_name_prefix="dicomweb-read")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, _keeping_connection, func, *args)
 
     def close(self) -> None:
         """Close every thread's database connection and stop the threads (tests, shutdown)."""
@@ -137,15 +132,6 @@ def _session_is_live(session_key: str) -> bool:
     return not store.is_empty()
 
 
-def _keeping_connection(func, *args):
-    try:
-        return func(*args)
-    finally:
-        for conn in connections.all(initialized_only=True):
-            if conn.errors_occurred or conn.in_atomic_block:
-                conn.close()
-
-
 def answer_read(scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
     """(status, headers, body) of a successful read, or None for Django to answer.
 
@@ -155,6 +141,10 @@ def answer_read(scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         return _answer(scope)
     except Exception:  # noqa: BLE001 - Django answers (and logs) whatever went wrong here
         return None
+    finally:
+        for conn in connections.all(initialized_only=True):
+            if conn.errors_occurred or conn.in_atomic_block:
+                conn.close()
 
 
 def _answer(scope):

@@ -28,14 +28,13 @@ from reading.studies.dicomweb.media import (
     parse_accept,
 )
 from reading.studies.dicomweb.rendercache import rendered_cache
-from reading.studies.dicomweb.renderpixels import frame_values, native_frame, read_header
+from reading.studies.dicomweb.renderpixels import frame_values
 from reading.studies.dicomweb.rendervoi import WINDOW_FUNCTIONS, to_image
 from reading.studies.dicomweb.streaming import multipart_chunks, streaming_response
 from reading.studies.models import Instance
 
 JPEG, PNG = "image/jpeg", "image/png"
 THUMBNAIL_SIZE = 128
-RENDERED_CACHE_CONTROL = "private, max-age=3600"  # NoStore adds no-store for signed-in users
 
 
 def choose_image_type(request, multipart: bool = False) -> str:
@@ -134,46 +133,22 @@ def _render_response(request, instance: Instance, frame: int, study, thumbnail: 
     if not instance.rows:
         raise Http404("this instance has no image")
     path = storage.absolute(instance.file_path)
-    source = FrameSource.of(instance, pixels_only=True)
-    try:
-        body = rendered_body(path, frame, source, window, viewport, quality, media_type)
-    except (ValueError, NotImplementedError, RuntimeError) as exc:
-        raise NotAcceptable(f"cannot render this instance: {exc}") from None
-    audit(request, AuditAction.RENDER, study=study, detail="thumbnail" if thumbnail else "rendered")
-    response = HttpResponse(body, content_type=media_type)
-    response["Cache-Control"] = RENDERED_CACHE_CONTROL
-    return response
-
-
-def rendered_body(
-    path,
-    frame: int,
-    source: FrameSource,
-    window: tuple[float, float, str] | None,
-    viewport: tuple[int, int] | None,
-    quality: int,
-    media_type: str,
-    *,
-    native_only: bool = False,
-) -> bytes | None:
-    """Frame ``frame`` (1-based) of the stored file, encoded, from ``rendered_cache`` or
-    rendered now. ``native_only``: None instead of decoding a frame that
-    ``renderpixels.native_frame`` cannot read (``fastrender.py`` leaves those to Django)."""
     stat = os.stat(path)
     key = (str(path), stat.st_size, stat.st_mtime_ns, frame, window, viewport, quality, media_type)
     body = rendered_cache.get(key)
     if body is None:
-        if native_only:
-            ds = read_header(path)
-            values = native_frame(source, ds, frame - 1)
-            if values is None:
-                return None
-            image = to_image(values, ds, window)
-        else:
-            image = render_frame(path, frame - 1, window, source)
+        try:
+            image = render_frame(
+                path, frame - 1, window, FrameSource.of(instance, pixels_only=True)
+            )
+        except (ValueError, NotImplementedError, RuntimeError) as exc:
+            raise NotAcceptable(f"cannot render this instance: {exc}") from None
         body = encode(_fit(image, viewport), media_type, quality)
         rendered_cache.put(key, body)
-    return body
+    audit(request, AuditAction.RENDER, study=study, detail="thumbnail" if thumbnail else "rendered")
+    response = HttpResponse(body, content_type=media_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 def _middle(instances) -> Instance:
