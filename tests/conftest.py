@@ -82,6 +82,29 @@ def outsider_client(client, outsider):
     return client
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_leftover_connections(request):
+    """On PostgreSQL, end every other connection to the test database before it is
+    dropped: a server subprocess or a thread a test left behind would otherwise keep
+    it ("being accessed by other users") and leave the database on the server."""
+    from django.conf import settings
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        yield
+        return
+    request.getfixturevalue("django_db_setup")  # torn down after this fixture
+    yield
+    from django.db import connection, connections
+
+    with request.getfixturevalue("django_db_blocker").unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connections.close_all()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """The audit de-duplication lives in the cache; no test sees another's."""
