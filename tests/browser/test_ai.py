@@ -71,7 +71,9 @@ def _until(page, expression, arg=None, timeout=20.0):
         page.wait_for_timeout(100)
 
 
-def _open(browser, url, user, path):
+def open_viewer(browser, url, user, path, *, ready_timeout=30.0, wait_for=()):
+    """A new context of ``user`` on the viewer at ``path`` of the server ``url``, once the
+    viewer is ready, each of ``wait_for`` holds and the AI panel is installed."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     context.add_cookies([session_cookie_for(user, url)])
     page = context.new_page()
@@ -79,9 +81,19 @@ def _open(browser, url, user, path):
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     page.goto(url + path)
-    _until(page, "() => window.readingViewer && window.readingViewer.state().ready", timeout=30)
-    _until(page, LIVE)
+    _until(
+        page,
+        "() => window.readingViewer && window.readingViewer.state().ready",
+        timeout=ready_timeout,
+    )
+    for expression in wait_for:
+        _until(page, expression)
     _until(page, "() => window.readingViewer.ai")
+    return page
+
+
+def _open(browser, url, user, path):
+    page = open_viewer(browser, url, user, path, wait_for=(LIVE,))
     page.evaluate(RECORD)
     return page
 

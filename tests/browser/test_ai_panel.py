@@ -21,9 +21,9 @@ from inference.preprocessing import box_to_source
 from reading.ai import findings, runner, services
 from reading.annotations.models import Annotation
 from tests.ai.conftest import _seed, series_uid, tiny_medgemma  # noqa: F401 - the model fixture
-from tests.browser.conftest import _server_env, session_cookie_for, start_server, stop_server
+from tests.browser.conftest import _server_env, start_server, stop_server
 from tests.browser.offloop import in_thread
-from tests.browser.test_ai import _until
+from tests.browser.test_ai import _until, open_viewer
 from tests.browser.test_viewer import viewer_bundle  # noqa: F401 - builds the bundle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -73,15 +73,7 @@ def _box_finding(study) -> Annotation:
 
 
 def _open(browser, url, user, path):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    context.add_cookies([session_cookie_for(user, url)])
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.goto(url + path)
-    _until(page, "() => window.readingViewer && window.readingViewer.state().ready", timeout=60)
-    _until(page, "() => window.readingViewer.ai")
+    page = open_viewer(browser, url, user, path, ready_timeout=60)
     page.locator(".vw-dock-tab[data-panel=ai]").click()
     return page
 
