@@ -5,8 +5,14 @@ can from its caches and hands everything else to Django unchanged
 (``reading/studies/dicomweb/fastpath.py`` says why and what that costs). QIDO-RS
 searches, rendered images and metadata meet ``ReadFastPath`` next: it runs their
 views without the middleware chain when the answer is a success (``fastread.py``).
+
+Once everything a request needs is imported, the objects that live as long as the
+process are frozen out of the garbage collector's reach (``gc.freeze``): a full
+collection otherwise walks them all and held a request for 70-100 ms several
+times a minute under load (bench/dicomweb.py, docs/benchmarks.md "Archive").
 """
 
+import gc
 import os
 
 import django
@@ -44,3 +50,12 @@ application = RelayStarter(
         }
     )
 )
+
+# What requests import lazily, imported now so that it is frozen with the rest.
+from django.urls import get_resolver  # noqa: E402
+
+import reading.studies.dicomweb.render  # noqa: E402, F401
+
+get_resolver().url_patterns  # noqa: B018 - imports every view module
+gc.collect()
+gc.freeze()
