@@ -220,13 +220,17 @@ FRAME_FIELDS = (
 )
 
 
-def instance_for_user(user, study_uid: str, series_uid: str, sop_uid: str) -> Instance:
-    """``get_instance_for_user`` reading only the columns that frames and the audit need.
+def instance_for_user(
+    user, study_uid: str, series_uid: str, sop_uid: str, *, metadata: bool = False
+) -> Instance:
+    """``get_instance_for_user`` reading only the columns that frames and the audit need
+    (and the indexed DICOM JSON with ``metadata``, for rendering).
 
     Compiling and loading four full rows costs more than the query itself on
     the hot per-frame path; other fields are deferred and load on access.
     """
-    return get_instance_for_user(user, study_uid, series_uid, sop_uid, only=FRAME_FIELDS)
+    only = (*FRAME_FIELDS, "metadata") if metadata else FRAME_FIELDS
+    return get_instance_for_user(user, study_uid, series_uid, sop_uid, only=only)
 
 
 def frame_sources_for_user(user, study_uid: str, series_uid: str) -> dict[str, FrameSource]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import os
 
+import numpy as np
+import simplejpeg
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpResponse
@@ -93,7 +95,11 @@ def _quality_param(request) -> int:
 
 
 def render_frame(
-    path, index: int, window: tuple[float, float, str] | None, source: FrameSource | None = None
+    path,
+    index: int,
+    window: tuple[float, float, str] | None,
+    source: FrameSource | None = None,
+    metadata: dict | None = None,
 ) -> Image.Image:
     """One frame as an 8-bit PIL image.
 
@@ -102,19 +108,26 @@ def render_frame(
     dataset's own VOI LUT Sequence or window (PS3.3 C.11.2), MONOCHROME1
     inverted, the same function that prepares a model's input, so a thumbnail
     shows what the model sees. With the instance's ``source``, native greyscale
-    frames are read straight from the file (``renderpixels.native_frame``); everything else
-    is decoded by pydicom's pixel handlers.
+    frames are read straight from the file (``renderpixels.native_frame``), with the
+    instance's indexed ``metadata`` for their attributes; everything else is decoded by
+    pydicom's pixel handlers.
     """
-    return to_image(*frame_values(path, index, source), window)
+    return to_image(*frame_values(path, index, source, metadata), window)
 
 
 def encode(image: Image.Image, media_type: str, quality: int) -> bytes:
-    buffer = io.BytesIO()
+    """PNG by Pillow; JPEG by libjpeg-turbo through simplejpeg, which releases the GIL
+    (Pillow's encoder holds it), with no chroma subsampling for colour."""
     if media_type == PNG:
+        buffer = io.BytesIO()
         image.save(buffer, format="PNG", optimize=False)
-    else:
-        image.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+        return buffer.getvalue()
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        return simplejpeg.encode_jpeg(
+            pixels[:, :, None], quality, colorspace="GRAY", colorsubsampling="Gray"
+        )
+    return simplejpeg.encode_jpeg(pixels, quality, colorspace="RGB", colorsubsampling="444")
 
 
 def _fit(image: Image.Image, viewport: tuple[int, int] | None) -> Image.Image:
@@ -125,25 +138,31 @@ def _fit(image: Image.Image, viewport: tuple[int, int] | None) -> Image.Image:
     return fitted
 
 
+def _render_body(
+    path, frame: int, source: FrameSource | None, params: tuple, metadata: dict | None = None
+) -> bytes:
+    window, viewport, quality, media_type = params
+    image = render_frame(path, frame - 1, window, source, metadata)
+    return encode(_fit(image, viewport), media_type, quality)
+
+
 def _render_response(request, instance: Instance, frame: int, study, thumbnail: bool):
     media_type = choose_image_type(request)
     window = _window_param(request)
     viewport = _viewport_param(request, THUMBNAIL_SIZE if thumbnail else None)
-    quality = _quality_param(request)
+    params = (window, viewport, _quality_param(request), media_type)
     if not instance.rows:
         raise Http404("this instance has no image")
     path = storage.absolute(instance.file_path)
     stat = os.stat(path)
-    key = (str(path), stat.st_size, stat.st_mtime_ns, frame, window, viewport, quality, media_type)
+    key = (str(path), stat.st_size, stat.st_mtime_ns, frame, *params)
     body = rendered_cache.get(key)
     if body is None:
         try:
-            image = render_frame(
-                path, frame - 1, window, FrameSource.of(instance, pixels_only=True)
-            )
+            source = FrameSource.of(instance, pixels_only=True)
+            body = _render_body(path, frame, source, params, instance.metadata)
         except (ValueError, NotImplementedError, RuntimeError) as exc:
             raise NotAcceptable(f"cannot render this instance: {exc}") from None
-        body = encode(_fit(image, viewport), media_type, quality)
         rendered_cache.put(key, body)
     audit(request, AuditAction.RENDER, study=study, detail="thumbnail" if thumbnail else "rendered")
     response = HttpResponse(body, content_type=media_type)
@@ -160,14 +179,14 @@ def _middle(instances) -> Instance:
 
 @dicomweb_view()
 def rendered_instance(request, study_uid, series_uid, sop_uid):
-    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid, metadata=True)
     study = instance.series.study
     return _render_response(request, instance, 1, study, thumbnail=False)
 
 
 @dicomweb_view()
 def rendered_frames(request, study_uid, series_uid, sop_uid, frames):
-    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid, metadata=True)
     study = instance.series.study
     numbers = parse_frame_list(frames, instance.number_of_frames)
     if len(numbers) != 1:
@@ -177,7 +196,7 @@ def rendered_frames(request, study_uid, series_uid, sop_uid, frames):
 
 @dicomweb_view()
 def thumbnail_instance(request, study_uid, series_uid, sop_uid):
-    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid)
+    instance = instance_for_user(request.user, study_uid, series_uid, sop_uid, metadata=True)
     study = instance.series.study
     return _render_response(
         request, instance, instance.number_of_frames // 2 + 1, study, thumbnail=True
@@ -227,8 +246,9 @@ def _rendered_many(request, instances, study):
         raise BadRequest(f"{len(rows)} images; render at most {settings.DICOMWEB_MAX_FRAMES}")
 
     def part(instance):
-        path = storage.absolute(instance.file_path)
-        yield encode(_fit(render_frame(path, 0, window), viewport), media_type, quality)
+        yield _render_body(
+            storage.absolute(instance.file_path), 1, None, (window, viewport, quality, media_type)
+        )
 
     audit(request, AuditAction.RENDER, study=study, detail=f"rendered {len(rows)} images")
     boundary = new_boundary()

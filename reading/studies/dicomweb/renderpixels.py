@@ -1,14 +1,18 @@
 """One frame's stored pixel values, read for rendering.
 
 Native greyscale frames are read straight from the file at the offsets the
-archive indexed, with the file's attributes up to its pixel data kept per file;
-everything else is decoded by pydicom's pixel handlers (pylibjpeg and its
-plugins for RLE, JPEG, JPEG-LS and JPEG 2000).
+archive indexed. The attributes that turn them into grey (Image Pixel and the
+Modality and VOI LUT modules' single values) come from the instance's indexed
+DICOM JSON (``Instance.metadata``) when the view has it, else from the file's
+attributes up to its pixel data, kept per file. Everything else is decoded by
+pydicom's pixel handlers (pylibjpeg and its plugins for RLE, JPEG, JPEG-LS and
+JPEG 2000).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 
 import numpy as np
@@ -18,6 +22,16 @@ from pydicom.dataset import Dataset
 from reading.studies.dicomweb.frames import FrameReader, FrameSource, _native_readable
 
 HEADERS = 1024  # stored files whose attributes (without pixel data) are kept in memory
+# The attributes rendering reads (renderpixels.native_frame, rendervoi), by tag: Samples per
+# Pixel, Photometric Interpretation, Rows, Columns, Bits Allocated/Stored, High Bit, Pixel
+# Representation, Window Center/Width, Rescale Intercept/Slope/Type, VOI LUT Function.
+INDEXED_TAGS = (
+    "00280002", "00280004", "00280010", "00280011", "00280100", "00280101", "00280102",
+    "00280103", "00281050", "00281051", "00281052", "00281053", "00281054", "00281056",
+)  # fmt: skip
+# Whose presence sends rendering to the file: LUT sequences, float pixel data, Pixel
+# Padding (pydicom's handling reads the whole dataset).
+FILE_ONLY_TAGS = ("00283000", "00283010", "7FE00008", "7FE00009", "00280120", "00280121")
 
 
 def read_header(path) -> Dataset:
@@ -34,6 +48,24 @@ def read_header(path) -> Dataset:
 @functools.lru_cache(maxsize=HEADERS)
 def _read_header(path: str, size: int, mtime_ns: int) -> Dataset:
     return pydicom.dcmread(path, stop_before_pixels=True)
+
+
+def indexed_header(metadata: dict | None) -> Dataset | None:
+    """The rendering attributes of an instance's indexed DICOM JSON as a dataset, or None
+    when rendering needs the file (``FILE_ONLY_TAGS``) or there is no index.
+
+    Shared by the instances whose values are the same (the slices of a series); callers
+    must not modify it.
+    """
+    if not metadata or any(tag in metadata for tag in FILE_ONLY_TAGS):
+        return None
+    subset = {tag: metadata[tag] for tag in INDEXED_TAGS if tag in metadata}
+    return _indexed_header(json.dumps(subset, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _indexed_header(subset: str) -> Dataset:
+    return Dataset.from_json(subset)
 
 
 def native_frame(source: FrameSource, ds: Dataset, index: int) -> np.ndarray | None:
@@ -68,13 +100,16 @@ def native_frame(source: FrameSource, ds: Dataset, index: int) -> np.ndarray | N
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 
-def frame_values(path, index: int, source: FrameSource | None = None) -> tuple[np.ndarray, Dataset]:
+def frame_values(
+    path, index: int, source: FrameSource | None = None, metadata: dict | None = None
+) -> tuple[np.ndarray, Dataset]:
     """Frame ``index`` (0-based) of the stored file as pydicom's ``pixel_array`` gives it,
-    and the file's attributes. With the instance's ``source`` (``FrameSource.of(instance,
-    pixels_only=True)``), native greyscale frames come from ``native_frame``."""
+    and its rendering attributes. With the instance's ``source`` (``FrameSource.of(instance,
+    pixels_only=True)``), native greyscale frames come from ``native_frame``, with the
+    attributes from the instance's ``metadata`` where ``indexed_header`` takes them."""
     array = None
     if source is not None:
-        ds = read_header(path)
+        ds = indexed_header(metadata) or read_header(path)
         array = native_frame(source, ds, index)
     if array is None:
         ds = pydicom.dcmread(path)
