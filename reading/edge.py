@@ -44,6 +44,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
+from reading.edgeflow import install_daphne_flow_control
+
 log = logging.getLogger(__name__)
 
 UPLOAD_PATHS = ("/upload/", "/api/uploads/", "/dicomweb/studies")
@@ -72,12 +74,14 @@ def _has_credential(cookie: bytes | None, authorization: bytes | None) -> bool:
 
 
 def install_daphne_limits() -> None:
-    """Make Daphne build its HTTP requests from ``LimitedWebRequest`` and close oversized
-    WebSocket messages with 1009 (idempotent)."""
+    """Make Daphne build its HTTP requests from ``LimitedWebRequest``, close oversized
+    WebSocket messages with 1009 and hold a streamed response body back while the
+    socket is behind (``reading.edgeflow``) (idempotent)."""
     try:
         from daphne import http_protocol
     except ImportError:  # another ASGI server: BodyLimit alone
         return
+    install_daphne_flow_control()
     if getattr(http_protocol.WebRequest, "reading_limited", False):
         return
     http_protocol.WebRequest = _limited_request_class(http_protocol.WebRequest)
@@ -328,6 +332,8 @@ class HandedBodyASGIHandler(ASGIHandler):
     handed file is already on disk and complete, and no larger than the request's
     limit (``BodyLimit``); Django closes it once the response is sent.
     """
+
+    chunk_size = 1 << 20  # body messages: up to 1 MiB, not 64 KiB (reading.edgeflow says why)
 
     async def read_body(self, receive):
         take_file = getattr(receive, "take_file", None)
