@@ -3,11 +3,18 @@
 Django's StreamingHttpResponse consumes a *sync* iterator into a list when it
 runs under ASGI (and an async one into a list under WSGI), which would load a
 whole study in memory. So the iterator's flavour follows the request's.
+
+Under ASGI the chunks are taken on a worker thread about a megabyte at a time
+(a part's header, its payload and the next part's header in one hop, not one
+hop each), and stored instances go out whole, one message each, with the
+body's Content-Length known from their recorded sizes: the client reads the
+body in one piece instead of decoding HTTP chunks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator
 
 from django.core.handlers.asgi import ASGIRequest
@@ -17,11 +24,24 @@ from reading.studies import storage
 from reading.studies.dicomweb.media import closing_delimiter, part_header
 
 CHUNK = 1 << 20
-_END = object()
+SMALL = 4096
 
 
 def file_chunks(relpath: str, chunk: int = CHUNK) -> Iterator[bytes]:
     with open(storage.absolute(relpath), "rb") as fh:
+        while data := fh.read(chunk):
+            yield data
+
+
+def sized_file_chunks(relpath: str, size: int, chunk: int = CHUNK) -> Iterator[bytes]:
+    """The file in chunks, checked to be ``size`` bytes (the length the response declared).
+
+    Stored files never change (their name holds their content hash); one that did
+    would make the declared Content-Length a lie, so the body is cut short instead.
+    """
+    with open(storage.absolute(relpath), "rb") as fh:
+        if os.fstat(fh.fileno()).st_size != size:
+            raise OSError(f"{relpath} is not the {size} bytes recorded")
         while data := fh.read(chunk):
             yield data
 
@@ -37,12 +57,52 @@ def multipart_chunks(
     yield closing_delimiter(boundary)
 
 
+def multipart_length(boundary: str, parts: list[tuple[str, int]]) -> int:
+    """Length of the body ``multipart_chunks`` makes of (content type, payload size) parts."""
+    framing = sum(len(part_header(boundary, content_type)) + 2 for content_type, _ in parts)
+    return framing + sum(size for _, size in parts) + len(closing_delimiter(boundary))
+
+
+def _take(iterator: Iterator[bytes], budget: int) -> list[bytes]:
+    """Chunks up to about ``budget`` bytes; small neighbours (a part's closing CRLF and the
+    next part's header) joined into one."""
+    taken, size = [], 0
+    for chunk in iterator:
+        if taken and len(chunk) < SMALL and len(taken[-1]) < SMALL:
+            taken[-1] += chunk
+        else:
+            taken.append(chunk)
+        size += len(chunk)
+        if size >= budget:
+            break
+    return taken
+
+
 async def _in_threads(iterator: Iterator[bytes]):
-    # Each chunk is read in a worker thread: file reads never block the event loop.
-    while (chunk := await asyncio.to_thread(next, iterator, _END)) is not _END:
-        yield chunk
+    # Chunks are read in a worker thread, about CHUNK bytes a hop: file reads never
+    # block the event loop, and small chunks (part headers) cost no hop of their own.
+    # The next hop's read runs while this one's chunks are sent.
+    ahead = asyncio.ensure_future(asyncio.to_thread(_take, iterator, CHUNK))
+    try:
+        while taken := await ahead:
+            ahead = asyncio.ensure_future(asyncio.to_thread(_take, iterator, CHUNK))
+            for chunk in taken:
+                yield chunk
+    finally:
+        # Closed early (the client went away): the read ahead finishes in its thread
+        # before the iterator, and the file it has open, can be let go.
+        await asyncio.wait([ahead])
+        if not ahead.cancelled():
+            ahead.exception()
 
 
-def streaming_response(request, chunks: Iterator[bytes], content_type: str):
+def streaming_response(
+    request, chunks: Iterator[bytes], content_type: str, length: int | None = None
+):
+    """A streamed answer; ``length`` (when the chunks are known to make exactly that many
+    bytes) becomes its Content-Length."""
     body = _in_threads(chunks) if isinstance(request, ASGIRequest) else chunks
-    return StreamingHttpResponse(body, content_type=content_type)
+    response = StreamingHttpResponse(body, content_type=content_type)
+    if length is not None:
+        response["Content-Length"] = str(length)
+    return response

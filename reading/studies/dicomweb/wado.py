@@ -46,7 +46,13 @@ from reading.studies.dicomweb.media import (
     new_boundary,
     parse_accept,
 )
-from reading.studies.dicomweb.streaming import file_chunks, multipart_chunks, streaming_response
+from reading.studies.dicomweb.streaming import (
+    file_chunks,
+    multipart_chunks,
+    multipart_length,
+    sized_file_chunks,
+    streaming_response,
+)
 from reading.studies.models import Instance
 
 PIXEL_DATA_TAGS = {"7FE00010", "7FE00008", "7FE00009"}
@@ -103,10 +109,11 @@ def transcoded(relpath: str, syntax: str) -> bytes:
     return buffer.getvalue()
 
 
-def _retrieve(request, instances: list[tuple[str, str]], study, single: bool = False):
+def _retrieve(request, instances: list[tuple[str, str, int]], study, single: bool = False):
+    """Instances as stored (or transcoded), from rows of (file path, transfer syntax, size)."""
     if not instances:
         raise Http404("Nothing stored here.")
-    bare, target = negotiate_dicom(request, {ts for _, ts in instances}, single)
+    bare, target = negotiate_dicom(request, {ts for _, ts, _ in instances}, single)
     if target is not None and bare:
         body = transcoded(instances[0][0], target)  # errors are a 406 before anything is sent
         audit(request, AuditAction.RETRIEVE, study=study, detail="instances transcoded")
@@ -115,20 +122,25 @@ def _retrieve(request, instances: list[tuple[str, str]], study, single: bool = F
         return response
     audit(request, AuditAction.RETRIEVE, study=study, detail="instances")
     if bare:
-        return streaming_response(request, file_chunks(instances[0][0]), DICOM)
+        path, _, size = instances[0]
+        return streaming_response(request, sized_file_chunks(path, size), DICOM, size)
     boundary = new_boundary()
-    if target is not None:
-        part_type = f"{DICOM}; transfer-syntax={target}"
+    content_type = multipart_content_type(DICOM, boundary)
+    if target is None or all(ts == target for _, ts, _ in instances):
+        # As stored: the length is known, and given, before anything is read.
+        part_type = DICOM if target is None else f"{DICOM}; transfer-syntax={target}"
         parts = [
-            (part_type, lambda path=path, ts=ts: _as(path, ts, target)) for path, ts in instances
+            (part_type, lambda path=path, size=size: sized_file_chunks(path, size))
+            for path, _, size in instances
         ]
-    else:
-        parts = [(DICOM, lambda path=path: file_chunks(path)) for path, _ in instances]
-    response = streaming_response(
-        request, multipart_chunks(boundary, parts), multipart_content_type(DICOM, boundary)
-    )
-    if target is not None and any(ts != target for _, ts in instances):
-        response["Warning"] = TRANSCODED_WARNING
+        length = multipart_length(boundary, [(part_type, size) for _, _, size in instances])
+        return streaming_response(request, multipart_chunks(boundary, parts), content_type, length)
+    part_type = f"{DICOM}; transfer-syntax={target}"
+    parts = [
+        (part_type, lambda path=path, ts=ts: _as(path, ts, target)) for path, ts, _ in instances
+    ]
+    response = streaming_response(request, multipart_chunks(boundary, parts), content_type)
+    response["Warning"] = TRANSCODED_WARNING
     return response
 
 
@@ -139,11 +151,11 @@ def _as(relpath: str, stored: str, target: str):
         yield transcoded(relpath, target)
 
 
-def _instance_rows(**filters) -> list[tuple[str, str]]:
+def _instance_rows(**filters) -> list[tuple[str, str, int]]:
     return list(
         Instance.objects.filter(**filters)
         .order_by("series__series_number", "series_id", "instance_number", "pk")
-        .values_list("file_path", "transfer_syntax_uid")
+        .values_list("file_path", "transfer_syntax_uid", "file_size")
     )
 
 
@@ -163,7 +175,7 @@ def retrieve_series(request, study_uid, series_uid):
 @dicomweb_view()
 def retrieve_instance(request, study_uid, series_uid, sop_uid):
     instance = get_instance_for_user(request.user, study_uid, series_uid, sop_uid)
-    rows = [(instance.file_path, instance.transfer_syntax_uid)]
+    rows = [(instance.file_path, instance.transfer_syntax_uid, instance.file_size)]
     return _retrieve(request, rows, instance.series.study, single=True)
 
 
