@@ -40,7 +40,7 @@ def _sessions(study_id) -> list:
 
 def job_changed(job, event_type: str) -> None:
     from reading.ai.serializers import job_payload
-    from reading.reading_sessions.services import append_event
+    from reading.reading_sessions.eventlog import append_event
 
     payload = job_payload(job)
     for session_id in _sessions(job.study_id):
@@ -71,7 +71,7 @@ def job_stream(job) -> None:
 
 def finding_changed(job, annotation, actor=None) -> None:
     from reading.ai.serializers import finding_payload
-    from reading.reading_sessions.services import append_event
+    from reading.reading_sessions.eventlog import append_event
 
     payload = finding_payload(annotation, job=job)
     for session_id in _sessions(annotation.study_id):

@@ -23,7 +23,7 @@ from django.utils import timezone
 from reading.dictation.models import SAMPLE_RATE, DictationStream, Segment, Utterance
 from reading.reading_sessions import events as ev
 from reading.reading_sessions.access import get_session_for_user
-from reading.reading_sessions.services import publish_event
+from reading.reading_sessions.eventlog import publish_event
 from reading.studies.access import get_study_for_user
 
 MAX_FRAME_SAMPLES = SAMPLE_RATE  # 1 s per frame at most

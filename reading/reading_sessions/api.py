@@ -10,7 +10,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reading.reading_sessions import services
+from reading.reading_sessions import chat, eventlog, services
 from reading.reading_sessions.access import (
     get_session_for_user,
     invited_or_joined,
@@ -118,7 +118,7 @@ class SessionEvents(APIView):
             )
         except ValueError as exc:
             raise ValidationError({"detail": ["after and limit are integers."]}) from exc
-        events = services.events_after(session.pk, after, limit=limit)
+        events = eventlog.events_after(session.pk, after, limit=limit)
         return Response({"last_seq": session.last_seq, "events": events})
 
 
@@ -129,7 +129,7 @@ class SessionChat(ListAPIView):
 
     def get_queryset(self):
         session = get_session_for_user(self.request.user, self.kwargs["session_id"])
-        return services.chat_for_study(self.request.user, session.study)
+        return chat.chat_for_study(self.request.user, session.study)
 
 
 class StudyChat(ListAPIView):
@@ -137,4 +137,4 @@ class StudyChat(ListAPIView):
 
     def get_queryset(self):
         study = get_study_for_user(self.request.user, self.kwargs["study_uid"])
-        return services.chat_for_study(self.request.user, study)
+        return chat.chat_for_study(self.request.user, study)

@@ -23,8 +23,8 @@ from reading.annotations.services import AnnotationError
 from reading.audit.models import AuditAction
 from reading.audit.services import record_access
 from reading.edge import hostile_json
+from reading.reading_sessions import eventlog, follow, presence, protocol, services
 from reading.reading_sessions import events as ev
-from reading.reading_sessions import protocol, services
 from reading.reading_sessions.access import get_session_for_user
 from reading.reading_sessions.models import group_for_session, group_for_user
 from reading.reading_sessions.serializers import SessionSerializer
@@ -55,7 +55,7 @@ def _connect(user, session_id):
     session = get_session_for_user(user, session_id)
     if not session.is_active:
         return session, None, None
-    connected = services.connect_participant(session, user)
+    connected = presence.connect_participant(session, user)
     # The socket replays the session's events and chat: a read of the study's patient data.
     record_access(user, AuditAction.VIEW, study=session.study, detail="session-socket")
     session.refresh_from_db()
@@ -125,7 +125,7 @@ class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
             group_for_session(self.session_id), self.channel_name
         )
         await self.channel_layer.group_discard(group_for_user(self.user.pk), self.channel_name)
-        await off_the_shared_thread(services.disconnect_participant)(self.session_id, self.user)
+        await off_the_shared_thread(presence.disconnect_participant)(self.session_id, self.user)
 
     # -- from the client ------------------------------------------------------------------
 
@@ -159,7 +159,7 @@ class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
         if kind == "ping":
             await self._replay(before=None)
             await self.send_json(ev.ephemeral(ev.PONG, {"ref": ref, "last_seq": self.last_sent}))
-            await off_the_shared_thread(services.touch)(self.session_id, self.user)
+            await off_the_shared_thread(presence.touch)(self.session_id, self.user)
         elif kind == "resume":
             after = content.get("after")
             if isinstance(after, bool) or not isinstance(after, int) or after < 0:
@@ -221,7 +221,7 @@ class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
     async def _send_pointer(self, item):
         pointer, ref = item
         try:
-            envelope = services.pointer_envelope(self.user, self.colour, pointer)
+            envelope = follow.pointer_envelope(self.user, self.colour, pointer)
         except ValidationError as exc:
             await self._error("invalid", " ".join(exc.messages), ref)
             return
@@ -239,7 +239,7 @@ class SessionConsumer(GuardedSocket, AsyncJsonWebsocketConsumer):
 
     async def _replay(self, before: int | None):
         while True:
-            batch = await off_the_shared_thread(services.events_after)(
+            batch = await off_the_shared_thread(eventlog.events_after)(
                 self.session_id, self.last_sent, before=before, limit=REPLAY_BATCH
             )
             for envelope in batch:

@@ -16,7 +16,7 @@ from django.http import Http404
 
 from reading.annotations import services as annotation_services
 from reading.annotations.access import annotations_qs
-from reading.reading_sessions import services
+from reading.reading_sessions import chat, follow, presence, services
 from reading.reading_sessions.access import get_session_for_user
 from reading.reading_sessions.models import ReadingSession
 
@@ -75,17 +75,17 @@ def handle_command(user, session_id, message: dict, *, recheck: bool = True) -> 
         session = ReadingSession.objects.select_related("study").get(pk=session_id)
     kind = message["type"]
     if kind == "presence":
-        return {"seq": _seq(services.set_presence(session.pk, user, message.get("state")))}
+        return {"seq": _seq(presence.set_presence(session.pk, user, message.get("state")))}
     if kind == "presenter.request":
-        return {"seq": _seq(services.request_presenter(session.pk, user))}
+        return {"seq": _seq(follow.request_presenter(session.pk, user))}
     if kind == "presenter.set":
         target = message.get("user_id")
         if isinstance(target, bool) or not isinstance(target, int):
             raise ValidationError("user_id must be a user's id.")
-        return {"seq": _seq(services.set_presenter(session.pk, by=user, user_id=target))}
+        return {"seq": _seq(follow.set_presenter(session.pk, by=user, user_id=target))}
     if kind == "chat.send":
-        chat = services.post_chat(session, user, message.get("text"))
-        return {"id": chat.pk}
+        posted = chat.post_chat(session, user, message.get("text"))
+        return {"id": posted.pk}
     if kind == "session.end":
         services.end_session(session, by=user)
         return {}
@@ -121,4 +121,4 @@ def handle_command(user, session_id, message: dict, *, recheck: bool = True) -> 
 
 def update_viewport(user_id: int, session_id, viewport) -> dict:
     user = get_user_model().objects.get(pk=user_id)
-    return services.update_viewport(session_id, user, viewport)
+    return follow.update_viewport(session_id, user, viewport)

@@ -8,8 +8,8 @@ from reading.annotations.access import annotations_qs
 from reading.annotations.serializers import annotation_payload
 from reading.annotations.signals import annotation_changed
 from reading.reading_sessions import events as ev
+from reading.reading_sessions.eventlog import append_event
 from reading.reading_sessions.models import ReadingSession, SessionStatus
-from reading.reading_sessions.services import append_event
 
 ACTION_EVENTS = {
     "created": ev.ANNOTATION_CREATED,

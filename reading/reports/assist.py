@@ -154,7 +154,7 @@ def record_impression_suggestion(
 ) -> ImpressionSuggestion:
     """The AI side's answer: store it for the radiologist's decision and tell the session."""
     from reading.reading_sessions import events as ev
-    from reading.reading_sessions.services import publish_to_study_sessions
+    from reading.reading_sessions.eventlog import publish_to_study_sessions
     from reading.reports.serializers import suggestion_payload
 
     with transaction.atomic():

@@ -86,7 +86,7 @@ def _locked_row(report: Report) -> Report:
 def _announce(report: Report, actor) -> None:
     """The sessions on the study, open editors, the worklist (each sends after commit)."""
     from reading.reading_sessions import events as ev
-    from reading.reading_sessions.services import publish_to_study_sessions
+    from reading.reading_sessions.eventlog import publish_to_study_sessions
     from reading.reports import ydoc
     from reading.reports.serializers import report_payload
     from reading.worklist.services import set_report_status

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from reading.reading_sessions import services
+from reading.reading_sessions.chat import post_chat
 from reading.reading_sessions.models import ReadingSession, SessionInvite
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,8 +91,8 @@ def test_end_only_by_host(client, attending, resident, ct_study):
 
 def test_event_history_and_chat(client, attending, resident, ct_study):
     session = services.create_session(study=ct_study, host=attending)
-    services.post_chat(session.pk, attending, "first")
-    services.post_chat(session.pk, attending, "second")
+    post_chat(session.pk, attending, "first")
+    post_chat(session.pk, attending, "second")
     client.force_login(resident)
     events = client.get(f"/api/sessions/{session.pk}/events?after=1").json()["events"]
     assert [(e["seq"], e["type"]) for e in events] == [(2, "chat.message"), (3, "chat.message")]

@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 
 from reading.annotations.models import Annotation, Source
 from reading.annotations.services import create_annotation, update_annotation
-from reading.reading_sessions import services
+from reading.reading_sessions import eventlog, services
 from reading.reading_sessions.models import (
     ChatMessage,
     Participant,
@@ -226,13 +226,13 @@ async def test_reserved_types_are_published_by_services(ws, attending, session):
         ("ai.job.progress", {"job_id": 3, "progress": 0.5}),
         ("ai.finding", {"job_id": 3, "annotation_id": "x"}),
     ]:
-        await sync_to_async(services.publish_event)(session, kind, payload)
+        await sync_to_async(eventlog.publish_event)(session, kind, payload)
         event = await host.until(kind)
         assert event["payload"] == payload and event["seq"] is not None
     with pytest.raises(ValueError):
-        await sync_to_async(services.publish_event)(session, "chat.message", {})
+        await sync_to_async(eventlog.publish_event)(session, "chat.message", {})
     with pytest.raises(ValueError):  # ephemeral: sent by the dictation app, never stored
-        await sync_to_async(services.publish_event)(session, "dictation.partial", {})
+        await sync_to_async(eventlog.publish_event)(session, "dictation.partial", {})
     # Clients cannot send server event types.
     await host.send({"type": "ai.finding", "payload": {}})
     assert (await host.until("error"))["payload"]["code"] == "unknown_type"
@@ -305,7 +305,7 @@ async def test_gap_in_live_events_is_filled_from_the_log(ws, attending, session)
         )
 
     await sync_to_async(store_without_broadcast)()
-    await sync_to_async(services.publish_event)(session, "dictation.final", {"text": "next"})
+    await sync_to_async(eventlog.publish_event)(session, "dictation.final", {"text": "next"})
     first, second = await host.recv(), await host.recv()
     assert (first["seq"], first["payload"]) == (joined["seq"] + 1, {"text": "late"})
     assert (second["seq"], second["type"]) == (joined["seq"] + 2, "dictation.final")
@@ -406,7 +406,7 @@ async def test_dropped_last_event_is_caught_up_when_the_stream_goes_quiet(
     monkeypatch.setattr(consumers, "QUIET_CHECK_SECONDS", 0.3)
     host = await _joined(ws, attending, session)
     await host.until("participant.joined")
-    await sync_to_async(services.publish_event)(session, "ai.job.progress", {"text": "a"})
+    await sync_to_async(eventlog.publish_event)(session, "ai.job.progress", {"text": "a"})
     live = await host.until("ai.job.progress")
 
     def store_without_broadcast():

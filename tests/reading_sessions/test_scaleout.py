@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import connection
 
-from reading.reading_sessions import services
+from reading.reading_sessions import eventlog
 from reading.reading_sessions.models import SessionEvent
 from tests.reading_sessions.wsclient import WSClient
 
@@ -24,7 +24,7 @@ def test_concurrent_writers_get_unique_gapless_seqs(session, attending):
         try:
             barrier.wait()
             for i in range(per_writer):
-                services.publish_event(session, "ai.job.progress", {"w": n, "i": i})
+                eventlog.publish_event(session, "ai.job.progress", {"w": n, "i": i})
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
