@@ -13,6 +13,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from django.db import OperationalError
+
+from reading.studies.dicomio import OUT_OF_RESOURCES
 from reading.studies.services import (
     IngestResult,
     IngestStatus,
@@ -116,6 +119,8 @@ class BatchSummary:
 
 def ingest_item(item: BatchItem) -> IngestResult:
     """Ingest one item; an unexpected error fails this item only."""
+    if item.refusal is not None:
+        return item.refusal
     if item.error:
         return IngestResult(status=IngestStatus.FAILED, reason=item.error, name=item.name)
     try:
@@ -155,7 +160,7 @@ def _ingest_into(summary, items, on_result, on_skip) -> None:
         batch.clear()
 
     for item in items:
-        if item.data is None and not item.error:
+        if item.data is None and not item.refused:
             summary.skipped.append(item.name)
             if on_skip:
                 on_skip(item.name)
@@ -169,16 +174,31 @@ def _ingest_into(summary, items, on_result, on_skip) -> None:
 
 
 def ingest_batch(items: list[BatchItem]) -> list[IngestResult]:
-    """``ingest_item`` for each item, the readable ones stored together; an unexpected
-    error sends them one at a time, so that it fails its own item only."""
-    readable = [item for item in items if not item.error]
+    """``ingest_item`` for each item, the readable ones stored together.
+
+    A database that cannot take the batch (locked, unreachable) fails every item with
+    Out of Resources, which tells a sender to try again later; any other unexpected
+    error sends them one at a time, so that it fails its own item only.
+    """
+    readable = [item for item in items if not item.refused]
     try:
         stored = ingest_instances([(item.name, item.data or b"") for item in readable])
+    except OperationalError as exc:
+        log.warning("the database refused a batch of %d: %s", len(readable), exc)
+        stored = [
+            IngestResult(
+                status=IngestStatus.FAILED,
+                name=item.name,
+                reason=f"storage error: {exc}",
+                failure_status=OUT_OF_RESOURCES,
+            )
+            for item in readable
+        ]
     except Exception:
         log.exception("ingest of a batch of %d failed; retrying one at a time", len(readable))
         stored = [ingest_item(item) for item in readable]
     results = iter(stored)
-    return [ingest_item(item) if item.error else next(results) for item in items]
+    return [ingest_item(item) if item.refused else next(results) for item in items]
 
 
 def record_store_events(

@@ -27,6 +27,7 @@ BULK_THRESHOLD = 4096
 
 # Failure statuses of PS3.4 B.2.3 (C-STORE), which STOW-RS answers as Failure Reason
 # (PS3.18 Table 10.5.3-4): the type of a refused input, for callers to branch on.
+DUPLICATE_SOP_INSTANCE = 0x0111  # Warning/Failure: same SOP Instance UID, other content
 SOP_CLASS_NOT_SUPPORTED = 0x0122  # Refused: SOP Class not supported
 OUT_OF_RESOURCES = 0xA700  # Refused: Out of Resources
 DATASET_DOES_NOT_MATCH = 0xA900  # Error: Data Set does not match SOP Class

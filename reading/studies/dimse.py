@@ -38,11 +38,9 @@ from pynetdicom.sop_class import Verification
 
 from reading.studies import qr
 from reading.studies.batch import BatchSummary, record_store_events
-from reading.studies.dicomio import dataset_to_part10
+from reading.studies.dicomio import CANNOT_UNDERSTAND, dataset_to_part10
 from reading.studies.services import (
     ArrivalThrottle,
-    IngestResult,
-    IngestStatus,
     ingest_instance,
 )
 
@@ -50,9 +48,6 @@ log = logging.getLogger(__name__)
 
 # Storage statuses (PS3.4 B.2.3) and general statuses (PS3.7 C).
 STATUS_SUCCESS = 0x0000
-STATUS_OUT_OF_RESOURCES = 0xA700  # Refused: Out of Resources
-STATUS_CANNOT_UNDERSTAND = 0xC000  # Error: Cannot understand
-STATUS_DUPLICATE_SOP_INSTANCE = 0x0111  # same SOP Instance UID, different content
 STATUS_PROCESSING_FAILURE = 0x0110
 STATUS_NOT_AUTHORIZED = 0x0124  # Refused: Not authorized (PS3.7 C.4.2.1.6)
 
@@ -102,15 +97,6 @@ def make_ae(ae_title: str, policy: PeerPolicy | None = None) -> AE:
     # Modalities send large multi-frame objects; no maximum PDU length on our side.
     ae.maximum_pdu_size = 0
     return ae
-
-
-def failure_status(result: IngestResult) -> int:
-    """The C-STORE status for a result that was not stored."""
-    if result.status == IngestStatus.CONFLICT:
-        return STATUS_DUPLICATE_SOP_INSTANCE
-    if result.failure_status is not None:
-        return result.failure_status
-    return STATUS_CANNOT_UNDERSTAND
 
 
 def _status(code: int, comment: str = "") -> Dataset:
@@ -221,7 +207,7 @@ class StoreSCP:
                 raw = dataset_to_part10(ds)
             except Exception as exc:
                 log.warning("C-STORE from %s: cannot decode the dataset: %s", name, exc)
-                return _status(STATUS_CANNOT_UNDERSTAND, f"cannot decode dataset: {exc}")
+                return _status(CANNOT_UNDERSTAND, f"cannot decode dataset: {exc}")
         try:
             with self._throttle(event.assoc).collecting():
                 result = ingest_instance(raw, name=name)
@@ -235,7 +221,7 @@ class StoreSCP:
             log.debug("C-STORE from %s: %s %s", name, result.status, result.sop_instance_uid)
             return STATUS_SUCCESS
         log.warning("C-STORE from %s refused (%s): %s", name, result.status, result.reason)
-        return _status(failure_status(result), result.reason)
+        return _status(result.dicom_status, result.reason)
 
     def handle_end(self, event) -> None:
         """Association over: audit what it stored (once), close this thread's DB connections."""

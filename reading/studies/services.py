@@ -29,6 +29,7 @@ from django.db.models import F
 from reading.studies import storage
 from reading.studies.dicomio import (
     CANNOT_UNDERSTAND,
+    DUPLICATE_SOP_INSTANCE,
     OUT_OF_RESOURCES,
     DicomInputError,
     ParsedInstance,
@@ -85,6 +86,17 @@ class IngestResult:
     @property
     def ok(self) -> bool:
         return self.status in (IngestStatus.STORED, IngestStatus.DUPLICATE)
+
+    @property
+    def dicom_status(self) -> int:
+        """The DICOM status of a result that was not stored: C-STORE's status (PS3.4
+        B.2.3), which STOW-RS answers as Failure Reason (PS3.18 Table 10.5.3-4). The
+        ingest's own type where it refused the instance, never read from the text."""
+        if self.status == IngestStatus.CONFLICT:
+            return DUPLICATE_SOP_INSTANCE
+        if self.failure_status is not None:
+            return self.failure_status
+        return CANNOT_UNDERSTAND
 
     def as_dict(self) -> dict:
         return {

@@ -22,9 +22,12 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from reading.studies.services import IngestResult
 
 MAX_ZIP_DEPTH = 3  # an archive inside an archive inside an archive, no deeper
 READ_CHUNK = 1024 * 1024
@@ -38,11 +41,17 @@ SKIPPED_DIRS = {"__MACOSX"}
 
 @dataclass
 class BatchItem:
-    """One file to ingest, or a reason why a file cannot be."""
+    """One file to ingest, or a reason why a file cannot be (``error``, or a ``refusal``
+    decided before ingest with its DICOM status and UIDs)."""
 
     name: str
     data: bytes | None = None
     error: str = ""
+    refusal: IngestResult | None = None
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.error) or self.refusal is not None
 
 
 class _Budget:

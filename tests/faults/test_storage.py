@@ -105,6 +105,28 @@ def test_ingest_raises_a_database_error_and_leaves_nothing_behind():
     assert ingest_instance(raw).ok
 
 
+def test_a_locked_database_refuses_a_batch_with_out_of_resources(attending_client):
+    """Every ingest path's batch (here STOW-RS and an upload's batch) answers a database
+    that cannot take it with Out of Resources for each instance, stores nothing, and
+    takes the same files once the database is free (reading/studies/batch.py)."""
+    import json
+
+    from reading.studies.batch import BatchItem, ingest_items
+
+    raws = [to_bytes(ds) for ds in make_ct_series(2)]
+    with database_locked():
+        response = stow(attending_client, raws)
+        uploaded = ingest_items([BatchItem("a.dcm", raws[0]), BatchItem("b.dcm", raws[1])])
+    assert response.status_code == 409, response.content
+    failed = json.loads(response.content)[FAILED_SOP_SEQUENCE]["Value"]
+    assert [item[FAILURE_REASON]["Value"] for item in failed] == [[OUT_OF_RESOURCES]] * 2
+    assert [r.failure_status for r in uploaded.results] == [OUT_OF_RESOURCES] * 2
+    assert all(r.reason.startswith("storage error") for r in uploaded.results)
+    assert not Instance.objects.exists()
+    assert not any(p.is_file() for p in storage.storage_root().rglob("*"))
+    assert stow(attending_client, raws).status_code == 200
+
+
 def test_check_storage_reports_and_repairs(outsider):
     datasets = make_ct_series(3)
     kept, lost, crashed = (to_bytes(ds) for ds in datasets)

@@ -3,7 +3,6 @@
 import pytest
 from pydicom.uid import generate_uid
 
-from reading.studies.dicomweb.stow import failure_reason
 from reading.studies.dimse import StoreSCP
 from reading.studies.models import Instance, Patient, Series, Study
 from reading.studies.services import PATIENT_MISMATCH, IngestStatus, ingest_instance
@@ -115,7 +114,7 @@ def test_c_store_answers_the_failure_status(stored_study):
 
 def test_stow_mapping_prefers_the_ingest_status():
     result = ingest_instance(b"garbage" * 40)
-    assert failure_reason(result) == 0xC000
+    assert result.dicom_status == 0xC000
 
 
 # -- a study's own patient attributes ---------------------------------------------------
@@ -193,12 +192,11 @@ def test_a_stow_request_signals_each_study_once(attending_client):
 
 def test_failure_statuses_are_types_not_read_from_the_message(settings):
     """The ingest types each refusal; STOW and C-STORE answer that type, never the text."""
-    from reading.studies.dimse import failure_status
     from reading.studies.services import IngestResult, IngestStatus
 
     settings.DICOM_MAX_INSTANCE_BYTES = 1000
     big = ingest_instance(to_bytes(make_dataset(rows=64, columns=64)))
     assert big.reason.startswith("too large") and big.failure_status == 0xA700
-    assert failure_reason(big) == failure_status(big) == 0xA700
+    assert big.dicom_status == 0xA700
     words_only = IngestResult(status=IngestStatus.FAILED, reason="too large: said in words only")
-    assert failure_reason(words_only) == failure_status(words_only) == 0xC000
+    assert words_only.dicom_status == 0xC000

@@ -1,10 +1,9 @@
 """STOW-RS (PS3.18 10.5): store instances sent as multipart/related application/dicom.
 
 The body is parsed part by part from the request stream and the parts go
-through ``ingest_instances`` in batches of up to ``BATCH_PARTS`` parts or
-``BATCH_BYTES`` bytes (what is held in memory at once, beside the part being
-read): a batch's files are synced together and its rows written in one
-transaction. The answer is the Store Instances Response Module (PS3.18 10.5.3,
+through ``reading.studies.batch.ingest_items``, as every other ingest path's
+files do: in batches whose files are synced together and whose rows are
+written in one transaction, a refused part failing alone. The answer is the Store Instances Response Module (PS3.18 10.5.3,
 Table 10.5.3-3), sent once every instance it reports stored is on disk and
 committed.
 """
@@ -15,11 +14,11 @@ import io
 
 import pydicom
 from django.conf import settings
-from django.db import OperationalError
 
 from reading.audit.models import AuditAction
 from reading.studies.access import can_read_images, get_study_for_user
-from reading.studies.dicomio import CANNOT_UNDERSTAND, DATASET_DOES_NOT_MATCH, OUT_OF_RESOURCES
+from reading.studies.batch import BatchItem, ingest_items
+from reading.studies.dicomio import DATASET_DOES_NOT_MATCH
 from reading.studies.dicomweb.common import (
     audit,
     dicom_json_response,
@@ -38,27 +37,7 @@ from reading.studies.dicomweb.media import (
     parse_media_type,
 )
 from reading.studies.models import Study
-from reading.studies.services import (
-    IngestResult,
-    IngestStatus,
-    coalesced_arrivals,
-    ingest_instances,
-)
-
-# Failure reasons (PS3.4 Annex B.2.3 and PS3.18 Table 10.5.3-4); the ingest's own come
-# typed on its result (reading/studies/dicomio.py).
-DUPLICATE_SOP_INSTANCE = 0x0111
-BATCH_PARTS = 50
-BATCH_BYTES = 128 * 1024 * 1024
-
-
-def failure_reason(result: IngestResult) -> int:
-    """Map an ingest failure onto the DICOM status a STOW-RS client understands."""
-    if result.status == IngestStatus.CONFLICT:
-        return DUPLICATE_SOP_INSTANCE
-    if result.failure_status is not None:
-        return result.failure_status
-    return CANNOT_UNDERSTAND
+from reading.studies.services import IngestResult, IngestStatus
 
 
 def _boundary(request) -> str:
@@ -98,8 +77,7 @@ def store(request, study_uid: str | None = None):
 
     results: list[IngestResult] = []
     try:
-        with coalesced_arrivals():
-            results += _store_parts(request, boundary, study_uid)
+        results += _store_parts(request, boundary, study_uid)
     except MultipartError as exc:
         return error(400, str(exc))
     if not results:
@@ -108,42 +86,15 @@ def store(request, study_uid: str | None = None):
 
 
 def _store_parts(request, boundary: str, study_uid: str | None) -> list[IngestResult]:
-    results: list[IngestResult | None] = []
-    batch: list[tuple[int, str, bytes]] = []  # (slot in results, name, payload)
-    held = 0
-    for index, part in enumerate(
-        iter_multipart(request.read, boundary, max_part_bytes=settings.DICOM_MAX_INSTANCE_BYTES),
-        start=1,
-    ):
-        name = f"part {index}"
-        results.append(_refused_part(part, name, study_uid))
-        if results[-1] is None:
-            batch.append((len(results) - 1, name, part.payload))
-            held += len(part.payload)
-        if len(batch) >= BATCH_PARTS or held >= BATCH_BYTES:
-            _ingest_batch(batch, results)
-            batch, held = [], 0
-    _ingest_batch(batch, results)
-    return results
+    parts = iter_multipart(request.read, boundary, max_part_bytes=settings.DICOM_MAX_INSTANCE_BYTES)
+    return ingest_items(
+        _batch_item(part, f"part {index}", study_uid) for index, part in enumerate(parts, start=1)
+    ).results
 
 
-def _ingest_batch(batch: list[tuple[int, str, bytes]], results: list) -> None:
-    if not batch:
-        return
-    try:
-        stored = ingest_instances([(name, payload) for _, name, payload in batch])
-    except OperationalError as exc:
-        stored = [
-            IngestResult(
-                status=IngestStatus.FAILED,
-                name=name,
-                reason=f"storage error: {exc}",
-                failure_status=OUT_OF_RESOURCES,
-            )
-            for _, name, _ in batch
-        ]
-    for (slot, _, _), result in zip(batch, stored, strict=True):
-        results[slot] = result
+def _batch_item(part, name: str, study_uid: str | None) -> BatchItem:
+    refusal = _refused_part(part, name, study_uid)
+    return BatchItem(name, None if refusal else part.payload, refusal=refusal)
 
 
 def _answer(request, results: list[IngestResult], study_uid: str | None):
@@ -166,7 +117,7 @@ def _answer(request, results: list[IngestResult], study_uid: str | None):
             stored_studies.add(result.study_instance_uid)
         else:
             item = _referenced(result)
-            item["00081197"] = element("00081197", failure_reason(result))
+            item["00081197"] = element("00081197", result.dicom_status)
             failed.append(item)
 
     payload: dict = {}
