@@ -9,9 +9,6 @@ import { el } from '../dom.js';
 import { request } from '../http.js';
 import './session.css';
 
-// The DOM helper is dom.js's; re-exported for the session client.
-export { el };
-
 /** This page's URL with ``?session=<id>`` (other parameters kept, ``join``/``readonly`` dropped). */
 export function sessionUrl(sessionId) {
   const url = new URL(window.location.href);
