@@ -17,8 +17,8 @@ from django.conf import settings
 from inference import prompts
 from inference.errors import InferenceCancelled, ModelNotInstalled
 from inference.preprocessing import CT_WINDOWS, MAX_SLICES, PreparedImage, prepare_series
+from reading.ai import attempts, services
 from reading.ai import findings as findings_mod
-from reading.ai import services
 from reading.ai.errors import JobError, NoPrior, NoUsableImages, PermanentJobError
 from reading.ai.models import AIJob, ErrorKind, JobStatus, Task
 
@@ -83,7 +83,7 @@ class Progress:
         self.last_save = now
         status = JobStatus.RUNNING if self.stage in ("prompt", "tokens") else JobStatus.PREPARING
         provenance = {**(self.job.provenance or {}), "eta_seconds": self.eta()}
-        ok = services.record_progress(
+        ok = attempts.record_progress(
             self.job,
             status=status,
             stage=self.stage,
@@ -114,10 +114,10 @@ class Heartbeat:
     def _run(self) -> None:
         from django.db import close_old_connections
 
-        interval = max(0.5, services.lease_seconds() / 4)
+        interval = max(0.5, attempts.lease_seconds() / 4)
         try:
             while not self.stop.wait(interval):
-                ours, cancel = services.heartbeat(self.job)
+                ours, cancel = attempts.heartbeat(self.job)
                 if not ours:
                     self.lost = True
                 if cancel or not ours:
@@ -245,7 +245,7 @@ def run_job(job_id: str, *, final_attempt: bool = True) -> str:
     Raises ``JobError`` after putting the job back in the queue when the error is
     retriable and this is not the last attempt (the Huey task then retries).
     """
-    job = services.claim_job(job_id)
+    job = attempts.claim_job(job_id)
     if job is None:
         return "skipped"
     cancel = threading.Event()
@@ -259,7 +259,7 @@ def run_job(job_id: str, *, final_attempt: bool = True) -> str:
         outcome, found = findings_mod.build(
             job, engine, result, images, prior, refs, _windows(modality), prepare_s
         )
-        done = services.complete_job(job, outcome, found)
+        done = attempts.complete_job(job, outcome, found)
         return done.status if done is not None else "skipped"
     except LeaseLost:
         logger.warning("ai job %s: attempt %s lost its lease", job_id, job.attempts)
@@ -267,19 +267,19 @@ def run_job(job_id: str, *, final_attempt: bool = True) -> str:
     except InferenceCancelled:
         if progress.lost:
             return "skipped"
-        services.mark_cancelled(job)
+        attempts.mark_cancelled(job)
         return JobStatus.CANCELLED
     except ModelNotInstalled as exc:
-        services.fail_job(job, ErrorKind.MODEL_NOT_INSTALLED, str(exc))
+        attempts.fail_job(job, ErrorKind.MODEL_NOT_INSTALLED, str(exc))
         return JobStatus.FAILED
     except PermanentJobError as exc:
-        services.fail_job(job, exc.kind, str(exc))
+        attempts.fail_job(job, exc.kind, str(exc))
         return JobStatus.FAILED
     except Exception as exc:  # anything else may pass: retry with back-off
         logger.exception("ai job %s: attempt %s failed", job_id, job.attempts)
         message = f"{type(exc).__name__}: {exc}"
-        retry = not final_attempt and job.attempts < services.MAX_ATTEMPTS
-        services.fail_job(job, ErrorKind.INFERENCE_ERROR, message, retry=retry)
+        retry = not final_attempt and job.attempts < attempts.MAX_ATTEMPTS
+        attempts.fail_job(job, ErrorKind.INFERENCE_ERROR, message, retry=retry)
         if retry:
             raise JobError(message) from exc
         return JobStatus.FAILED

@@ -4,8 +4,8 @@ Tasks take ids only and are enqueued after commit (``services.create_job``).
 Permanent failures (model not installed, no usable images) fail the job once;
 anything else is retried with back-off. A worker killed mid-task cannot retry
 by itself, so each worker sweeps jobs whose lease ran out when it starts and
-then every minute (``services.sweep_stale_jobs``); the attempt fence in the
-services makes the job finish exactly once either way.
+then every minute (``attempts.sweep_stale_jobs``); the attempt fence
+(``attempts``) makes the job finish exactly once either way.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
-from reading.ai import runner, services
+from reading.ai import attempts, runner
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def run_analysis(job_id: str, task=None) -> str:
 
 @db_periodic_task(crontab(minute="*"))
 def sweep_stale_ai_jobs() -> None:
-    requeued = services.sweep_stale_jobs()
+    requeued = attempts.sweep_stale_jobs()
     if requeued:
         logger.warning("requeued AI jobs whose worker stopped: %s", ", ".join(requeued))
 
@@ -46,6 +46,6 @@ def _worker_started() -> None:
     if realtime.use_outbox():
         logger.info("realtime events go through the outbox to the server's relay")
     try:
-        services.sweep_stale_jobs()
+        attempts.sweep_stale_jobs()
     finally:
         close_old_connections()

@@ -16,7 +16,7 @@ from inference.loading import ModelInfo
 from inference.medgemma import AnalysisResult, Generation
 from inference.parsing import parse_localisation
 from inference.preprocessing import box_to_source, source_to_box
-from reading.ai import findings, runner, services
+from reading.ai import attempts, findings, runner, services
 from reading.ai.models import AIReview, JobStatus
 from reading.annotations.models import Annotation
 from reading.studies.models import Instance
@@ -31,7 +31,7 @@ ANSWER = """```json
 def test_boxes_are_stored_on_their_slice_in_source_pixels(demo, attending):
     ct = demo["Chest CT"]
     job = services.create_job(ct, task="localise", series_uid=series_uid(ct), delay=3600)
-    job = services.claim_job(job.pk, "test")
+    job = attempts.claim_job(job.pk, "test")
     datasets = runner._read_series(ct, job.series_instance_uid)
     images = runner._prepare(datasets, 85, None, "series").images
     parsed = parse_localisation(ANSWER)
@@ -44,7 +44,7 @@ def test_boxes_are_stored_on_their_slice_in_source_pixels(demo, attending):
     engine = SimpleNamespace(info=info, model=SimpleNamespace(config=SimpleNamespace()))
     refs = runner._image_refs(images, "current")
     outcome, found = findings.build(job, engine, result, images, [], refs, [], 0.5)
-    done = services.complete_job(job, outcome, found)
+    done = attempts.complete_job(job, outcome, found)
     assert done.status == JobStatus.DONE
     stored = list(Annotation.objects.filter(ai_link__job=job).order_by("ai_link__index"))
     assert [a.tool for a in stored] == ["ai_box", "ai_box"]
@@ -59,13 +59,13 @@ def test_boxes_are_stored_on_their_slice_in_source_pixels(demo, attending):
             annotation.provenance["images"][0]["sop_instance_uid"] == image.source.sop_instance_uid
         )
     # Delivered again (a retry that reached the save): nothing more is stored.
-    assert services.complete_job(job, outcome, found) is None
+    assert attempts.complete_job(job, outcome, found) is None
     assert Annotation.objects.filter(ai_link__job=job).count() == 2
 
 
 def _stored_boxes(ct) -> list[Annotation]:
     job = services.create_job(ct, task="localise", series_uid=series_uid(ct), delay=3600)
-    job = services.claim_job(job.pk, "test")
+    job = attempts.claim_job(job.pk, "test")
     images = runner._prepare(runner._read_series(ct, job.series_instance_uid), 85, None, "s").images
     parsed = parse_localisation(ANSWER)
     boxes = [box_to_source(b["box_2d"], images[b["image"] - 1], b["label"]) for b in parsed.data]
@@ -78,7 +78,7 @@ def _stored_boxes(ct) -> list[Annotation]:
     outcome, found = findings.build(
         job, engine, result, images, [], runner._image_refs(images, "current"), [], 0.5
     )
-    services.complete_job(job, outcome, found)
+    attempts.complete_job(job, outcome, found)
     return list(Annotation.objects.filter(ai_link__job=job).order_by("ai_link__index"))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reading.ai import runner, services
+from reading.ai import attempts, runner, services
 from reading.ai.errors import AIRequestError
 from reading.ai.models import AIJob, ErrorKind, FindingLink, JobStatus
 from reading.ai.tasks import run_analysis
@@ -147,14 +147,14 @@ def test_a_presumed_dead_attempt_cannot_finish_after_its_successor(demo, medgemm
     job = services.create_job(
         cr, task="findings", series_uid=series_uid(cr), parameters=TOKENS, delay=3600
     )
-    first = services.claim_job(job.pk, "worker-a")
+    first = attempts.claim_job(job.pk, "worker-a")
     AIJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    assert services.sweep_stale_jobs() == [str(job.pk)]  # requeued and run (immediate mode)
+    assert attempts.sweep_stale_jobs() == [str(job.pk)]  # requeued and run (immediate mode)
     job.refresh_from_db()
     assert job.status == JobStatus.DONE and job.attempts == 2
     count = FindingLink.objects.filter(job=job).count()
-    assert services.complete_job(first, {}, [{"data": {}, "provenance": {}}]) is None
-    assert services.record_progress(first, stage="tokens") is False
+    assert attempts.complete_job(first, {}, [{"data": {}, "provenance": {}}]) is None
+    assert attempts.record_progress(first, stage="tokens") is False
     assert FindingLink.objects.filter(job=job).count() == count
 
 

@@ -18,7 +18,7 @@ from inference.loading import ModelInfo
 from inference.medgemma import AnalysisResult, Generation
 from inference.parsing import parse_localisation
 from inference.preprocessing import box_to_source
-from reading.ai import findings, runner, services
+from reading.ai import attempts, findings, runner, services
 from reading.annotations.models import Annotation
 from tests.ai.conftest import _seed, series_uid, tiny_medgemma  # noqa: F401 - the model fixture
 from tests.browser.conftest import _server_env, start_server, stop_server
@@ -48,7 +48,7 @@ def ai_server(tiny_medgemma, transactional_db):  # noqa: F811 - the imported fix
 def _box_finding(study) -> Annotation:
     """A done localisation job of ``study`` with one ``ai_box`` awaiting review."""
     job = services.create_job(study, task="localise", series_uid=series_uid(study), delay=3600)
-    job = services.claim_job(job.pk, "test")
+    job = attempts.claim_job(job.pk, "test")
     images = runner._prepare(
         runner._read_series(study, job.series_instance_uid), 85, None, "series"
     ).images
@@ -68,7 +68,7 @@ def _box_finding(study) -> Annotation:
     outcome, found = findings.build(
         job, engine, result, images, [], runner._image_refs(images, "current"), [], 0.5
     )
-    services.complete_job(job, outcome, found)
+    attempts.complete_job(job, outcome, found)
     return Annotation.objects.get(ai_link__job=job)
 
 

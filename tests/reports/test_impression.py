@@ -6,8 +6,8 @@ answer labelled as random test weights: this tests the plumbing, not a model.
 
 import pytest
 
+from reading.ai.attempts import complete_job
 from reading.ai.models import AIJob, JobStatus
-from reading.ai.services import complete_job
 from reading.reading_sessions.models import SessionEvent
 from reading.reading_sessions.services import create_session
 from reading.reports import services
