@@ -218,7 +218,7 @@ def cancel_job(job: AIJob, *, by) -> AIJob:
 
 def _sync_worklist(study: Study) -> None:
     """The worklist's AI column shows the state of the study's latest job."""
-    from reading.worklist.services import set_ai_status
+    from reading.worklist.transitions import set_ai_status
 
     latest = (
         AIJob.objects.filter(study_id=study.pk)

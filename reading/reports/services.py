@@ -89,7 +89,7 @@ def _announce(report: Report, actor) -> None:
     from reading.reading_sessions.eventlog import publish_to_study_sessions
     from reading.reports import ydoc
     from reading.reports.serializers import report_payload
-    from reading.worklist.services import set_report_status
+    from reading.worklist.transitions import set_report_status
 
     fresh = Report.objects.get(pk=report.pk)
     publish_to_study_sessions(report.study_id, ev.REPORT_STATUS, report_payload(fresh), actor)

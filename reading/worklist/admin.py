@@ -4,13 +4,13 @@ so priorities keep their sort rank and every open worklist hears of them."""
 from django.contrib import admin
 from django.db.models import Count
 
-from reading.worklist import services
+from reading.worklist import assignment, claims
 from reading.worklist.models import Priority, ReadingItem, SavedWorklist, Worklist
 
 
 def _priority_action(priority: str):
     def action(modeladmin, request, queryset):
-        n = services.set_priority(
+        n = assignment.set_priority(
             request.user, list(queryset.values_list("pk", flat=True)), priority
         )
         modeladmin.message_user(request, f"{n} studies set to {Priority(priority).label}.")
@@ -48,7 +48,7 @@ class ReadingItemAdmin(admin.ModelAdmin):
     @admin.action(description="Break claims")
     def break_claims(self, request, queryset):
         for item in queryset.select_related("study"):
-            services.break_claim(request.user, item.study)
+            claims.break_claim(request.user, item.study)
         self.message_user(request, "Claims broken.")
 
 

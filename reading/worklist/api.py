@@ -18,7 +18,7 @@ from reading.studies.access import (
     get_study_for_user,
     studies_for_department_admin,
 )
-from reading.worklist import queries, services
+from reading.worklist import assignment, claims, lists, queries, services, transitions
 from reading.worklist.models import ReadingItem, SavedWorklist
 from reading.worklist.serializers import (
     BulkAssignSerializer,
@@ -97,7 +97,7 @@ def study_row(request, study_uid: str):
 def claim(request, study_uid: str):
     """Claim to read. 200 with the row when won (or already held), 409 with the holder when not."""
     study = _run(lambda: get_study_for_user(request.user, study_uid))
-    result = _run(lambda: services.claim_study(request.user, study))
+    result = _run(lambda: claims.claim_study(request.user, study))
     body = {"won": result.won, "row": _row(request.user, study)}
     return Response(body, status=status.HTTP_200_OK if result.won else status.HTTP_409_CONFLICT)
 
@@ -105,7 +105,7 @@ def claim(request, study_uid: str):
 @api_view(["POST"])
 def release(request, study_uid: str):
     study = _run(lambda: get_study_for_user(request.user, study_uid))
-    out = _run(lambda: services.release_claim(request.user, study))
+    out = _run(lambda: claims.release_claim(request.user, study))
     return out if isinstance(out, Response) else Response(_row(request.user, study))
 
 
@@ -113,7 +113,7 @@ def release(request, study_uid: str):
 def set_status(request, study_uid: str):
     study = _run(lambda: get_study_for_user(request.user, study_uid))
     data = _validated(StatusSerializer, request.data)
-    out = _run(lambda: services.set_reading_status(request.user, study, data["status"]))
+    out = _run(lambda: transitions.set_reading_status(request.user, study, data["status"]))
     return out if isinstance(out, Response) else Response(_row(request.user, study))
 
 
@@ -124,14 +124,14 @@ def set_priority(request, study_uid: str):
     else:
         study = _run(lambda: _study_for_admin(request.user, study_uid))
     data = _validated(PrioritySerializer, request.data)
-    _run(lambda: services.set_priority(request.user, [study.pk], data["priority"]))
+    _run(lambda: assignment.set_priority(request.user, [study.pk], data["priority"]))
     return Response({"study_instance_uid": study_uid, "priority": data["priority"]})
 
 
 @api_view(["POST"])
 def break_claim(request, study_uid: str):
     study = _run(lambda: _study_for_admin(request.user, study_uid))
-    item = _run(lambda: services.break_claim(request.user, study))
+    item = _run(lambda: claims.break_claim(request.user, study))
     return Response({"study_instance_uid": study_uid, "reading_status": item.reading_status})
 
 
@@ -147,7 +147,7 @@ def reassign(request, study_uid: str):
     study = _run(lambda: _study_for_admin(request.user, study_uid))
     data = _validated(ReassignSerializer, request.data)
     to_user = _reader(data["user_id"])
-    item = _run(lambda: services.reassign(request.user, study, to_user))
+    item = _run(lambda: assignment.reassign(request.user, study, to_user))
     return Response(
         {
             "study_instance_uid": study_uid,
@@ -172,9 +172,9 @@ def bulk_assign(request):
     out = {"updated": len(ids)}
     if "user_id" in data:
         to_user = _reader(data["user_id"]) if data["user_id"] is not None else None
-        _run(lambda: services.assign_studies(request.user, ids, to_user))
+        _run(lambda: assignment.assign_studies(request.user, ids, to_user))
     if "priority" in data:
-        _run(lambda: services.set_priority(request.user, ids, data["priority"]))
+        _run(lambda: assignment.set_priority(request.user, ids, data["priority"]))
     return Response(out)
 
 
@@ -184,7 +184,7 @@ def saved_worklists(request):
         raise DRFPermissionDenied("Saved worklists are for readers.")
     if request.method == "POST":
         data = _validated(SaveWorklistSerializer, request.data)
-        saved = _run(lambda: services.save_worklist(request.user, data["name"], data["query"]))
+        saved = _run(lambda: lists.save_worklist(request.user, data["name"], data["query"]))
         return Response(SavedWorklistSerializer(saved).data, status=status.HTTP_201_CREATED)
     mine = SavedWorklist.objects.filter(owner=request.user)
     return Response(SavedWorklistSerializer(mine, many=True).data)
@@ -194,7 +194,7 @@ def saved_worklists(request):
 def saved_worklist(request, saved_id: int):
     if not can_read_images(request.user):
         raise DRFPermissionDenied("Saved worklists are for readers.")
-    _run(lambda: services.delete_saved_worklist(request.user, saved_id))
+    _run(lambda: lists.delete_saved_worklist(request.user, saved_id))
     return Response(status=status.HTTP_204_NO_CONTENT)
 
 

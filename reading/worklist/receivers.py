@@ -3,7 +3,7 @@ who lost access (``reading.accounts.signals.access_lost``) holds no claim any mo
 
 from __future__ import annotations
 
-from reading.worklist import services
+from reading.worklist import claims, services
 
 
 def on_instance_stored(sender, study_id: int, created_study: bool, **kwargs) -> None:
@@ -11,4 +11,4 @@ def on_instance_stored(sender, study_id: int, created_study: bool, **kwargs) -> 
 
 
 def on_access_lost(sender, user_id: int, **kwargs) -> None:
-    services.release_claims_of(user_id)
+    claims.release_claims_of(user_id)

@@ -16,7 +16,7 @@ from reading.studies.access import (
     get_study_for_user,
     studies_for_department_admin,
 )
-from reading.worklist import queries, services
+from reading.worklist import assignment, claims, lists, queries, services
 from reading.worklist.api import page_payload
 from reading.worklist.forms import WorklistForm
 from reading.worklist.models import Priority, ReadingStatus, SavedWorklist, Worklist
@@ -67,7 +67,7 @@ def open_study(request, study_uid: str):
             return HttpResponseRedirect(viewer_url(study_uid, readonly=True))
         if mode == "join":
             return HttpResponseRedirect(viewer_url(study_uid, join=True))
-        result = services.claim_study(request.user, study)
+        result = claims.claim_study(request.user, study)
         if result.won:
             return HttpResponseRedirect(viewer_url(study_uid))
         item = result.item
@@ -93,12 +93,12 @@ def manage_worklists(request, worklist_id: int | None = None):
         form.initial["groups"] = list(instance.groups.values_list("pk", flat=True))
     if request.method == "POST":
         if request.POST.get("delete") and instance is not None:
-            services.delete_department_worklist(request.user, instance)
+            lists.delete_department_worklist(request.user, instance)
             messages.success(request, f"Deleted {instance.name}.")
             return redirect("worklist:manage_worklists")
         if form.is_valid():
             fields = {k: form.cleaned_data[k] for k in WorklistForm.Meta.fields}
-            saved = services.save_department_worklist(
+            saved = lists.save_department_worklist(
                 request.user,
                 instance,
                 members=form.cleaned_data["members"],
@@ -143,14 +143,14 @@ def manage_assign(request):
             if action == "assign":
                 reader_id = request.POST.get("reader")
                 to_user = readers.filter(pk=reader_id).first() if reader_id else None
-                n = services.assign_studies(request.user, ids, to_user)
+                n = assignment.assign_studies(request.user, ids, to_user)
                 messages.success(request, f"{n} studies assigned to {to_user or 'nobody'}.")
             elif action == "priority":
-                n = services.set_priority(request.user, ids, request.POST.get("priority", ""))
+                n = assignment.set_priority(request.user, ids, request.POST.get("priority", ""))
                 messages.success(request, f"Priority set on {n} studies.")
             elif action == "break":
                 for study in studies_for_department_admin(request.user).filter(pk__in=ids):
-                    services.break_claim(request.user, study)
+                    claims.break_claim(request.user, study)
                 messages.success(request, f"Claims broken on {len(ids)} studies.")
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))

@@ -11,7 +11,7 @@ from reading.accounts.services import create_api_token
 from reading.audit.models import AuditEvent
 from reading.studies.models import Study
 from reading.studies.services import ingest_instance
-from reading.worklist import services as worklist
+from reading.worklist import claims
 from reading.worklist.models import ReadingItem
 from tests.dicom_factory import make_dataset, to_bytes
 
@@ -71,7 +71,7 @@ def test_taken_username_and_own_admin_role_are_refused(client, admin_user, resid
 def _claimed_study(user) -> Study:
     assert ingest_instance(to_bytes(make_dataset())).ok
     study = Study.objects.get()
-    assert worklist.claim_study(user, study).won
+    assert claims.claim_study(user, study).won
     return study
 
 

@@ -478,8 +478,8 @@ def test_2x2_overlays_do_not_collide_and_empty_cells_are_blank(login_page, atten
 
 
 def test_keys_move_through_the_worklist_and_release(login_page, attending, live_url):
+    from reading.worklist.claims import claim_study
     from reading.worklist.models import ReadingItem
-    from reading.worklist.services import claim_study
 
     def seed():
         uids = []

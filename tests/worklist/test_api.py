@@ -134,12 +134,12 @@ def test_bearer_token_client(client, attending, study):
 def test_list_and_page_query_counts_do_not_grow(
     client, make_study, attending, resident, n, django_assert_max_num_queries
 ):
-    from reading.worklist import services
+    from reading.worklist import claims
 
     for i in range(n):
         study = make_study()
         if i % 2:
-            services.claim_study(resident, study)
+            claims.claim_study(resident, study)
     client.force_login(attending)
     # session + user, COUNT + page, the audit row of this read (one per request, not per row)
     with django_assert_max_num_queries(5):

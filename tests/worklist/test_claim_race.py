@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from reading.accounts.models import User
-from reading.worklist import services
+from reading.worklist import claims
 from reading.worklist.models import ReadingItem
 from tests.worklist.conftest import build_study
 
@@ -26,7 +26,7 @@ def _race(study) -> list[bool]:
     def claim(i: int) -> None:
         try:
             barrier.wait()
-            results[i] = services.claim_study(readers[i], study).won
+            results[i] = claims.claim_study(readers[i], study).won
         except BaseException as exc:  # surfaced below
             errors.append(exc)
         finally:

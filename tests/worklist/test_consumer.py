@@ -9,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from reading.accounts import services as accounts
 from reading.studies.services import ingest_instance
-from reading.worklist import services
+from reading.worklist import assignment, claims, transitions
 from reading.worklist.consumers import WorklistConsumer
 from tests.dicom_factory import make_dataset, to_bytes
 from tests.worklist.conftest import build_study
@@ -44,17 +44,17 @@ async def test_reader_receives_claim_and_status_events(attending, resident):
     study = await database_sync_to_async(build_study)(accession="WS-1")
     comm, connected, _ = await connect(attending)
     assert connected
-    await database_sync_to_async(services.claim_study)(resident, study)
+    await database_sync_to_async(claims.claim_study)(resident, study)
     event = await comm.receive_json_from(timeout=2)
     assert event["type"] == "worklist.study_claimed"
     assert event["payload"]["accession_number"] == "WS-1"
     assert event["payload"]["claimed_by"]["username"] == resident.username
-    await database_sync_to_async(services.set_reading_status)(resident, study, "preliminary")
+    await database_sync_to_async(transitions.set_reading_status)(resident, study, "preliminary")
     event = await comm.receive_json_from(timeout=2)
     assert event["type"] == "worklist.status_changed"
     assert event["payload"]["reading_status"] == "preliminary"
     assert event["seq"] > 1
-    await database_sync_to_async(services.release_claim)(resident, study)
+    await database_sync_to_async(claims.release_claim)(resident, study)
     assert (await comm.receive_json_from(timeout=2))["type"] == "worklist.claim_released"
     await comm.send_json_to({"type": "ping"})
     assert await comm.receive_json_from(timeout=2) == {"type": "pong"}
@@ -82,10 +82,10 @@ async def test_arrival_and_update_events_from_ingest(attending):
 async def test_priority_and_assignment_events(attending, resident, admin_user):
     study = await database_sync_to_async(build_study)()
     comm, _, _ = await connect(attending)
-    await database_sync_to_async(services.set_priority)(admin_user, [study.pk], "stat")
+    await database_sync_to_async(assignment.set_priority)(admin_user, [study.pk], "stat")
     event = await comm.receive_json_from(timeout=2)
     assert event["type"] == "worklist.priority_changed" and event["payload"]["priority"] == "stat"
-    await database_sync_to_async(services.assign_studies)(admin_user, [study.pk], resident)
+    await database_sync_to_async(assignment.assign_studies)(admin_user, [study.pk], resident)
     event = await comm.receive_json_from(timeout=2)
     assert event["type"] == "worklist.study_assigned"
     assert event["payload"]["assigned_to"]["username"] == resident.username
@@ -121,7 +121,7 @@ async def test_claim_event_and_forced_close_through_redis(attending, resident, a
     att, ok, _ = await connect(attending)
     res, ok2, _ = await connect(resident)
     assert ok and ok2
-    await database_sync_to_async(services.claim_study)(resident, study)
+    await database_sync_to_async(claims.claim_study)(resident, study)
     for comm in (att, res):
         event = await comm.receive_json_from(timeout=3)
         assert event["type"] == "worklist.study_claimed"

@@ -101,10 +101,10 @@ def test_admin_manages_worklists_and_bulk_assigns(client, admin_user, resident, 
 
 
 def test_django_admin_lists_and_actions(client, admin_user, resident, make_study):
-    from reading.worklist import services
+    from reading.worklist import claims
 
     study = make_study(accession="ADM-1")
-    services.claim_study(resident, study)
+    claims.claim_study(resident, study)
     client.force_login(admin_user)
     for url in (
         "/admin/worklist/readingitem/",

@@ -5,7 +5,7 @@ from datetime import date, time
 import pytest
 from django.http import QueryDict
 
-from reading.worklist import queries, services
+from reading.worklist import assignment, claims, lists, queries
 from reading.worklist.models import Priority, Worklist
 
 
@@ -64,7 +64,7 @@ def test_filters(cast, attending, resident):
     assert uids(attending, "q=A4") == ["A4"]
     assert uids(attending, "q=" + cast["cr"].patient.patient_id.lower()) == ["A4"]
     assert uids(attending, "body_part=brain") == ["A2"]
-    services.claim_study(resident, cast["mr"])
+    claims.claim_study(resident, cast["mr"])
     assert uids(attending, "unread=1") == ["A1", "A3", "A4"]
     assert uids(attending, "status=in_progress") == ["A2"]
     assert uids(resident, "mine=1") == ["A2"]
@@ -96,7 +96,7 @@ def test_pagination_and_canonical_query(cast, attending):
 
 
 def test_department_worklist_rule_and_membership(cast, attending, resident, admin_user):
-    er = services.save_department_worklist(
+    er = lists.save_department_worklist(
         admin_user,
         None,
         name="ER",
@@ -126,9 +126,9 @@ def test_query_count_is_bounded(
     for i in range(30):
         study = make_study(priority=Priority.STAT if i % 3 == 0 else Priority.ROUTINE)
         if i % 2:
-            services.claim_study(resident if i % 4 == 1 else attending, study)
+            claims.claim_study(resident if i % 4 == 1 else attending, study)
         if i % 5 == 0:
-            services.assign_studies(admin_user, [study.pk], resident)
+            assignment.assign_studies(admin_user, [study.pk], resident)
     f = queries.WorklistFilter.from_params(QueryDict(f"page_size={page_size}&q=mrn"))
     from reading.worklist.serializers import WorklistRowSerializer
 
