@@ -12,27 +12,39 @@ import { AnnotationLayer, statsSettled } from './annotation-layer.js';
 import { CS_TOOL, authorLabel, differs, isDegenerate, toAnnotation, toRecord } from './annotation-records.js';
 import { request } from './http.js';
 
+/**
+ * @typedef {object} SyncDeps
+ * @property {string} api the REST API's base URL
+ * @property {string} studyUid
+ * @property {boolean} readonly nothing drawn is saved; shown records are locked
+ * @property {string | undefined} username this reader's (their own records show no author)
+ * @property {() => any} mpr the MPR planes (a measurement may be drawn on them)
+ * @property {(seriesUid: string, sopUid: string, frame?: number) => Promise<string | null>} findImageId
+ * @property {(type: string, detail: any) => void} emit the viewer's 'annotation-added/-modified/-removed'
+ * @property {() => void} renderAll
+ * @property {() => void} recordsChanged the records shown changed (the measurements list redraws)
+ * @property {(message: string) => void} notify
+ */
+
 export class AnnotationSync {
-  /**
-   * @param viewer the Viewer (for its config, emitter and image lookup)
-   */
-  constructor(viewer) {
-    this.viewer = viewer;
+  /** @param {SyncDeps} deps */
+  constructor(deps) {
+    this.deps = deps;
     this.byLocal = new Map(); // Cornerstone annotationUID -> server record
     this.byServer = new Map(); // server id -> Cornerstone annotationUID
     this.pending = new Map(); // annotationUID -> Promise of the POST
-    this.layer = new AnnotationLayer({ mpr: () => this.viewer.mpr });
+    this.layer = new AnnotationLayer({ mpr: deps.mpr });
     this.status = 'idle';
     this.errors = 0;
     this.saves = 0;
   }
 
   get listUrl() {
-    return `${this.viewer.config.api}/studies/${this.viewer.config.studyUid}/annotations/`;
+    return `${this.deps.api}/studies/${this.deps.studyUid}/annotations/`;
   }
 
   itemUrl(id) {
-    return `${this.viewer.config.api}/annotations/${id}/`;
+    return `${this.deps.api}/annotations/${id}/`;
   }
 
   start() {
@@ -64,19 +76,19 @@ export class AnnotationSync {
 
   /** Serialize a Cornerstone annotation into the REST contract (annotation-records.js). */
   toRecord(annotation) {
-    return toRecord(annotation, this.viewer.mpr);
+    return toRecord(annotation, this.deps.mpr());
   }
 
   _fail(what, err) {
     this.errors += 1;
     this.status = `error: ${what}`;
     console.warn(`viewer: annotation ${what} failed`, err);
-    this.viewer.notify(`Annotation ${what} failed (${err.status || 'network'})`);
+    this.deps.notify(`Annotation ${what} failed (${err.status || 'network'})`);
   }
 
   /** A new drawing: POST it once its statistics settled (a measurement of no extent is dropped). */
   async _onCompleted(annotation) {
-    if (this.viewer.config.readonly || !this.layer.isMeasurement(annotation)) return;
+    if (this.deps.readonly || !this.layer.isMeasurement(annotation)) return;
     const uid = annotation.annotationUID;
     if (this.byLocal.has(uid) || this.pending.has(uid)) return;
     const post = statsSettled(annotation)
@@ -85,7 +97,7 @@ export class AnnotationSync {
         if (isDegenerate(record)) {
           // Drawn with (almost) no extent: nothing was measured, so nothing is kept.
           this.remove(null, uid);
-          this.viewer.notify('Nothing measured (zero size): not saved');
+          this.deps.notify('Nothing measured (zero size): not saved');
           return null;
         }
         return request('POST', this.listUrl, record);
@@ -95,7 +107,7 @@ export class AnnotationSync {
         this._remember(uid, saved);
         this.saves += 1;
         this.status = 'saved';
-        this.viewer.emit('annotation-added', saved);
+        this.deps.emit('annotation-added', saved);
         return saved;
       })
       .catch((err) => this._fail('save', err))
@@ -127,7 +139,7 @@ export class AnnotationSync {
       });
       this._remember(uid, updated);
       this.saves += 1;
-      this.viewer.emit('annotation-modified', updated);
+      this.deps.emit('annotation-modified', updated);
     } catch (err) {
       this._fail('update', err);
     }
@@ -142,7 +154,7 @@ export class AnnotationSync {
     this.byServer.delete(String(saved.id));
     try {
       await request('DELETE', this.itemUrl(saved.id));
-      this.viewer.emit('annotation-removed', { id: saved.id });
+      this.deps.emit('annotation-removed', { id: saved.id });
     } catch (err) {
       this._fail('delete', err);
     }
@@ -154,7 +166,7 @@ export class AnnotationSync {
     if (existing) this.remove(record.id);
     const toolName = CS_TOOL[record.tool];
     if (!toolName || record.deleted_at) return null; // AI boxes/findings are shown elsewhere
-    const imageId = await this.viewer.findImageId(
+    const imageId = await this.deps.findImageId(
       record.series_instance_uid,
       record.sop_instance_uid,
       record.frame_number || 1,
@@ -166,13 +178,13 @@ export class AnnotationSync {
       toolName,
       imageId,
       plane,
-      author: authorLabel(record, this.viewer.config.user?.username),
-      locked: Boolean(this.viewer.config.readonly),
+      author: authorLabel(record, this.deps.username),
+      locked: this.deps.readonly,
     });
     this.layer.show(annotation, plane.frameOfReferenceUID);
     this._remember(annotation.annotationUID, record);
-    this.viewer.renderAll();
-    this.viewer.measurements.render();
+    this.deps.renderAll();
+    this.deps.recordsChanged();
     return annotation.annotationUID;
   }
 
@@ -186,8 +198,8 @@ export class AnnotationSync {
     this.byServer.delete(String(id));
     this.byLocal.delete(uid);
     this.layer.hide(uid);
-    this.viewer.renderAll();
-    this.viewer.measurements.render();
+    this.deps.renderAll();
+    this.deps.recordsChanged();
     return true;
   }
 

@@ -2,13 +2,7 @@
  * The measurements list in the side bar: every saved annotation, told apart by tool,
  * label, value, image and author; jump to it, export it as DICOM SR, delete (after asking).
  *
- * Its own module with one job. What it needs of the viewer, and nothing else:
- *   viewer.config.readonly
- *   viewer.annotations      records(), byServer, byLocal, exportSr(uid), _remember(uid, record)
- *   viewer.findSeries(uid), viewer.findImageId(seriesUid, sopUid, frame)
- *   viewer.grid             cells, jumpTo(id, index), activeIndex()
- *   viewer.displaySeries(index, series, imageIndex)
- *   viewer.refreshSeriesList(), viewer.renderAll(), viewer.notify(text)
+ * Its own module with one job; what it needs of the viewer comes in ``MeasurementsDeps``.
  * The viewer shows ``node`` in its side bar and calls ``render()`` when the records change.
  */
 import { annotation as toolAnnotation } from '@cornerstonejs/tools';
@@ -42,8 +36,8 @@ function summarizeMeasurement(record) {
 }
 
 /** "S2 Im 14" for the record's image (series and instance numbers), once its series is known. */
-function imageRef(viewer, record) {
-  const series = viewer.findSeries(record.series_instance_uid);
+function imageRef(findSeries, record) {
+  const series = findSeries(record.series_instance_uid);
   if (!series) return '';
   const meta = [...series.instances.values()].find(
     (m) => m?.['00080018']?.Value?.[0] === record.sop_instance_uid,
@@ -59,10 +53,29 @@ function authorOf(record) {
   return a.display_name || a.username || '';
 }
 
+/**
+ * @typedef {object} MeasurementsDeps
+ * @property {boolean} readonly nothing is exported or deleted
+ * @property {() => any[]} records the saved annotation records (annotations-sync.js)
+ * @property {(id: number | string) => string | undefined} uidOf the Cornerstone annotation showing record ``id``
+ * @property {(uid: string) => any} recordOf the record Cornerstone annotation ``uid`` shows
+ * @property {(uid: string) => Promise<any>} exportSr store the annotation's record as DICOM SR
+ * @property {(uid: string, record: any) => void} remember annotation ``uid`` now shows ``record``
+ * @property {(uid: string) => any} findSeries
+ * @property {(seriesUid: string, sopUid: string, frame?: number) => Promise<string | null>} findImageId
+ * @property {() => any[]} cells the viewport grid's cells
+ * @property {(viewportId: string, index: number) => void} jumpTo
+ * @property {() => number} activeIndex the active cell's index
+ * @property {(index: number, series: any, imageIndex?: number) => Promise<void>} displaySeries
+ * @property {() => Promise<any>} refreshSeriesList
+ * @property {() => void} renderAll
+ * @property {(message: string) => void} notify
+ */
+
 export class MeasurementsPanel {
-  /** @param {any} viewer the Viewer (see above for what is used) */
-  constructor(viewer) {
-    this.viewer = viewer;
+  /** @param {MeasurementsDeps} deps */
+  constructor(deps) {
+    this.deps = deps;
     /** @type {HTMLUListElement} */
     this.node = el('ul', { class: 'vw-annotations' });
   }
@@ -73,13 +86,13 @@ export class MeasurementsPanel {
    * neither is offered read-only).
    */
   render() {
-    const viewer = this.viewer;
-    const records = viewer.annotations?.records() || [];
+    const { deps } = this;
+    const records = deps.records();
     if (!records.length) {
       this.node.replaceChildren(el('li', { class: 'muted' }, 'None yet'));
       return;
     }
-    const readonly = Boolean(viewer.config.readonly);
+    const readonly = deps.readonly;
     this.node.replaceChildren(
       ...records.map((r) => {
         const label = r.tool === 'arrow' ? '' : r.label || '';
@@ -102,7 +115,7 @@ export class MeasurementsPanel {
             `${TOOL_LABELS[r.tool] || r.tool} `,
             label ? el('span', { class: 'label' }, `${label} `) : null,
             el('span', { class: 'value' }, summarizeMeasurement(r)),
-            el('span', { class: 'where muted' }, ` ${imageRef(viewer, r)}`),
+            el('span', { class: 'where muted' }, ` ${imageRef(deps.findSeries, r)}`),
             el('span', { class: 'author muted' }, authorOf(r) ? ` · ${authorOf(r)}` : ''),
           ),
           el('span', { class: 'actions' }, actions),
@@ -114,19 +127,19 @@ export class MeasurementsPanel {
   /** Turn a row's actions into "Delete? [Delete] [Keep]"; only "Delete" removes it. */
   /** Delete/Backspace: ask about the selected measurements (nothing in read-only). */
   deleteSelected() {
-    const viewer = this.viewer;
-    if (viewer.config.readonly) {
-      viewer.notify('Read-only: measurements cannot be deleted');
+    const { deps } = this;
+    if (deps.readonly) {
+      deps.notify('Read-only: measurements cannot be deleted');
       return;
     }
     for (const uid of toolAnnotation.selection.getAnnotationsSelected()) {
-      const record = viewer.annotations.byLocal.get(uid);
+      const record = deps.recordOf(uid);
       if (record) this.confirmDelete(record);
     }
   }
 
   confirmDelete(record) {
-    if (this.viewer.config.readonly) return;
+    if (this.deps.readonly) return;
     const row = this.node.querySelector(`.vw-annotation[data-annotation-id="${record.id}"]`);
     const actions = row?.querySelector('.actions');
     if (!actions) return;
@@ -149,7 +162,7 @@ export class MeasurementsPanel {
    */
   markReported(sopUids) {
     const wanted = new Set(sopUids);
-    const records = this.viewer.annotations?.records() || [];
+    const records = this.deps.records();
     const ids = new Set(records.filter((r) => wanted.has(r.sr_sop_instance_uid)).map((r) => String(r.id)));
     for (const li of /** @type {NodeListOf<HTMLElement>} */ (this.node.querySelectorAll('.vw-annotation'))) {
       li.classList.toggle('in-report', ids.has(li.dataset.annotationId));
@@ -160,37 +173,37 @@ export class MeasurementsPanel {
 
   /** Show the image the measurement is on: in a cell showing its series, else the active one. */
   async show(record) {
-    const viewer = this.viewer;
-    const imageId = await viewer.findImageId(record.series_instance_uid, record.sop_instance_uid, record.frame_number);
-    const series = viewer.findSeries(record.series_instance_uid);
+    const { deps } = this;
+    const imageId = await deps.findImageId(record.series_instance_uid, record.sop_instance_uid, record.frame_number);
+    const series = deps.findSeries(record.series_instance_uid);
     if (!imageId || !series) return;
     const index = series.imageIds.indexOf(imageId);
-    const c = viewer.grid.cells.find((x) => x.enabled && x.series === series);
-    if (c) viewer.grid.jumpTo(c.id, index);
-    else await viewer.displaySeries(viewer.grid.activeIndex(), series, index);
+    const c = deps.cells().find((x) => x.enabled && x.series === series);
+    if (c) deps.jumpTo(c.id, index);
+    else await deps.displaySeries(deps.activeIndex(), series, index);
   }
 
   async exportSr(record) {
-    const viewer = this.viewer;
-    const uid = viewer.annotations.byServer.get(String(record.id));
+    const { deps } = this;
+    const uid = deps.uidOf(record.id);
     try {
-      const result = await viewer.annotations.exportSr(uid);
-      viewer.annotations._remember(uid, result.annotation);
-      viewer.notify(`Stored as DICOM SR ${result.sop_instance_uid}`);
+      const result = await deps.exportSr(uid);
+      deps.remember(uid, result.annotation);
+      deps.notify(`Stored as DICOM SR ${result.sop_instance_uid}`);
       this.render();
       // The new SR series shows in the series list now, not after a reload.
-      await viewer.refreshSeriesList();
+      await deps.refreshSeriesList();
       return result;
     } catch (err) {
-      viewer.notify(`SR export failed (${err.status || err.message})`);
+      deps.notify(`SR export failed (${err.status || err.message})`);
       return null;
     }
   }
 
   delete(record) {
-    const uid = this.viewer.annotations.byServer.get(String(record.id));
+    const uid = this.deps.uidOf(record.id);
     // Removing it from Cornerstone's state fires ANNOTATION_REMOVED, which DELETEs it.
     if (uid) toolAnnotation.state.removeAnnotation(uid);
-    this.viewer.renderAll();
+    this.deps.renderAll();
   }
 }

@@ -130,7 +130,23 @@ export class Viewer extends Emitter {
       notify,
     });
     /** The measurements list of the side bar (measurements.js). */
-    this.measurements = new MeasurementsPanel(this);
+    this.measurements = new MeasurementsPanel({
+      readonly: Boolean(config.readonly),
+      records: () => this.annotations?.records() || [],
+      uidOf: (id) => this.annotations.byServer.get(String(id)),
+      recordOf: (uid) => this.annotations.byLocal.get(uid),
+      exportSr: (uid) => this.annotations.exportSr(uid),
+      remember: (uid, record) => this.annotations._remember(uid, record),
+      findSeries: (uid) => this.findSeries(uid),
+      findImageId: (seriesUid, sopUid, frame) => this.findImageId(seriesUid, sopUid, frame),
+      cells: () => this.grid.cells,
+      jumpTo: (id, index) => this.grid.jumpTo(id, index),
+      activeIndex: () => this.grid.activeIndex(),
+      displaySeries: (index, series, imageIndex) => this.displaySeries(index, series, imageIndex),
+      refreshSeriesList: () => this.refreshSeriesList(),
+      renderAll: () => this.renderAll(),
+      notify,
+    });
     this.comparison = new Comparison({
       config, grid: this.grid, priorSeries: this.catalog.priors, sidebar: this.sidebar, displaySeries, notify,
       loadSeries: (studyUid) => loadStudySeries(this, studyUid),
@@ -174,14 +190,29 @@ export class Viewer extends Emitter {
     this.renderingEngine = new RenderingEngine(ENGINE_ID);
     this.mprMode.chooseRenderer();
     this.tools.createGroups();
-    this.annotations = new AnnotationSync(this);
+    this.annotations = new AnnotationSync({
+      api: this.config.api,
+      studyUid: this.config.studyUid,
+      readonly: Boolean(this.config.readonly),
+      username: this.config.user?.username,
+      mpr: () => this.mpr,
+      findImageId: (seriesUid, sopUid, frame) => this.findImageId(seriesUid, sopUid, frame),
+      emit: (type, detail) => this.emit(type, detail),
+      renderAll: () => this.renderAll(),
+      recordsChanged: () => this.measurements.render(),
+      notify: (message) => this.notify(message),
+    });
     this.annotations.start();
     for (const type of ['annotation-added', 'annotation-modified', 'annotation-removed', 'annotations-loaded']) {
       this.on(type, () => this.measurements.render());
     }
     // A frame that cannot be fetched or decoded: said on its image and in the series list.
     this.progress.listen();
-    this.worklistNav = new WorklistNav(this);
+    this.worklistNav = new WorklistNav({
+      studyUid: this.config.studyUid,
+      readonly: Boolean(this.config.readonly),
+      notify: (message) => this.notify(message),
+    });
     bindShortcuts(this, shortcutTable(this));
     new ResizeObserver(() => this.grid.resize()).observe(this.stage);
 

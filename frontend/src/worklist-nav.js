@@ -22,9 +22,17 @@ export function worklistQuery() {
   }
 }
 
+/**
+ * @typedef {object} WorklistNavDeps
+ * @property {string} studyUid the study shown
+ * @property {boolean} readonly the study is not claimed by this reader (nothing to release)
+ * @property {(message: string) => void} notify
+ */
+
 export class WorklistNav {
-  constructor(viewer) {
-    this.viewer = viewer;
+  /** @param {WorklistNavDeps} deps */
+  constructor(deps) {
+    this.deps = deps;
     this.query = worklistQuery();
     this.busy = false;
   }
@@ -40,7 +48,7 @@ export class WorklistNav {
     params.set('page_size', String(PAGE_SIZE));
     const body = await request('GET', `/api/worklist/?${params}`);
     const rows = body?.results || [];
-    const at = rows.findIndex((r) => r.study_instance_uid === this.viewer.config.studyUid);
+    const at = rows.findIndex((r) => r.study_instance_uid === this.deps.studyUid);
     if (at < 0) return step > 0 ? rows[0] || null : null;
     return rows[at + step] || null;
   }
@@ -52,10 +60,10 @@ export class WorklistNav {
     try {
       const row = await this.neighbour(step);
       if (!row) {
-        this.viewer.notify(`No ${step > 0 ? 'next' : 'previous'} study in the worklist`);
+        this.deps.notify(`No ${step > 0 ? 'next' : 'previous'} study in the worklist`);
         return;
       }
-      this.viewer.notify(`Opening ${row.patient_name || ''} ${row.description || ''}…`);
+      this.deps.notify(`Opening ${row.patient_name || ''} ${row.description || ''}…`);
       const uid = encodeURIComponent(row.study_instance_uid);
       try {
         await request('POST', `/api/worklist/studies/${uid}/claim/`, {});
@@ -66,7 +74,7 @@ export class WorklistNav {
         else throw err;
       }
     } catch (err) {
-      this.viewer.notify(`Could not open the ${step > 0 ? 'next' : 'previous'} study (${err.status || err.message})`);
+      this.deps.notify(`Could not open the ${step > 0 ? 'next' : 'previous'} study (${err.status || err.message})`);
     } finally {
       this.busy = false;
     }
@@ -74,15 +82,15 @@ export class WorklistNav {
 
   /** Give the study back to the worklist (unclaimed) and go there. */
   async release() {
-    if (this.viewer.config.readonly) {
+    if (this.deps.readonly) {
       this.back();
       return;
     }
     try {
-      await request('POST', `/api/worklist/studies/${encodeURIComponent(this.viewer.config.studyUid)}/release/`, {});
+      await request('POST', `/api/worklist/studies/${encodeURIComponent(this.deps.studyUid)}/release/`, {});
       this.navigate(this.worklistUrl);
     } catch (err) {
-      this.viewer.notify(`Could not release the study (${err.status || err.message})`);
+      this.deps.notify(`Could not release the study (${err.status || err.message})`);
     }
   }
 
