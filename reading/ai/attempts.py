@@ -27,7 +27,7 @@ from reading.ai.models import (
     FindingLink,
     JobStatus,
 )
-from reading.ai.services import _sync_worklist, enqueue
+from reading.ai.services import enqueue, sync_worklist
 
 MAX_ATTEMPTS = 3
 
@@ -69,7 +69,7 @@ def claim_job(job_id, worker: str | None = None) -> AIJob | None:
         if not updated:
             return None
         job = AIJob.objects.select_related("study").get(pk=job_id)
-        _sync_worklist(job.study)
+        sync_worklist(job.study)
         events.job_changed(job, events.PROGRESS)
     return job
 
@@ -100,7 +100,7 @@ def record_progress(job: AIJob, **fields: Any) -> bool:
         for key, value in fields.items():
             setattr(job, key, value)
         if status_changed:
-            _sync_worklist(job.study)
+            sync_worklist(job.study)
             events.job_changed(job, events.PROGRESS)
         else:
             events.job_stream(job)
@@ -135,7 +135,7 @@ def complete_job(job: AIJob, outcome: dict, findings: list[dict]) -> AIJob | Non
         locked.finished_at = timezone.now()
         locked.error_kind, locked.error = ErrorKind.NONE, ""
         locked.save()
-        _sync_worklist(locked.study)
+        sync_worklist(locked.study)
         for annotation in created:
             events.finding_changed(locked, annotation)
         events.job_changed(locked, events.DONE)
@@ -158,7 +158,7 @@ def fail_job(job: AIJob, kind: str, message: str, *, retry: bool = False) -> AIJ
             locked.finished_at = timezone.now()
             locked.save(update_fields=["status", "error_kind", "error", "finished_at"])
             events.job_changed(locked, events.FAILED)
-        _sync_worklist(locked.study)
+        sync_worklist(locked.study)
     return locked
 
 
@@ -170,7 +170,7 @@ def mark_cancelled(job: AIJob) -> AIJob | None:
         locked.status = JobStatus.CANCELLED
         locked.finished_at = timezone.now()
         locked.save(update_fields=["status", "finished_at"])
-        _sync_worklist(locked.study)
+        sync_worklist(locked.study)
         events.job_changed(locked, events.CANCELLED)
     return locked
 

@@ -151,7 +151,7 @@ def create_job(
                 study=study,
                 detail=f"ai:request:{task}:{job.pk}",
             )
-        _sync_worklist(study)
+        sync_worklist(study)
         events.job_changed(job, events.QUEUED)
         job_id = str(job.pk)
         transaction.on_commit(lambda: enqueue(job_id, delay=delay))
@@ -208,7 +208,7 @@ def cancel_job(job: AIJob, *, by) -> AIJob:
             locked.finished_at = timezone.now()
             locked.cancel_requested = True
             locked.save(update_fields=["status", "finished_at", "cancel_requested"])
-            _sync_worklist(locked.study)
+            sync_worklist(locked.study)
             events.job_changed(locked, events.CANCELLED)
         elif locked.status in CLAIMED_STATUSES:
             locked.cancel_requested = True
@@ -216,7 +216,7 @@ def cancel_job(job: AIJob, *, by) -> AIJob:
     return locked
 
 
-def _sync_worklist(study: Study) -> None:
+def sync_worklist(study: Study) -> None:
     """The worklist's AI column shows the state of the study's latest job."""
     from reading.worklist.transitions import set_ai_status
 

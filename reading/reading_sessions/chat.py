@@ -11,7 +11,7 @@ from reading.reading_sessions import events as ev
 from reading.reading_sessions.eventlog import append_event
 from reading.reading_sessions.models import ChatMessage, ReadingSession
 from reading.reading_sessions.serializers import ChatMessageSerializer
-from reading.reading_sessions.services import _require_active
+from reading.reading_sessions.services import require_active
 from reading.studies.access import studies_for_user
 
 MAX_CHAT_CHARS = 4000
@@ -26,7 +26,7 @@ def post_chat(session: ReadingSession | Any, user, text: Any) -> ChatMessage:
     if not isinstance(session, ReadingSession):
         session = ReadingSession.objects.get(pk=session)
     with transaction.atomic():
-        _require_active(session)
+        require_active(session)
         message = ChatMessage.objects.create(
             study_id=session.study_id, session=session, author=user, text=text.strip()
         )

@@ -21,7 +21,7 @@ from reading.reading_sessions.models import (
     SessionStatus,
     group_for_session,
 )
-from reading.reading_sessions.services import SessionError, _require_active
+from reading.reading_sessions.services import SessionError, require_active
 from reading.realtime import group_send
 
 MAX_VIEWPORT_BYTES = 8 * 1024
@@ -36,7 +36,7 @@ def _user_ref(user) -> dict | None:
 
 def request_presenter(session_id, user) -> SessionEvent:
     session = ReadingSession.objects.get(pk=session_id)
-    _require_active(session)
+    require_active(session)
     if session.presenter_id == user.pk:
         raise SessionError("you are already the presenter.", code="noop")
     return append_event(session_id, ev.PRESENTER_REQUESTED, {"user": _user_ref(user)}, user)
@@ -46,7 +46,7 @@ def set_presenter(session_id, *, by, user_id: int) -> SessionEvent:
     """The host or the current presenter hands the presenter role to a participant."""
     with transaction.atomic():
         session = ReadingSession.objects.select_for_update().get(pk=session_id)
-        _require_active(session)
+        require_active(session)
         if by.pk not in (session.host_id, session.presenter_id):
             raise SessionError("only the host or the presenter hands over.", code="forbidden")
         target = (

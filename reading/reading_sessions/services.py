@@ -69,7 +69,7 @@ def create_session(*, study, host, title: str = "", invite: list[str] | None = N
 
 
 def invite_users(session: ReadingSession, *, by, usernames: list[str]) -> list:
-    _require_active(session)
+    require_active(session)
     users = _users_by_name(usernames)
     with transaction.atomic():
         new = [
@@ -130,6 +130,6 @@ def end_session(session: ReadingSession, *, by) -> ReadingSession:
     return session
 
 
-def _require_active(session: ReadingSession) -> None:
+def require_active(session: ReadingSession) -> None:
     if session.status != SessionStatus.ACTIVE:
         raise SessionError("the session has ended.", code="ended")

@@ -13,13 +13,13 @@ from reading.accounts.access import is_clinical, is_department_admin
 from reading.studies.models import Study
 from reading.worklist import events
 from reading.worklist.models import PRIORITY_RANK, Priority, ReadingItem
-from reading.worklist.services import _reload, _require_admin, _require_reader, ensure_item
+from reading.worklist.services import ensure_item, reload_item, require_admin, require_reader
 
 
 def reassign(actor, study: Study, to_user) -> ReadingItem:
     """Admin: give the study (and its claim, if one is held) to another reader."""
-    _require_admin(actor)
-    _require_reader(to_user)
+    require_admin(actor)
+    require_reader(to_user)
     ensure_item(study)
     with transaction.atomic():
         ReadingItem.objects.filter(pk=study.pk, claimed_by__isnull=False).update(
@@ -29,7 +29,7 @@ def reassign(actor, study: Study, to_user) -> ReadingItem:
             assigned_to=to_user, version=F("version") + 1
         )
         events.emit_on_commit(events.STUDY_ASSIGNED, study.pk)
-    return _reload(study.pk)
+    return reload_item(study.pk)
 
 
 def _ensure_items(study_ids: list[int]) -> None:
@@ -41,9 +41,9 @@ def _ensure_items(study_ids: list[int]) -> None:
 
 def assign_studies(actor, study_ids: list[int], to_user) -> int:
     """Admin: assign studies to a reader (``to_user=None`` unassigns). One UPDATE."""
-    _require_admin(actor)
+    require_admin(actor)
     if to_user is not None:
-        _require_reader(to_user)
+        require_reader(to_user)
     study_ids = sorted(set(study_ids))
     _ensure_items(study_ids)
     with transaction.atomic():

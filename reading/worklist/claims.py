@@ -19,10 +19,10 @@ from reading.worklist.models import ReadingItem
 from reading.worklist.models import ReadingStatus as S
 from reading.worklist.services import (
     ClaimHeldByOther,
-    _reload,
-    _require_admin,
-    _require_clinical,
     ensure_item,
+    reload_item,
+    require_admin,
+    require_clinical,
 )
 
 
@@ -42,7 +42,7 @@ def claim_study(user, study: Study) -> ClaimResult:
     A claim on an unread study moves it to in progress. Claiming a study one
     already holds is a no-op win; a study held by someone else is not taken.
     """
-    _require_clinical(user)
+    require_clinical(user)
     ensure_item(study)
     with transaction.atomic():
         won = (
@@ -58,13 +58,13 @@ def claim_study(user, study: Study) -> ClaimResult:
                 pk=study.pk, claimed_by=user, reading_status=S.UNREAD
             ).update(reading_status=S.IN_PROGRESS)
             events.emit_on_commit(events.STUDY_CLAIMED, study.pk)
-    item = _reload(study.pk)
+    item = reload_item(study.pk)
     return ClaimResult(won=item.claimed_by_id == user.pk, item=item)
 
 
 def release_claim(user, study: Study) -> ReadingItem:
     """The holder gives the study back; an untouched read returns to unread."""
-    _require_clinical(user)
+    require_clinical(user)
     with transaction.atomic():
         released = ReadingItem.objects.filter(pk=study.pk, claimed_by=user).update(
             claimed_by=None, claimed_at=None, version=F("version") + 1
@@ -75,12 +75,12 @@ def release_claim(user, study: Study) -> ReadingItem:
             reading_status=S.UNREAD
         )
         events.emit_on_commit(events.CLAIM_RELEASED, study.pk)
-    return _reload(study.pk)
+    return reload_item(study.pk)
 
 
 def break_claim(actor, study: Study) -> ReadingItem:
     """A department admin takes a claim away from whoever holds it."""
-    _require_admin(actor)
+    require_admin(actor)
     ensure_item(study)
     with transaction.atomic():
         ReadingItem.objects.filter(pk=study.pk).update(
@@ -90,7 +90,7 @@ def break_claim(actor, study: Study) -> ReadingItem:
             reading_status=S.UNREAD
         )
         events.emit_on_commit(events.CLAIM_RELEASED, study.pk)
-    return _reload(study.pk)
+    return reload_item(study.pk)
 
 
 def release_claims_of(user_id: int) -> int:

@@ -8,12 +8,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from reading.worklist.models import SavedWorklist, Worklist
-from reading.worklist.services import _require_admin, _require_clinical
+from reading.worklist.services import require_admin, require_clinical
 
 
 def save_worklist(owner, name: str, query: str) -> SavedWorklist:
     """Save (or overwrite) the owner's personal worklist ``name``."""
-    _require_clinical(owner)
+    require_clinical(owner)
     name = name.strip()[:100]
     if not name:
         raise ValidationError("A saved worklist needs a name.")
@@ -31,7 +31,7 @@ def delete_saved_worklist(owner, saved_id: int) -> None:
 
 def save_department_worklist(actor, worklist: Worklist | None, **fields) -> Worklist:
     """Admin: create or update a named worklist; ``members``/``groups`` replace the sets."""
-    _require_admin(actor)
+    require_admin(actor)
     members = fields.pop("members", None)
     groups = fields.pop("groups", None)
     worklist = worklist or Worklist()
@@ -48,5 +48,5 @@ def save_department_worklist(actor, worklist: Worklist | None, **fields) -> Work
 
 
 def delete_department_worklist(actor, worklist: Worklist) -> None:
-    _require_admin(actor)
+    require_admin(actor)
     worklist.delete()

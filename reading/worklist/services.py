@@ -80,22 +80,22 @@ def ensure_item(study: Study) -> ReadingItem:
         return ReadingItem.objects.get(pk=study.pk)
 
 
-def _require_clinical(user) -> None:
+def require_clinical(user) -> None:
     if not is_clinical(user):
         raise PermissionDenied("Only attendings and residents read studies.")
 
 
-def _require_admin(user) -> None:
+def require_admin(user) -> None:
     if not is_department_admin(user):
         raise PermissionDenied("Only department admins can do this.")
 
 
-def _require_reader(user) -> None:
+def require_reader(user) -> None:
     if not is_clinical(user):
         raise ValidationError("Studies can only be assigned to active attendings or residents.")
 
 
-def _reload(study_id: int) -> ReadingItem:
+def reload_item(study_id: int) -> ReadingItem:
     return ReadingItem.objects.select_related("claimed_by", "assigned_to").get(pk=study_id)
 
 

@@ -17,9 +17,9 @@ from reading.worklist.models import AIStatus, ReadingItem, ReadingStatus, Report
 from reading.worklist.services import (
     ClaimHeldByOther,
     TransitionNotAllowed,
-    _reload,
-    _require_clinical,
     ensure_item,
+    reload_item,
+    require_clinical,
 )
 
 S = ReadingStatus
@@ -43,7 +43,7 @@ def set_reading_status(user, study: Study, status: str) -> ReadingItem:
     The user must hold the claim. Residents cannot mark final or addended; only
     attendings can. Final and addended release the claim.
     """
-    _require_clinical(user)
+    require_clinical(user)
     if status not in S.values:
         raise ValidationError(f"Unknown reading status {status!r}.")
     if status in ATTENDING_ONLY and not user.is_attending:
@@ -66,7 +66,7 @@ def set_reading_status(user, study: Study, status: str) -> ReadingItem:
         if not updated:
             raise TransitionNotAllowed("The study changed meanwhile; reload and try again.")
         events.emit_on_commit(events.STATUS_CHANGED, study.pk)
-    return _reload(study.pk)
+    return reload_item(study.pk)
 
 
 def set_report_status(study: Study, status: str, reading_status: str | None = None) -> ReadingItem:
@@ -88,7 +88,7 @@ def set_report_status(study: Study, status: str, reading_status: str | None = No
     with transaction.atomic():
         ReadingItem.objects.filter(pk=study.pk).update(**changes)
         events.emit_on_commit(events.STATUS_CHANGED, study.pk)
-    return _reload(study.pk)
+    return reload_item(study.pk)
 
 
 def set_ai_status(study: Study, status: str) -> ReadingItem:
@@ -99,4 +99,4 @@ def set_ai_status(study: Study, status: str) -> ReadingItem:
     with transaction.atomic():
         ReadingItem.objects.filter(pk=study.pk).update(ai_status=status, version=F("version") + 1)
         events.emit_on_commit(events.STATUS_CHANGED, study.pk)
-    return _reload(study.pk)
+    return reload_item(study.pk)
