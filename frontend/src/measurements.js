@@ -124,7 +124,6 @@ export class MeasurementsPanel {
     );
   }
 
-  /** Turn a row's actions into "Delete? [Delete] [Keep]"; only "Delete" removes it. */
   /** Delete/Backspace: ask about the selected measurements (nothing in read-only). */
   deleteSelected() {
     const { deps } = this;

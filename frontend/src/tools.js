@@ -54,7 +54,7 @@ export function registerTools() {
 }
 
 /**
- * A measurement drawn by another reader carries ``data.author`` (set by annotations-sync):
+ * A measurement drawn by another reader carries ``data.author`` (set by annotation-records.js):
  * one quiet extra line under the value in its text box, so that in a shared session each
  * reader's marks can be told apart on the image. Your own carry none. An AI box carries
  * ``data.caption`` (ai/boxes.js: "AI", its review state, its label): the first line, so
