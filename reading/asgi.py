@@ -6,20 +6,10 @@ can from its caches and hands everything else to Django unchanged
 searches, rendered images and metadata meet ``ReadFastPath`` next: it runs their
 views without the middleware chain when the answer is a success (``fastread.py``).
 
-The embedded SQLite database is kept open by the process for its whole life
-(``hold_sqlite_open``). Django closes each request's connection, and SQLite
-checkpoints the write-ahead log into the database and deletes it whenever the
-last connection closes: about 1.3 ms of syncing on every request that left no
-other connection open (a STOW-RS request, a page), instead of SQLite's own
-checkpoints every 1000 pages.
-
-Once everything a request needs is imported, the objects that live as long as the
-process are frozen out of the garbage collector's reach (``gc.freeze``): a full
-collection otherwise walks them all and held a request for 70-100 ms several
-times a minute under load (bench/dicomweb.py, docs/benchmarks.md "Archive").
+The process's own settings (freed memory kept, the SQLite database held open,
+startup objects frozen out of the collector's reach) are ``reading.serving``'s.
 """
 
-import gc
 import os
 
 import django
@@ -59,30 +49,9 @@ application = RelayStarter(
 )
 
 
-def hold_sqlite_open():
-    """An idle connection to the embedded database, attached to its write-ahead log, so that
-    closing a request's connection is never closing the last one; None on PostgreSQL."""
-    import sqlite3
-    from pathlib import Path
+# Last, once everything is built: what this process keeps (reading/serving.py).
+from reading import serving  # noqa: E402
 
-    from django.db import connections
-
-    database = connections["default"].settings_dict
-    if database["ENGINE"] != "django.db.backends.sqlite3" or not Path(database["NAME"]).is_file():
-        return None  # PostgreSQL, or no database yet (nothing to create here)
-    holder = sqlite3.connect(database["NAME"], check_same_thread=False)
-    holder.execute("PRAGMA journal_mode=WAL")
-    holder.execute("SELECT count(*) FROM sqlite_master").fetchall()
-    return holder
-
-
-sqlite_holder = hold_sqlite_open()
-
-# What requests import lazily, imported now so that it is frozen with the rest.
-from django.urls import get_resolver  # noqa: E402
-
-import reading.studies.dicomweb.render  # noqa: E402, F401
-
-get_resolver().url_patterns  # noqa: B018 - imports every view module
-gc.collect()
-gc.freeze()
+serving.keep_freed_memory()
+sqlite_holder = serving.hold_sqlite_open()
+serving.freeze_startup_objects()

@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from reading import serving
 from reading.studies.dimse import start_listener
 
 
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         if not 0 < len(ae_title.strip()) <= 16:
             raise CommandError("An AE title is 1 to 16 characters (PS3.5 6.2, AE).")
         logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+        serving.keep_freed_memory()  # instances arrive in blocks of the same sizes
         self.stdout.write(
             f"DICOM SCP {ae_title} (C-STORE, Q/R, C-ECHO) listening on {options['host']}:{options['port']} "
             "(Ctrl-C stops it)"
