@@ -116,13 +116,23 @@ export function toRecord(annotation, mpr) {
     const [x, y] = csUtils.worldToImageCoords(imageId, p);
     return [round(x), round(y)];
   });
+  return restRecord(annotation, ref, { points });
+}
+
+/**
+ * The REST record of ``annotation`` on the image ``ref`` names, with its ``geometry``.
+ * @param {any} annotation
+ * @param {{seriesUid: string, sopUid: string, frame: number}} ref
+ * @param {object} geometry
+ */
+function restRecord(annotation, ref, geometry) {
   const isArrow = annotation.metadata.toolName === ArrowAnnotateTool.toolName;
   return {
     series_instance_uid: ref.seriesUid,
     sop_instance_uid: ref.sopUid,
     frame_number: ref.frame,
     tool: API_TOOL[annotation.metadata.toolName],
-    geometry: { points },
+    geometry,
     // The arrow tool keeps its text in ``data.label``; the API calls it ``text``.
     label: isArrow ? '' : annotation.data?.label || '',
     text: isArrow ? annotation.data?.label || '' : annotation.data?.text || '',
@@ -155,23 +165,13 @@ export function toPlaneRecord(annotation, series) {
   const ref = parseImageId(nearest);
   if (!ref) return null;
   const { viewPlaneNormal, viewUp } = annotation.metadata;
-  const isArrow = annotation.metadata.toolName === ArrowAnnotateTool.toolName;
-  return {
-    series_instance_uid: ref.seriesUid,
-    sop_instance_uid: ref.sopUid,
-    frame_number: ref.frame,
-    tool: API_TOOL[annotation.metadata.toolName],
-    geometry: {
-      // The projection onto the nearest slice (what a 2D reader of the record sees) ...
-      points: world.map((p) => csUtils.worldToImageCoords(nearest, p).slice(0, 2).map(round)),
-      // ... and where it really is.
-      world: world.map((p) => [p[0], p[1], p[2]].map(round)),
-      plane: { normal: [...viewPlaneNormal].map(round), view_up: [...viewUp].map(round) },
-    },
-    label: isArrow ? '' : annotation.data?.label || '',
-    text: isArrow ? annotation.data?.label || '' : annotation.data?.text || '',
-    measurements: measurementsOf(annotation),
-  };
+  return restRecord(annotation, ref, {
+    // The projection onto the nearest slice (what a 2D reader of the record sees) ...
+    points: world.map((p) => csUtils.worldToImageCoords(nearest, p).slice(0, 2).map(round)),
+    // ... and where it really is.
+    world: world.map((p) => [p[0], p[1], p[2]].map(round)),
+    plane: { normal: [...viewPlaneNormal].map(round), view_up: [...viewUp].map(round) },
+  });
 }
 
 /** Whether ``record`` (just serialized) differs from ``saved`` in geometry, text or statistics. */
