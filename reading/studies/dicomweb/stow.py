@@ -3,9 +3,9 @@
 The body is parsed part by part from the request stream and the parts go
 through ``reading.studies.batch.ingest_items``, as every other ingest path's
 files do: in batches whose files are synced together and whose rows are
-written in one transaction, a refused part failing alone. The answer is the Store Instances Response Module (PS3.18 10.5.3,
-Table 10.5.3-3), sent once every instance it reports stored is on disk and
-committed.
+written in one transaction, a refused part failing alone. The answer is the
+Store Instances Response Module (PS3.18 10.5.3, Table 10.5.3-3), sent once
+every instance it reports stored is on disk and committed.
 """
 
 from __future__ import annotations
