@@ -17,7 +17,7 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reading.settings")
 django.setup(set_prefix=False)
 
-from reading.edge import HandedBodyASGIHandler  # noqa: E402
+from reading.handler import HandedBodyASGIHandler  # noqa: E402
 
 # Django's handler, reading a body Daphne wrote to a temporary file from that file.
 django_asgi_app = HandedBodyASGIHandler()

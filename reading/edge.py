@@ -14,8 +14,8 @@ Daphne then queues the whole body to the application as chunks at once (a
   without reading the rest;
 - Twisted's form parsing is switched off;
 - a body that went to a temporary file is handed to the application as that
-  file, not queued in memory: Django's handler (``HandedBodyASGIHandler``) takes
-  the file itself as the request's body (no second copy into Django's spooled
+  file, not queued in memory: Django's handler (``reading.handler``) takes the
+  file itself as the request's body (no second copy into Django's spooled
   file); any other application reads it in chunks through ``receive``.
 
 The limits: ``REQUEST_MAX_UPLOAD_BYTES`` for uploads (``UPLOAD_PATHS``) from a
@@ -42,7 +42,6 @@ import secrets
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
 
 from reading.edgeflow import install_daphne_flow_control
 
@@ -322,29 +321,6 @@ class HandedReceive:
         more = len(chunk) == READ_CHUNK
         self._done = not more
         return {"type": "http.request", "body": chunk, "more_body": more}
-
-
-class HandedBodyASGIHandler(ASGIHandler):
-    """Django's ASGI handler, taking a body Daphne handed over as the request's body file.
-
-    Django would otherwise copy the body into a ``SpooledTemporaryFile`` (in memory up
-    to ``FILE_UPLOAD_MAX_MEMORY_SIZE``, then rolled over to a second file on disk). The
-    handed file is already on disk and complete, and no larger than the request's
-    limit (``BodyLimit``); Django closes it once the response is sent.
-    """
-
-    chunk_size = 1 << 20  # body messages: up to 1 MiB, not 64 KiB (reading.edgeflow says why)
-
-    async def read_body(self, receive):
-        take_file = getattr(receive, "take_file", None)
-        if take_file is None:
-            return await super().read_body(receive)
-        body_file = await take_file()
-        if body_file is None:
-            from django.core.exceptions import RequestAborted
-
-            raise RequestAborted()
-        return body_file
 
 
 class SameOriginWebSocket:

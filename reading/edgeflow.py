@@ -24,7 +24,7 @@ message and responses sent in one message do not wait; a finished request or a
 lost connection ends any wait.
 
 Each wait costs a turn of the event loop, so Django hands its response bodies
-over in messages of up to 1 MiB (``HandedBodyASGIHandler.chunk_size``) rather
+over in messages of up to 1 MiB (``reading.handler.HandedBodyASGIHandler.chunk_size``) rather
 than 64 KiB: a streamed part (a stored instance) goes out as it was read, not
 sliced into copies, and the writer waits once per megabyte, not sixteen times.
 """

@@ -15,7 +15,8 @@ import tempfile
 import pytest
 from django.core.exceptions import RequestAborted
 
-from reading.edge import HandedBodyASGIHandler, HandedReceive
+from reading.edge import HandedReceive
+from reading.handler import HandedBodyASGIHandler
 from tests.dicom_factory import make_ct_series, to_bytes
 
 
