@@ -79,7 +79,7 @@ from reading.studies.dicomweb.urls import FrameListConverter, UIDConverter
 
 MAX_SOURCES = 20_000  # about a hundred CT series of frame locations
 MAX_GRANTS = 10_000
-MAX_PIXEL_DATA_INSTANCES = 64  # Daphne buffers what it is sent: keep an answer a few MB
+MAX_PIXEL_DATA_INSTANCES = 64  # one request's work (its body waits for the socket)
 
 
 @dataclass(frozen=True)
