@@ -10,7 +10,7 @@ encoder configuration (17 Conformer layers, width 512, 105M parameters): its
 compute is the real model's, its words are noise. Each stream is a synthetic
 dictation (speech-like sound, ~6 s utterances with pauses) fed in 100 ms chunks
 through :class:`inference.medasr.StreamingTranscriber`, either one stream after
-the other or batched with :func:`inference.medasr.feed_many`.
+the other or batched with :func:`inference.asr_batch.feed_many`.
 
 Latency is measured on a simulated real-time clock: chunk i arrives at
 (i+1) x 100 ms for every stream, the engine processes one round of all
@@ -69,7 +69,8 @@ def build_model(directory: Path) -> Path:
 
 
 def run_streams(engine, settings, streams: list[np.ndarray], batched: bool) -> dict:
-    from inference.medasr import StreamingTranscriber, feed_many
+    from inference.asr_batch import feed_many
+    from inference.medasr import StreamingTranscriber
 
     counting = _Counting(engine)
     transcribers = [StreamingTranscriber(counting, settings) for _ in streams]
@@ -167,8 +168,8 @@ def main() -> None:
 
     import torch
 
+    from inference.asr_protocol import StreamSettings
     from inference.loading import load_asr, resolve_device
-    from inference.medasr import StreamSettings
 
     if args.threads:
         torch.set_num_threads(args.threads)

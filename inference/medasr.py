@@ -19,7 +19,8 @@ revised, and memory is bounded by the window, whatever the dictation's length.
 All decisions are taken at fixed positions of the audio stream (10 ms blocks,
 step boundaries), never at chunk boundaries, so chunks of 10 ms or of 5 s give
 the same finals. Decoding requests are yielded by a generator, which lets
-:func:`feed_many` decode several streams' requests in one batched forward pass.
+:func:`inference.asr_batch.feed_many` decode several streams' requests in one batched
+forward pass.
 """
 
 from __future__ import annotations
@@ -36,70 +37,10 @@ from inference.asr_engine import (  # noqa: F401 (re-exported)
     Word,
     length_groups,
 )
-from inference.commands import DEFAULT_COMMANDS, Command, Op, capitalise, parse_words, render
+from inference.asr_protocol import StreamSettings, TranscriptEvent, to_float32
+from inference.commands import DEFAULT_COMMANDS, Command, capitalise, parse_words, render
 
 BLOCK = 160  # 10 ms: the unit of pause detection
-
-
-@dataclass(frozen=True)
-class StreamSettings:
-    """Window, step and pause detection of the streaming transcriber (seconds, dBFS)."""
-
-    # 6 s / 1 s: four live streams keep partials within 1 s on two CPU cores with int8
-    # (docs/benchmarks.md); a GPU affords a longer window and a shorter step.
-    window_s: float = 6.0
-    step_s: float = 1.0
-    pause_s: float = 0.6
-    silence_dbfs: float = -40.0
-    preroll_s: float = 0.3
-    right_context_s: float = 1.0
-    # Partials decode the trailing audio earlier partials have not fixed, with this much
-    # left context; a word is fixed once partial_right_s of audio follows it. None: every
-    # partial re-decodes the whole open segment (the costlier original scheme).
-    partial_context_s: float | None = 0.5
-    partial_right_s: float = 0.5
-
-    def __post_init__(self):
-        if not 0 < self.step_s <= self.window_s:
-            raise ValueError("step_s must be in (0, window_s]")
-        if self.right_context_s * 2 >= self.window_s:
-            raise ValueError("window_s must exceed twice right_context_s")
-
-
-@dataclass
-class TranscriptEvent:
-    """One message of the protocol: ``partial`` (may be revised) or ``final`` (never is).
-
-    ``start``/``end`` come from the CTC frames of the first and last token (40 ms
-    each); ``audio_start``/``audio_end`` are the bounds of the decoded audio.
-    Times are seconds from the start of the stream.
-    """
-
-    type: str
-    segment: int
-    text: str
-    ops: list[Op]
-    words: list[Word]
-    start: float
-    end: float
-    audio_start: float
-    audio_end: float
-    reason: str = ""  # for finals: pause, window, finish
-    decoder: str = "greedy"  # finals: kenlm-beam when the model folder has an LM
-
-    def as_dict(self) -> dict:
-        return {
-            "type": self.type,
-            "segment": self.segment,
-            "text": self.text,
-            "ops": [op.as_dict() for op in self.ops],
-            "words": [{"text": w.text, "start": w.start, "end": w.end} for w in self.words],
-            "start": round(self.start, 3),
-            "end": round(self.end, 3),
-            "audio_start": round(self.audio_start, 3),
-            "audio_end": round(self.audio_end, 3),
-            "reason": self.reason,
-        }
 
 
 @dataclass
@@ -359,20 +300,6 @@ class StreamingTranscriber:
         return [event]
 
 
-def to_float32(chunk) -> np.ndarray:
-    """PCM as float32 in [-1, 1]: int16 is scaled, floats are kept, bytes are int16 LE."""
-    if isinstance(chunk, bytes | bytearray | memoryview):
-        chunk = np.frombuffer(chunk, dtype="<i2")
-    array = np.asarray(chunk)
-    if array.ndim != 1:
-        raise ValueError("expected mono PCM (a 1-D array)")
-    if array.dtype == np.int16:
-        return array.astype(np.float32) / 32768.0
-    if np.issubdtype(array.dtype, np.floating):
-        return array.astype(np.float32, copy=False)
-    raise TypeError(f"PCM must be int16 or float, got {array.dtype}")
-
-
 def _drive_one(engine: AsrEngine, generator: Request) -> list[TranscriptEvent]:
     try:
         request = next(generator)
@@ -380,58 +307,3 @@ def _drive_one(engine: AsrEngine, generator: Request) -> list[TranscriptEvent]:
             request = generator.send(engine.logprobs_batch([request])[0])
     except StopIteration as stop:
         return stop.value
-
-
-def feed_many(engine: AsrEngine, work: list[tuple], on_done=None) -> list[list[TranscriptEvent]]:
-    """Feed one chunk to each of several streams, batching their decodes.
-
-    ``work`` holds ``(transcriber, chunk)`` or ``(transcriber, chunk, partial)``
-    (``partial=False``: skip this chunk's partial). Each round collects the
-    pending request of every stream and decodes them together (in length
-    groups); results are identical to feeding the streams one by one. A chunk
-    of ``None`` means "finish this stream". ``on_done(index, events)`` is called
-    as each stream's work completes (from the calling thread).
-    """
-    generators = [
-        (t.finish_requests() if chunk is None else t.feed_requests(chunk, *rest))
-        for t, chunk, *rest in work
-    ]
-    results: list[list[TranscriptEvent] | None] = [None] * len(work)
-    pending: dict[int, np.ndarray] = {}
-    for index, generator in enumerate(generators):
-        try:
-            pending[index] = next(generator)
-        except StopIteration as stop:
-            results[index] = stop.value
-            if on_done is not None:
-                on_done(index, stop.value or [])
-    while pending:
-        requests, pending = pending, {}
-        order = list(requests)
-        # Shortest first: a stream whose only request is a partial is done (and
-        # ``on_done`` hears of it) before the long finals of the round are decoded.
-        for group in length_groups([len(requests[i]) for i in order]):
-            indices = [order[g] for g in group]
-            decoded = engine.logprobs_batch([requests[i] for i in indices])
-            for index, logprobs in zip(indices, decoded, strict=True):
-                try:
-                    pending[index] = generators[index].send(logprobs)
-                except StopIteration as stop:
-                    results[index] = stop.value
-                    if on_done is not None:
-                        on_done(index, stop.value or [])
-    return [r or [] for r in results]
-
-
-def transcribe(
-    engine: AsrEngine, audio, settings: StreamSettings | None = None, chunk_s: float = 5.0
-) -> list[TranscriptEvent]:
-    """Offline transcription of a whole recording through the same streaming path; finals only."""
-    samples = to_float32(audio)
-    transcriber = StreamingTranscriber(engine, settings)
-    step = int(chunk_s * engine.sample_rate)
-    events: list[TranscriptEvent] = []
-    for i in range(0, len(samples), step):
-        events.extend(transcriber.feed(samples[i : i + step]))
-    events.extend(transcriber.finish())
-    return [e for e in events if e.type == "final"]

@@ -201,7 +201,7 @@ def final_message(segment: Segment, stream_id: str, user: dict | None = None) ->
 def save_final(utterance_id: str, event: dict, *, decoder: str, model: str, random_weights: bool):
     """Store a final segment; in a session it becomes a durable ``dictation.final`` event.
 
-    ``event`` is :meth:`inference.medasr.TranscriptEvent.as_dict` with times in seconds
+    ``event`` is :meth:`inference.asr_protocol.TranscriptEvent.as_dict` with times in seconds
     from the utterance's start. Returns the message for the speaker.
     """
     with transaction.atomic():

@@ -10,7 +10,7 @@ channel ``dictation-transcribe.<k>``; a stream always goes to shard
 channel would deal one stream's frames out to several workers). Inference never runs on the event
 loop: ``DICTATION_WORKERS`` worker tasks each take a batch of the streams that have
 audio waiting (round-robin, so every speaker gets a turn), run one
-:func:`inference.medasr.feed_many` in a thread pool, and deliver the events. A
+:func:`inference.asr_batch.feed_many` in a thread pool, and deliver the events. A
 stream that waited gets all its audio at once: its partials coalesce (one decode
 for the newest position), and a stream with more audio queued behind the batch
 gets no partial at all this round (the next one is fresher). The partial
@@ -193,7 +193,8 @@ class TranscriptionService:
             for stream, *_ in batch:
                 await self._model_missing(stream)
             return
-        from inference.medasr import StreamingTranscriber, feed_many
+        from inference.asr_batch import feed_many
+        from inference.medasr import StreamingTranscriber
 
         jobs, order = [], []
         stretch = self.partial_stretch()

@@ -84,8 +84,8 @@ def test_the_lm_corrects_what_greedy_got_wrong(tmp_path, processor):
 
 
 def test_model_folder_with_an_lm_decodes_finals_with_the_beam(tmp_path, tiny_models, fresh_cache):
+    from inference.asr_batch import transcribe
     from inference.loading import load_asr
-    from inference.medasr import transcribe
 
     folder = tmp_path / "medasr"
     shutil.copytree(tiny_models["medasr"], folder)

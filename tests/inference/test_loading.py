@@ -81,7 +81,8 @@ def test_unreachable_hub_id_is_model_not_installed(monkeypatch, tmp_path):
 
 def test_importing_the_package_does_not_import_torch():
     code = (
-        "import sys, inference, inference.medasr, inference.medgemma, inference.loading, "
+        "import sys, inference, inference.medasr, inference.asr_protocol, inference.asr_batch, "
+        "inference.medgemma, inference.loading, "
         "inference.preprocessing, inference.parsing, inference.prompts, inference.commands, "
         "inference.tasks\n"
         "print('torch' in sys.modules, 'transformers' in sys.modules, 'django' in sys.modules)"

@@ -9,13 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.medasr import (
-    StreamingTranscriber,
-    StreamSettings,
-    feed_many,
-    to_float32,
-    transcribe,
-)
+from inference.asr_batch import feed_many, transcribe
+from inference.asr_protocol import StreamSettings, to_float32
+from inference.medasr import StreamingTranscriber
 from tests.inference.conftest import RATE, silence, tone
 
 
