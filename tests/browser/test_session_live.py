@@ -1,5 +1,5 @@
 """Live session details: chat kept over a reload, the follow box gives the keys back,
-an invited reader is told on the worklist at once."""
+an invited reader is told on the worklist at once, a reader gone idle is shown so."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 
 from reading.reading_sessions import services
 from reading.studies.models import Study
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.offloop import in_thread
 from tests.browser.test_session_ui import LIVE, _wait_viewer
 from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
@@ -76,3 +77,38 @@ def test_invited_reader_sees_the_invitation_on_the_worklist_at_once(
     box = link.bounding_box()
     assert link.evaluate("(a) => a.scrollWidth <= a.clientWidth + 1"), box
     assert page.errors == []
+
+
+def test_idle_reader_is_shown_idle_to_the_host_until_they_move(
+    login_page, live_url, attending, resident
+):
+    study_uid, _, _ = make_study(n=4, size=64)
+    session = _session(attending, study_uid)
+    in_thread(services.invite_users, session, by=attending, usernames=[resident.username])
+    viewer = f"/viewer/{study_uid}/?session={session.pk}"
+    host = login_page(attending, viewer, bypass_csp=True)
+    # The guest's page runs on Playwright's clock, so that five minutes without input
+    # (IDLE_MS in presence.js) pass at once; it is installed before the viewer loads, so
+    # the viewer's timers and Date are the clock's.
+    guest = login_page(resident, f"/api/sessions/{session.pk}/", bypass_csp=True)
+    guest.context.clock.install()
+    guest.goto(live_url + viewer)
+    _wait_viewer(host)
+    _wait_viewer(guest)
+    guest.wait_for_function(LIVE)
+    them = f".rr-session-people li[data-username='{resident.username}']"
+    host.locator(f"{them}[data-state=active]").wait_for()
+    assert host.locator(f"{them} .rr-presence").count() == 0
+
+    # No pointer, key or wheel on the guest's page for five and a half minutes: idle.
+    guest.clock.fast_forward("05:30")
+    host.locator(f"{them}[data-state=idle]").wait_for(timeout=10000)
+    assert host.locator(f"{them} .rr-presence").inner_text() == "idle"
+    host.locator(".rr-session").screenshot(path=str(ARTIFACTS / "session-presence-host-idle.png"))
+
+    # The guest moves the mouse over the viewer: the host sees them active again.
+    box = guest.locator(".vw-cell").first.bounding_box()
+    guest.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=3)
+    host.locator(f"{them}[data-state=active]").wait_for(timeout=10000)
+    assert host.locator(f"{them} .rr-presence").count() == 0
+    assert host.errors == [] and guest.errors == []
