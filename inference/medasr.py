@@ -31,12 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inference.asr_engine import (  # noqa: F401 (re-exported)
-    SAMPLE_RATE,
-    AsrEngine,
-    Word,
-    length_groups,
-)
+from inference.asr_engine import AsrEngine, Word
 from inference.asr_protocol import StreamSettings, TranscriptEvent, to_float32
 from inference.commands import DEFAULT_COMMANDS, Command, capitalise, parse_words, render
 

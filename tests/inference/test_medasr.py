@@ -316,7 +316,7 @@ def test_under_load_partials_are_coalesced_but_no_final_or_audio_is_lost(asr_eng
 
 
 def test_batches_are_grouped_by_length():
-    from inference.medasr import length_groups
+    from inference.asr_engine import length_groups
 
     assert length_groups([16000, 96000, 17000, 24000, 95000]) == [[0, 2], [3], [4, 1]]
     assert length_groups([]) == []
