@@ -66,8 +66,6 @@ def freeze_startup_objects() -> None:
     """Import what requests import lazily, then freeze every object alive (``gc.freeze``)."""
     from django.urls import get_resolver
 
-    import reading.studies.dicomweb.render  # noqa: F401 - imported by its first request
-
-    get_resolver().url_patterns  # noqa: B018 - imports every view module
+    get_resolver().url_patterns  # noqa: B018 - imports every view module (rendering's too)
     gc.collect()
     gc.freeze()

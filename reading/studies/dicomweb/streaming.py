@@ -27,20 +27,15 @@ CHUNK = 1 << 20
 SMALL = 4096
 
 
-def file_chunks(relpath: str, chunk: int = CHUNK) -> Iterator[bytes]:
-    with open(storage.absolute(relpath), "rb") as fh:
-        while data := fh.read(chunk):
-            yield data
-
-
-def sized_file_chunks(relpath: str, size: int, chunk: int = CHUNK) -> Iterator[bytes]:
-    """The file in chunks, checked to be ``size`` bytes (the length the response declared).
+def file_chunks(relpath: str, size: int | None = None, chunk: int = CHUNK) -> Iterator[bytes]:
+    """The stored file in chunks; with ``size`` (the length the response declared), checked
+    to be that long first.
 
     Stored files never change (their name holds their content hash); one that did
-    would make the declared Content-Length a lie, so the body is cut short instead.
+    would make a declared Content-Length a lie, so the body is cut short instead.
     """
     with open(storage.absolute(relpath), "rb") as fh:
-        if os.fstat(fh.fileno()).st_size != size:
+        if size is not None and os.fstat(fh.fileno()).st_size != size:
             raise OSError(f"{relpath} is not the {size} bytes recorded")
         while data := fh.read(chunk):
             yield data

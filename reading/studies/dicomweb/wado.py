@@ -50,7 +50,6 @@ from reading.studies.dicomweb.streaming import (
     file_chunks,
     multipart_chunks,
     multipart_length,
-    sized_file_chunks,
     streaming_response,
 )
 from reading.studies.models import Instance
@@ -123,14 +122,14 @@ def _retrieve(request, instances: list[tuple[str, str, int]], study, single: boo
     audit(request, AuditAction.RETRIEVE, study=study, detail="instances")
     if bare:
         path, _, size = instances[0]
-        return streaming_response(request, sized_file_chunks(path, size), DICOM, size)
+        return streaming_response(request, file_chunks(path, size), DICOM, size)
     boundary = new_boundary()
     content_type = multipart_content_type(DICOM, boundary)
     if target is None or all(ts == target for _, ts, _ in instances):
         # As stored: the length is known, and given, before anything is read.
         part_type = DICOM if target is None else f"{DICOM}; transfer-syntax={target}"
         parts = [
-            (part_type, lambda path=path, size=size: sized_file_chunks(path, size))
+            (part_type, lambda path=path, size=size: file_chunks(path, size))
             for path, _, size in instances
         ]
         length = multipart_length(boundary, [(part_type, size) for _, _, size in instances])
