@@ -24,13 +24,16 @@ CHROMIUM_ARGS = [
 
 
 def dcmtk(tool: str) -> str | None:
-    """DCMTK's ``tool`` (``storescu``, ``findscu``...) on PATH, passing over the virtual
-    environment's ``bin``: pynetdicom installs scripts of the same names with other
-    arguments, which shadow DCMTK's once the environment is activated."""
+    """DCMTK's ``tool`` (``storescu``, ``findscu``...) on PATH, passing over every virtual
+    environment's ``bin`` (this one's, or another checkout's left activated): pynetdicom
+    installs scripts of the same names with other arguments, which shadow DCMTK's."""
     venv_bin = (Path(sys.prefix) / "bin").resolve()
     for folder in os.get_exec_path():
         path = Path(folder) / tool
-        if path.is_file() and os.access(path, os.X_OK) and path.parent.resolve() != venv_bin:
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            continue
+        folder_path = path.parent.resolve()
+        if folder_path != venv_bin and not (folder_path.parent / "pyvenv.cfg").exists():
             return str(path)
     return None
 
