@@ -232,7 +232,7 @@ def compare(
     for server in (app, orthanc):
         runs = [fetch(server, rendered, 1, "image/jpeg") for _ in range(max(rounds, 2))]
         # Round 1 is a first view: nothing rendered yet. The app keeps rendered images
-        # (rendercache.py) and renders a series' next images ahead (renderahead.py).
+        # (rendercache.py), so its later rounds are answered from memory.
         first[server.name] = len(rendered) / runs[0][0]
         again[server.name] = len(rendered) / min(runs[1:])[0]
         by_round = ", ".join(f"{len(rendered) / seconds:.1f}" for seconds, _ in runs)

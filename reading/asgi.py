@@ -1,9 +1,10 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels (served by Daphne).
 
-WADO-RS frame requests meet ``FramesFastPath`` first: it answers the ones it
-can from its caches and hands everything else to Django unchanged
-(``reading/studies/dicomweb/fastpath.py`` says why and what that costs). QIDO-RS
-searches, rendered images and metadata meet ``ReadFastPath`` next: it runs their
+WADO-RS frame requests (and rendered images of one instance or frame) meet
+``FramesFastPath`` first: it answers the ones it can from its caches and hands
+everything else to Django unchanged (``reading/studies/dicomweb/fastpath.py`` says
+why and what that costs). QIDO-RS searches, the rendered images
+it left, thumbnails and metadata meet ``ReadFastPath`` next: it runs their
 views without the middleware chain when the answer is a success (``fastread.py``).
 
 The process's own settings (freed memory kept, the SQLite database held open,

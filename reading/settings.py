@@ -281,11 +281,12 @@ DICOMWEB_CORS_ORIGINS = env_list("DICOMWEB_CORS_ORIGINS", [])
 # Public URL of the DICOMweb root for absolute RetrieveURL/BulkDataURI values, when the
 # Host header cannot be trusted to carry it (some clients drop the port); else from the request.
 DICOMWEB_ROOT_URL = env_str("DICOMWEB_ROOT_URL", "").rstrip("/")
-# WADO-RS frames fast path (reading/studies/dicomweb/fastpath.py): how long a credential's
-# access decision is reused. A deactivated or logged-out user keeps frame access that long;
-# 0 sends every frame request through Django.
+# WADO-RS frames fast path (reading/studies/dicomweb/fastpath.py; rendered images of one
+# instance or frame too, fastrender.py): how long a credential's access decision is reused.
+# A deactivated or logged-out user keeps frame access that long; 0 sends every frame and
+# rendered request through Django.
 DICOMWEB_FAST_FRAMES_TTL = env_int("DICOMWEB_FAST_FRAMES_TTL", 5)
-# QIDO-RS, rendered and metadata reads ahead of the middleware chain, on threads that keep
+# QIDO-RS, rendered, thumbnail and metadata reads ahead of the middleware chain, on threads that keep
 # their database connection (reading/studies/dicomweb/fastread.py); nothing is cached there.
 DICOMWEB_FAST_READS = env_bool("DICOMWEB_FAST_READS", True)
 # Encoded /rendered and thumbnail images kept per process, in bytes (dicomweb/rendercache.py);

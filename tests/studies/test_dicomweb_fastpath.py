@@ -130,11 +130,11 @@ async def test_native_frames_equal_the_django_view(attending, django_calls):
 
 @pytest.fixture
 def clock(monkeypatch):
-    """The fast path's clock, moved by hand."""
-    from reading.studies.dicomweb import fastpath
+    """The fast path's clock (its caches'), moved by hand."""
+    from reading.studies.dicomweb import fastcache
 
     now = [1000.0]
-    monkeypatch.setattr(fastpath, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(fastcache, "time", SimpleNamespace(monotonic=lambda: now[0]))
     return now
 
 
@@ -387,7 +387,11 @@ async def test_other_requests_reach_django(attending, django_calls):
     assert status == 200 and headers["content-type"] == ["application/dicom+json"]
     status, _, _ = await asgi_get(application, frames_url(ds), auth, method="POST")
     assert status == 405
-    rendered = frames_url(ds) + "/rendered"
-    status, headers, _ = await asgi_get(application, rendered, {**auth, "Accept": "image/png"})
+    thumbnail = instance + "/thumbnail"
+    status, headers, _ = await asgi_get(application, thumbnail, {**auth, "Accept": "image/png"})
     assert status == 200 and headers["content-type"] == ["image/png"]
-    assert django_calls.paths == ["/healthz", instance + "/metadata", frames_url(ds), rendered]
+    whole = instance  # a whole instance: only frames and rendered images are served here
+    status, headers, _ = await asgi_get(application, whole, auth)
+    assert status == 200
+    paths = ["/healthz", instance + "/metadata", frames_url(ds), thumbnail, whole]
+    assert django_calls.paths == paths

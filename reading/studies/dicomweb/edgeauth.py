@@ -18,7 +18,8 @@ from django.conf import settings
 from django.contrib.auth import get_user
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.utils.cache import patch_cache_control
 
 from reading.accounts.middleware import session_timed_out, token_user_for
 from reading.studies.access import get_study_for_user
@@ -71,8 +72,9 @@ def frames_access(session_key, authorization, study_uid, series_uid, user, load_
         connection.close()
 
 
-def middleware_headers(secure: bool) -> list[tuple[bytes, bytes]]:
-    """The headers Django's middleware puts on a successful answer (the tests compare both)."""
+def middleware_headers(secure: bool, cache_control: str | None = None) -> list[tuple[bytes, bytes]]:
+    """The headers Django's middleware puts on a successful answer whose view set the
+    Cache-Control ``cache_control`` (or none) (the tests compare both)."""
     middleware = settings.MIDDLEWARE
     headers: list[tuple[str, str]] = []
     if "django.contrib.sessions.middleware.SessionMiddleware" in middleware:
@@ -98,7 +100,11 @@ def middleware_headers(secure: bool) -> list[tuple[bytes, bytes]]:
                 ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
             )
     if "reading.audit.middleware.NoStore" in middleware:
-        headers.append(("Cache-Control", "no-store, private"))
+        response = HttpResponse()
+        if cache_control:
+            response["Cache-Control"] = cache_control
+        patch_cache_control(response, no_store=True, private=True)  # NoStore's rule
+        headers.append(("Cache-Control", response["Cache-Control"]))
     if "django.middleware.clickjacking.XFrameOptionsMiddleware" in middleware:
         headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]

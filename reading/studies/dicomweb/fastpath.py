@@ -8,7 +8,10 @@ application answers ``GET /dicomweb/studies/{study}/series/{series}/instances/
 {sop}/frames/{list}`` itself when it can serve it from two per-process caches,
 and so ``.../series/{series}/pixeldata?SOPInstanceUID=uid1,uid2`` (Series Pixel
 Data for a few instances: the viewer's batches of frames, streamed a frame per
-chunk); it hands every other request to Django unchanged.
+chunk) and ``.../instances/{sop}[/frames/{n}]/rendered`` (``fastrender.py``); it
+hands every other request to Django unchanged.
+
+The caches (``fastcache.py``):
 
 - Access decisions: (session key, Authorization header, study) -> the user,
   for ``DICOMWEB_FAST_FRAMES_TTL`` seconds (default 5), made by Django's own
@@ -42,26 +45,21 @@ from the page cache cost less than handing it to a thread.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.exceptions import BadRequest, DisallowedHost, PermissionDenied
+from django.core.exceptions import BadRequest
 from django.core.handlers.asgi import ASGIRequest
-from django.db import connection
 from django.http import Http404, parse_cookie
 from django.urls import reverse
 
 from reading.audit.models import AuditAction
-from reading.audit.services import DEDUP_SECONDS, record_access
-from reading.studies.access import get_study_for_user
 from reading.studies.dicomweb import edgeauth
 from reading.studies.dicomweb.common import service_root
+from reading.studies.dicomweb.fastcache import EdgeCaches, Grant
+from reading.studies.dicomweb.fastrender import RenderedImages
 from reading.studies.dicomweb.frames import (
     FrameSource,
     frame_numbers,
@@ -75,27 +73,10 @@ from reading.studies.dicomweb.media import (
     multipart_content_type,
     new_boundary,
 )
+from reading.studies.dicomweb.render import RENDERED_CACHE_CONTROL
 from reading.studies.dicomweb.urls import FrameListConverter, UIDConverter
 
-MAX_SOURCES = 20_000  # about a hundred CT series of frame locations
-MAX_GRANTS = 10_000
 MAX_PIXEL_DATA_INSTANCES = 64  # one request's work (its body waits for the socket)
-
-
-@dataclass(frozen=True)
-class Grant:
-    """A credential found to give ``user`` access to a study, valid until ``expires``."""
-
-    user: object
-    expires: float
-
-
-@dataclass(frozen=True)
-class Located:
-    """An instance's frame location, trusted until ``expires``."""
-
-    source: FrameSource
-    expires: float
 
 
 @dataclass
@@ -110,6 +91,8 @@ class FrameRequest:
     authorization: str | None
     accept: str | None
     instances: list[str] | None = None  # Series Pixel Data: the SOPInstanceUID filter
+    rendered: bool = False  # .../rendered of an instance or one frame (fastrender.py)
+    query: str = ""
 
     @property
     def credential(self) -> tuple[str | None, str | None]:
@@ -122,15 +105,13 @@ class FramesFastPath:
     def __init__(self, app):
         self.app = app
         self._path: re.Pattern | None = None
-        self.clear()
+        self.caches = EdgeCaches()
+        self._rendered = RenderedImages()
 
     def clear(self) -> None:
-        """Forget every cached decision and location (tests; a settings change)."""
-        self._grants: OrderedDict[tuple, Grant] = OrderedDict()
-        self._sources: OrderedDict[str, Located] = OrderedDict()
-        self._hosts: dict[tuple, bool] = {}
-        self._audited: dict[tuple, float] = {}
-        self._pending: dict[tuple, asyncio.Future] = {}
+        """Forget every cached decision, location and rendering attribute (tests)."""
+        self.caches.clear()
+        self._rendered.clear()
 
     # -- ASGI -----------------------------------------------------------------------
 
@@ -153,11 +134,11 @@ class FramesFastPath:
             uid, frames = UIDConverter.regex, FrameListConverter.regex
             self._path = re.compile(
                 rf"{re.escape(root)}studies/({uid})/series/({uid})"
-                rf"(?:/instances/({uid})/frames/({frames})|/pixeldata)"
+                rf"(?:/instances/({uid})(?:/frames/({frames}))?(/rendered)?|/pixeldata)"
             )
         match = self._path.fullmatch(scope["path"])
-        if match is None:
-            return None
+        if match is None or (match.group(3) and not match.group(4) and not match.group(5)):
+            return None  # a whole instance: Django's
         instances = None
         if match.group(3) is None:
             # Series Pixel Data for a list of instances (the viewer's batches); the
@@ -186,7 +167,7 @@ class FramesFastPath:
         def joined(name: bytes) -> str | None:
             return ",".join(headers[name]) if name in headers else None
 
-        study, series, sop, frames = match.groups()
+        study, series, sop, frames, rendered = match.groups()
         return FrameRequest(
             study,
             series,
@@ -198,15 +179,17 @@ class FramesFastPath:
             authorization=joined(b"authorization"),
             accept=joined(b"accept"),
             instances=instances,
+            rendered=bool(rendered),
+            query=scope.get("query_string", b"").decode("latin-1"),
         )
 
     async def _serve(self, request: FrameRequest, scope, send) -> bool:
         """Answer from the caches; False hands the request to Django."""
         if request.session_key is None and not request.authorization:
             return False
-        if not self._host_allowed(request, scope):
+        if not self.caches.host_allowed(request, scope):
             return False
-        found = await self._grant_and_source(request)
+        found = await self.caches.grant_and_source(request)
         if found is None:
             return False
         grant, source = found
@@ -217,27 +200,43 @@ class FramesFastPath:
             return False
         if request.instances is not None:
             return await self._serve_pixel_data(request, grant, scope, send)
-        try:
-            numbers = frame_numbers(source, request.frames)
-            plan = plan_frames(request.accept, source, len(numbers))
-        except (Http404, BadRequest, NotAcceptable):
-            return False
-        if plan.decode:
-            return False  # pixel decoding is CPU work for Django's worker threads
-        try:
-            content_type, body = frames_content(plan, source, numbers)
-        except OSError:
-            return False  # a missing file is Django's error to report
-        if not await self._audit(grant.user, request.study, scope, "frames"):
+        cache_control = None
+        if request.rendered:
+            answer = await self._rendered.answer(self.caches, request, grant.user, source)
+            if answer is None:
+                return False
+            content_type, body = answer
+            action, detail, cache_control = AuditAction.RENDER, "rendered", RENDERED_CACHE_CONTROL
+        else:
+            found = self._frames(request, source)
+            if found is None:
+                return False
+            content_type, body = found
+            action, detail = AuditAction.RETRIEVE, "frames"
+        if not await self.caches.audit(grant.user, request.study, scope, action, detail):
             return False
         headers = [
             (b"content-type", content_type.encode("latin-1")),
             (b"content-length", str(len(body)).encode("ascii")),
-            *edgeauth.middleware_headers(scope.get("scheme") == "https"),
+            *edgeauth.middleware_headers(scope.get("scheme") == "https", cache_control),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
+
+    def _frames(self, request: FrameRequest, source: FrameSource) -> tuple[str, bytes] | None:
+        """(content type, body) of a frames answer, or None for Django to answer."""
+        try:
+            numbers = frame_numbers(source, request.frames)
+            plan = plan_frames(request.accept, source, len(numbers))
+        except (Http404, BadRequest, NotAcceptable):
+            return None
+        if plan.decode:
+            return None  # pixel decoding is CPU work for Django's worker threads
+        try:
+            return frames_content(plan, source, numbers)
+        except OSError:
+            return None  # a missing file is Django's error to report
 
     async def _serve_pixel_data(self, request: FrameRequest, grant: Grant, scope, send) -> bool:
         """Series Pixel Data for the listed instances, streamed a frame per chunk.
@@ -246,13 +245,11 @@ class FramesFastPath:
         filled (a series at a time); any not there, or not servable without
         decoding, sends the request to Django.
         """
-        now = time.monotonic()
         planned = []
         for uid in request.instances:
-            located = self._sources.get(uid)
-            if located is None or located.expires <= now:
+            source = self.caches.fresh_source(uid)
+            if source is None:
                 return False
-            source = located.source
             if (source.study_instance_uid, source.series_instance_uid) != (
                 request.study,
                 request.series,
@@ -273,7 +270,9 @@ class FramesFastPath:
             first = next(chunks)
         except OSError:
             return False
-        if not await self._audit(grant.user, request.study, scope, "pixeldata"):
+        if not await self.caches.audit(
+            grant.user, request.study, scope, AuditAction.RETRIEVE, "pixeldata"
+        ):
             return False
         content_type = multipart_content_type(planned[0][1].media_type, boundary)
         headers = [
@@ -289,116 +288,3 @@ class FramesFastPath:
             pass  # cut short without its closing delimiter: the client sees the body is incomplete
         await send({"type": "http.response.body", "body": b""})
         return True
-
-    # -- caches -----------------------------------------------------------------------
-
-    def _host_allowed(self, request: FrameRequest, scope) -> bool:
-        """Django's ALLOWED_HOSTS check (``HttpRequest.get_host``), remembered per Host value."""
-        key = (request.host, request.forwarded_host, tuple(settings.ALLOWED_HOSTS))
-        allowed = self._hosts.get(key)
-        if allowed is None:
-            try:
-                ASGIRequest(scope, io.BytesIO()).get_host()
-                allowed = True
-            except DisallowedHost:
-                allowed = False
-            if len(self._hosts) > 1000:
-                self._hosts.clear()
-            self._hosts[key] = allowed
-        return allowed
-
-    async def _grant_and_source(self, request: FrameRequest) -> tuple[Grant, FrameSource] | None:
-        """The access decision for this credential and study, and the instance's location.
-
-        Both are at most ``DICOMWEB_FAST_FRAMES_TTL`` seconds old: a location
-        does not change, but an instance or series deleted (in the admin) must
-        stop being served as surely as a deactivated user.
-        """
-        now = time.monotonic()
-        grant_key = (request.credential, request.study)
-        grant = self._grants.get(grant_key)
-        if grant is not None and grant.expires <= now:
-            grant = None
-        located = self._sources.get(request.sop)
-        if located is not None and located.expires <= now:
-            located = None
-        if grant is not None and located is not None:
-            self._sources.move_to_end(request.sop)
-            return grant, located.source
-        # A fresh location with an expired grant needs the credential checked, not the series.
-        load_series = located is None
-        key = ("lookup", request.credential, request.study, request.series, grant is None)
-        found = await self._shared(
-            (*key, load_series),
-            edgeauth.frames_access,  # looked up at call time: the tests count the lookups
-            request.session_key,
-            request.authorization,
-            request.study,
-            request.series,
-            grant.user if grant is not None else None,
-            load_series,
-        )
-        if found is None:
-            return None
-        user, sources = found
-        expires = time.monotonic() + float(settings.DICOMWEB_FAST_FRAMES_TTL)
-        if grant is None:
-            grant = Grant(user, expires)
-            self._grants[grant_key] = grant
-            self._grants.move_to_end(grant_key)
-            while len(self._grants) > MAX_GRANTS:
-                self._grants.popitem(last=False)
-        if not load_series:
-            return grant, located.source
-        for sop, source in sources.items():
-            self._sources[sop] = Located(source, expires)
-            self._sources.move_to_end(sop)
-        while len(self._sources) > MAX_SOURCES:
-            self._sources.popitem(last=False)
-        if request.sop not in sources:
-            return None  # no such instance, or none this user may see: Django says which
-        return grant, sources[request.sop]
-
-    async def _audit(self, user, study_uid: str, scope, detail: str) -> bool:
-        """Write the audit record when one may be due; False when the study is no longer there."""
-        key = (user.pk, study_uid, detail)
-        if self._audited.get(key, 0.0) > time.monotonic():
-            return True
-        written = await self._shared(
-            ("audit", *key), _record_frames_access, user, study_uid, scope, detail
-        )
-        if written is None:
-            return False
-        # Written now: none is due for a minute. Refused by record_access's own
-        # de-duplication (written earlier, maybe by another path): ask again soon.
-        wait = DEDUP_SECONDS if written else float(settings.DICOMWEB_FAST_FRAMES_TTL)
-        self._audited[key] = time.monotonic() + wait
-        if len(self._audited) > MAX_GRANTS:
-            now = time.monotonic()
-            self._audited = {k: t for k, t in self._audited.items() if t > now}
-        return True
-
-    async def _shared(self, key: tuple, func, *args):
-        """Run ``func(*args)`` on a worker thread, once for all concurrent callers with ``key``."""
-        task = self._pending.get(key)
-        if task is None:
-            task = asyncio.ensure_future(sync_to_async(func, thread_sensitive=False)(*args))
-            self._pending[key] = task
-            task.add_done_callback(lambda _: self._pending.pop(key, None))
-        return await asyncio.shield(task)
-
-
-def _record_frames_access(user, study_uid: str, scope, detail: str) -> bool | None:
-    """``record_access`` as the frames and pixel data views call it; True when written."""
-    try:
-        study = get_study_for_user(user, study_uid)
-        request = ASGIRequest(scope, io.BytesIO())
-        request.user = user
-        event = record_access(
-            user, AuditAction.RETRIEVE, study=study, request=request, detail=detail
-        )
-        return event is not None
-    except (PermissionDenied, Http404):
-        return None
-    finally:
-        connection.close()

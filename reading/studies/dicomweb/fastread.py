@@ -1,4 +1,5 @@
-"""QIDO-RS searches, rendered images and metadata ahead of Django's middleware chain.
+"""QIDO-RS searches, rendered images, thumbnails and metadata ahead of Django's middleware
+chain (a rendered instance or frame meets the frames fast path first, ``fastrender.py``).
 
 Through Django an authenticated DICOMweb read pays, before its view runs, a
 new thread and a new database connection (Daphne runs each request's sync code

@@ -30,23 +30,24 @@ from reading.studies.dicomweb.media import (
     parse_accept,
 )
 from reading.studies.dicomweb.rendercache import rendered_cache
-from reading.studies.dicomweb.renderpixels import frame_values
+from reading.studies.dicomweb.renderpixels import PIXEL_DATA_TAGS, frame_values, has_pixel_data
 from reading.studies.dicomweb.rendervoi import WINDOW_FUNCTIONS, to_image
 from reading.studies.dicomweb.streaming import multipart_chunks, streaming_response
 from reading.studies.models import Instance
 
 JPEG, PNG = "image/jpeg", "image/png"
 THUMBNAIL_SIZE = 128
+RENDERED_CACHE_CONTROL = "private, max-age=3600"
 
 
-def choose_image_type(request, multipart: bool = False) -> str:
-    """JPEG unless the client prefers PNG (Accept header or ``accept`` parameter).
+def choose_image_type(get, accept: str | None, multipart: bool = False) -> str:
+    """JPEG unless the client prefers PNG (the ``accept`` query parameter, else the
+    Accept header ``accept``).
 
     Study and series answers are multipart (``multipart`` True) and take
     ``multipart/related; type="image/jpeg"`` as well as the bare types.
     """
-    wanted = request.GET.get("accept")
-    entries = parse_accept(wanted or request.headers.get("Accept"))
+    entries = parse_accept(get.get("accept") or accept)
     for entry in entries:
         if entry.multipart and not multipart:
             continue
@@ -56,8 +57,18 @@ def choose_image_type(request, multipart: bool = False) -> str:
     raise NotAcceptable("rendered images are available as image/jpeg or image/png")
 
 
-def _window_param(request) -> tuple[float, float, str] | None:
-    raw = request.GET.get("window")
+def render_params(
+    get, accept: str | None, viewport: int | None = None, multipart: bool = False
+) -> tuple:
+    """(window, viewport, quality, media type) of a request's query parameters ``get`` and
+    Accept header (PS3.18 8.3.5.1); ``viewport`` is the size when none is asked for.
+    Raises BadRequest or NotAcceptable."""
+    media_type = choose_image_type(get, accept, multipart)
+    return _window_param(get), _viewport_param(get, viewport), _quality_param(get), media_type
+
+
+def _window_param(get) -> tuple[float, float, str] | None:
+    raw = get.get("window")
     if not raw:
         return None
     parts = [p.strip() for p in raw.split(",")]
@@ -71,8 +82,8 @@ def _window_param(request) -> tuple[float, float, str] | None:
     return center, width, function
 
 
-def _viewport_param(request, default: int | None) -> tuple[int, int] | None:
-    raw = request.GET.get("viewport")
+def _viewport_param(get, default: int | None) -> tuple[int, int] | None:
+    raw = get.get("viewport")
     if not raw:
         return (default, default) if default else None
     try:
@@ -84,9 +95,9 @@ def _viewport_param(request, default: int | None) -> tuple[int, int] | None:
     return width, height
 
 
-def _quality_param(request) -> int:
+def _quality_param(get) -> int:
     try:
-        quality = int(request.GET.get("quality", "90"))
+        quality = int(get.get("quality", "90"))
     except ValueError:
         raise BadRequest("quality must be 1..100") from None
     if not 1 <= quality <= 100:
@@ -146,27 +157,36 @@ def _render_body(
     return encode(_fit(image, viewport), media_type, quality)
 
 
-def _render_response(request, instance: Instance, frame: int, study, thumbnail: bool):
-    media_type = choose_image_type(request)
-    window = _window_param(request)
-    viewport = _viewport_param(request, THUMBNAIL_SIZE if thumbnail else None)
-    params = (window, viewport, _quality_param(request), media_type)
-    if not instance.rows:
+def rendered_image(source: FrameSource, frame: int, params: tuple, metadata: dict) -> bytes:
+    """Frame ``frame`` (1-based) of the instance at ``source`` rendered with ``params``
+    (``render_params``), from ``rendercache`` when it was rendered before; ``metadata`` is the
+    instance's indexed DICOM JSON (or the part ``renderpixels.render_attributes`` keeps).
+    Raises Http404 for an instance without an image, NotAcceptable for what cannot be
+    rendered, OSError for a missing file."""
+    if not source.rows or not has_pixel_data(metadata):
         raise Http404("this instance has no image")
-    path = storage.absolute(instance.file_path)
+    path = storage.absolute(source.file_path)
     stat = os.stat(path)
     key = (str(path), stat.st_size, stat.st_mtime_ns, frame, *params)
     body = rendered_cache.get(key)
     if body is None:
         try:
-            source = FrameSource.of(instance, pixels_only=True)
-            body = _render_body(path, frame, source, params, instance.metadata)
+            body = _render_body(path, frame, source, params, metadata)
         except (ValueError, NotImplementedError, RuntimeError) as exc:
             raise NotAcceptable(f"cannot render this instance: {exc}") from None
         rendered_cache.put(key, body)
+    return body
+
+
+def _render_response(request, instance: Instance, frame: int, study, thumbnail: bool):
+    params = render_params(
+        request.GET, request.headers.get("Accept"), THUMBNAIL_SIZE if thumbnail else None
+    )
+    source = FrameSource.of(instance, pixels_only=True)
+    body = rendered_image(source, frame, params, instance.metadata)
     audit(request, AuditAction.RENDER, study=study, detail="thumbnail" if thumbnail else "rendered")
-    response = HttpResponse(body, content_type=media_type)
-    response["Cache-Control"] = "private, max-age=3600"
+    response = HttpResponse(body, content_type=params[3])
+    response["Cache-Control"] = RENDERED_CACHE_CONTROL
     return response
 
 
@@ -205,7 +225,9 @@ def thumbnail_instance(request, study_uid, series_uid, sop_uid):
 
 def _image_instances(**filters):
     return (
-        Instance.objects.filter(rows__isnull=False, **filters)
+        Instance.objects.filter(
+            rows__isnull=False, metadata__has_any_keys=PIXEL_DATA_TAGS, **filters
+        )
         .defer("metadata", "frame_offsets")
         .order_by("series__series_number", "series_id", "instance_number", "pk")
     )
@@ -235,10 +257,7 @@ def thumbnail_study(request, study_uid):
 
 def _rendered_many(request, instances, study):
     """Rendered Study / Series (PS3.18 10.4.1.1.3): one rendered part per instance."""
-    media_type = choose_image_type(request, multipart=True)
-    window = _window_param(request)
-    viewport = _viewport_param(request, None)
-    quality = _quality_param(request)
+    params = render_params(request.GET, request.headers.get("Accept"), multipart=True)
     rows = list(instances)
     if not rows:
         raise Http404("nothing to show here")
@@ -246,15 +265,13 @@ def _rendered_many(request, instances, study):
         raise BadRequest(f"{len(rows)} images; render at most {settings.DICOMWEB_MAX_FRAMES}")
 
     def part(instance):
-        yield _render_body(
-            storage.absolute(instance.file_path), 1, None, (window, viewport, quality, media_type)
-        )
+        yield _render_body(storage.absolute(instance.file_path), 1, None, params)
 
     audit(request, AuditAction.RENDER, study=study, detail=f"rendered {len(rows)} images")
     boundary = new_boundary()
-    parts = [(media_type, lambda inst=inst: part(inst)) for inst in rows]
+    parts = [(params[3], lambda inst=inst: part(inst)) for inst in rows]
     return streaming_response(
-        request, multipart_chunks(boundary, parts), multipart_content_type(media_type, boundary)
+        request, multipart_chunks(boundary, parts), multipart_content_type(params[3], boundary)
     )
 
 

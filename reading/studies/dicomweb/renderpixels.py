@@ -32,6 +32,8 @@ INDEXED_TAGS = (
 # Whose presence sends rendering to the file: LUT sequences, float pixel data, Pixel
 # Padding (pydicom's handling reads the whole dataset).
 FILE_ONLY_TAGS = ("00283000", "00283010", "7FE00008", "7FE00009", "00280120", "00280121")
+# Pixel Data, Float Pixel Data, Double Float Pixel Data: an instance with none has no image.
+PIXEL_DATA_TAGS = ("7FE00010", "7FE00008", "7FE00009")
 
 
 def read_header(path) -> Dataset:
@@ -61,6 +63,18 @@ def indexed_header(metadata: dict | None) -> Dataset | None:
         return None
     subset = {tag: metadata[tag] for tag in INDEXED_TAGS if tag in metadata}
     return _indexed_header(json.dumps(subset, sort_keys=True))
+
+
+def render_attributes(metadata: dict | None) -> dict:
+    """The part of an instance's indexed DICOM JSON that rendering reads (``indexed_header``
+    gives the same dataset for it as for the whole), for a cache to keep."""
+    wanted = (*INDEXED_TAGS, *FILE_ONLY_TAGS, *PIXEL_DATA_TAGS)
+    return {tag: metadata[tag] for tag in wanted if tag in (metadata or {})}
+
+
+def has_pixel_data(metadata: dict) -> bool:
+    """Whether an instance's indexed DICOM JSON (or its ``render_attributes``) has pixel data."""
+    return any(tag in metadata for tag in PIXEL_DATA_TAGS)
 
 
 @functools.lru_cache(maxsize=64)
