@@ -503,6 +503,23 @@ def test_rendered_and_thumbnails(attending_client, archive):
     assert AuditEvent.objects.filter(action="render").exists()
 
 
+def test_an_instance_with_rows_but_no_pixel_data_has_no_image(attending_client):
+    series = make_ct_series(2, rows=8, columns=8)
+    del series[1].PixelData  # Rows and Columns, but nothing to show
+    for ds in series:
+        assert ingest_instance(to_bytes(ds)).ok
+    base = _frames_url(series[1]).rsplit("/frames/", 1)[0]
+    assert attending_client.get(base + "/rendered").status_code == 404
+    assert attending_client.get(base + "/frames/1/rendered").status_code == 404
+    series_url = base.rsplit("/instances/", 1)[0]
+    parts = split_multipart(
+        attending_client.get(
+            series_url + "/rendered", headers={"Accept": 'multipart/related; type="image/png"'}
+        )
+    )
+    assert [content_type for content_type, _ in parts] == ["image/png"]  # the one image
+
+
 @pytest.mark.parametrize("name", COMPRESSED_FILES)
 def test_rendered_decodes_compressed(attending_client, name):
     ds = sample_with_new_uids(name)
