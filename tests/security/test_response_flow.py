@@ -29,6 +29,19 @@ from reading.edgeflow import install_daphne_flow_control
 install_daphne_flow_control()
 BLOCK = b"x" * {MIB}
 
+from twisted.internet import tcp
+
+SENDS = [0]
+_write_some_data = tcp.Connection.writeSomeData
+
+
+def counted_write(self, data):
+    SENDS[0] += 1
+    return _write_some_data(self, data)
+
+
+tcp.Connection.writeSomeData = counted_write
+
 
 async def application(scope, receive, send):
     if scope["type"] != "http":
@@ -39,7 +52,7 @@ async def application(scope, receive, send):
         await send({{"type": "http.response.body", "body": BLOCK, "more_body": True}})
     await send({{"type": "http.response.body", "body": b""}})
     with open(os.environ["FLOW_DONE"], "a") as fh:
-        fh.write(scope["path"] + "\\n")
+        fh.write(f"{{scope['path']}} {{SENDS[0]}}\\n")
 """
 
 
@@ -82,6 +95,22 @@ def test_a_client_that_stops_reading_holds_the_application_back(streaming_server
     assert grown["peak"] < 64 * MIB, f"the server buffered {grown['peak'] / MIB:.0f} MiB"
     assert len(response.read()) == MESSAGES * MIB
     assert _wait_for(done, "/slow")
+
+
+@pytest.mark.slow
+def test_a_reading_client_gets_up_to_a_megabyte_a_send(streaming_server):
+    """Twisted's own limit is 128 KiB a send: 256 MiB would take at least 2,048 sends."""
+    _, port, done = streaming_server
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/fast")
+    response = conn.getresponse()
+    buffer, size = memoryview(bytearray(MIB)), 0
+    while count := response.readinto(buffer):
+        size += count
+    assert size == MESSAGES * MIB
+    assert _wait_for(done, "/fast")
+    sends = int(done.read_text().split()[-1])
+    assert sends < MESSAGES * 4, f"{sends} sends for {MESSAGES} MiB"
 
 
 @pytest.mark.slow
