@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from types import SimpleNamespace
 
 import numpy as np
 import pydicom
@@ -21,7 +20,7 @@ from django.test import Client
 from pydicom.data import get_testdata_file
 
 from reading.accounts.services import create_api_token
-from reading.asgi import application, django_asgi_app, http_app
+from reading.asgi import application, django_asgi_app
 from reading.audit.models import AuditEvent
 from reading.studies.dicomweb.media import iter_multipart, parse_media_type
 from reading.studies.models import Instance
@@ -29,26 +28,13 @@ from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, make_dataset, to_bytes
 from tests.studies.asgi_client import (
     USER_AGENT,
-    CountingDjango,
     asgi_get,
-    close_executor_connection,
 )
 from tests.studies.test_dicomweb import sample_with_new_uids, source_frames
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ANY_SYNTAX = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
-
-
-@pytest.fixture
-def django_calls(settings, monkeypatch):
-    settings.DICOMWEB_FAST_FRAMES_TTL = 5
-    counting = CountingDjango(django_asgi_app)
-    monkeypatch.setattr(http_app, "app", counting)
-    http_app.clear()
-    yield counting
-    http_app.clear()
-    close_executor_connection()
 
 
 def parts(headers: dict, body: bytes) -> list[tuple[str, bytes]]:
@@ -126,16 +112,6 @@ async def test_native_frames_equal_the_django_view(attending, django_calls):
     headers, body = await same_as_django(frames_url(ds, "2"), auth)
     assert parts(headers, body)[0][1] == pixels[1].tobytes()
     assert django_calls.paths == []
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The fast path's clock (its caches'), moved by hand."""
-    from reading.studies.dicomweb import fastcache
-
-    now = [1000.0]
-    monkeypatch.setattr(fastcache, "time", SimpleNamespace(monotonic=lambda: now[0]))
-    return now
 
 
 @pytest.fixture

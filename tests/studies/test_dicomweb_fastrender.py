@@ -20,9 +20,7 @@ from reading.studies.dicomweb import fastrender
 from reading.studies.dicomweb.rendercache import rendered_cache
 from tests.dicom_factory import make_ct_series, make_dataset
 from tests.studies.asgi_client import USER_AGENT, asgi_get
-from tests.studies.test_dicomweb_fastpath import (  # noqa: F401 - fixtures
-    clock,
-    django_calls,
+from tests.studies.test_dicomweb_fastpath import (
     frames_url,
     session_cookie_for,
     store,

@@ -9,7 +9,6 @@ from tests.studies.asgi_client import asgi_get
 from tests.studies.test_dicomweb import split_multipart
 from tests.studies.test_dicomweb_fastpath import (
     ANY_SYNTAX,
-    django_calls,  # noqa: F401  (fixture)
     frames_url,
     parts,
     session_cookie_for,
@@ -27,7 +26,7 @@ def multiframe(frames: int = 3):
     return ds, pixels
 
 
-async def test_repeated_frames_are_served_once(attending, django_calls):  # noqa: F811
+async def test_repeated_frames_are_served_once(attending, django_calls):
     ds, pixels = multiframe()
     await store(ds)
     auth = await session_cookie_for(attending)
@@ -39,7 +38,7 @@ async def test_repeated_frames_are_served_once(attending, django_calls):  # noqa
     assert django_calls.paths == []  # the fast path answered it
 
 
-async def test_too_many_frames_is_400_on_both_paths(attending, django_calls, settings):  # noqa: F811
+async def test_too_many_frames_is_400_on_both_paths(attending, django_calls, settings):
     settings.DICOMWEB_MAX_FRAMES = 2
     ds, _ = multiframe()
     await store(ds)

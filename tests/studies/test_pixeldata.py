@@ -14,9 +14,8 @@ from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, make_dataset, to_bytes
 from tests.studies.asgi_client import asgi_get
 from tests.studies.test_dicomweb import sample_with_new_uids, source_frames
-from tests.studies.test_dicomweb_fastpath import (  # noqa: F401  (django_calls: fixture)
+from tests.studies.test_dicomweb_fastpath import (
     ANY_SYNTAX,
-    django_calls,
     session_cookie_for,
 )
 
@@ -160,7 +159,7 @@ def test_outsider_and_anonymous_get_no_pixels(outsider_client, client):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_fast_path_serves_the_viewer_batches(attending, django_calls):  # noqa: F811
+async def test_fast_path_serves_the_viewer_batches(attending, django_calls):
     from asgiref.sync import sync_to_async
 
     from reading.asgi import application
@@ -190,7 +189,7 @@ async def test_fast_path_serves_the_viewer_batches(attending, django_calls):  # 
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_fast_path_leaves_refusals_to_django(attending, outsider, django_calls):  # noqa: F811
+async def test_fast_path_leaves_refusals_to_django(attending, outsider, django_calls):
     from asgiref.sync import sync_to_async
 
     from reading.asgi import application
