@@ -1,4 +1,4 @@
-"""QIDO-RS, rendered and metadata reads ahead of the middleware (reading/studies/dicomweb/fastread.py).
+"""QIDO-RS, rendered, metadata and WADO-RS reads ahead of the middleware (fastread.py).
 
 Each answer is compared with Django's for the same request (status, every
 header, body), and the tests watch which of the two answered: successes come
@@ -8,10 +8,13 @@ cached there: a revoked token or a deactivated user is refused on the next reque
 
 from __future__ import annotations
 
+import io
 from urllib.parse import urlencode
 
+import pydicom
 import pytest
 from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator
 from django.utils import timezone
 
 from reading.accounts.models import ApiToken
@@ -24,8 +27,15 @@ from tests.studies.asgi_client import (
     CountingDjango,
     asgi_get,
     close_executor_connection,
+    http_scope,
 )
-from tests.studies.test_dicomweb_fastpath import session_cookie_for, store, token_for
+from tests.studies.test_dicomweb_fastpath import (
+    parts,
+    session_cookie_for,
+    store,
+    token_for,
+    without_boundary,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -195,3 +205,52 @@ async def test_cross_origin_requests_go_to_django(attending, fast, settings):
     )
     assert status == 200 and headers["access-control-allow-origin"] == ["https://viewer.example"]
     assert fast.app.paths == ["/dicomweb/studies"]
+
+
+DICOM_PARTS = 'multipart/related; type="application/dicom"'
+
+
+async def test_wado_retrieval_is_streamed_like_django(attending, fast):
+    series = make_ct_series(3, rows=32, columns=32)
+    await store(*series)
+    auth = await token_for(attending)
+    ds = series[0]
+    series_path = f"{study_path(ds)}/series/{ds.SeriesInstanceUID}"
+    for path, accept in (
+        (study_path(ds), DICOM_PARTS),
+        (series_path, DICOM_PARTS),
+        (instance_path(ds), DICOM_PARTS),
+        (instance_path(ds), "application/dicom"),
+        (series_path, DICOM_PARTS + "; transfer-syntax=*"),
+    ):
+        before = len(fast.app.paths)
+        status, fast_headers, fast_body = await asgi_get(fast, path, {**auth, "Accept": accept})
+        assert fast.app.paths[before:] == []  # not handed to Django
+        django = await asgi_get(django_asgi_app, path, {**auth, "Accept": accept})
+        assert status == django[0] == 200
+        assert without_boundary(fast_headers, fast_body) == without_boundary(*django[1:])
+    stored = [pydicom.dcmread(io.BytesIO(payload)) for _, payload in parts(fast_headers, fast_body)]
+    assert [part.SOPInstanceUID for part in stored] == [s.SOPInstanceUID for s in series]
+
+
+async def test_a_client_that_goes_away_stops_the_stream(attending, fast, monkeypatch):
+    from reading.studies.dicomweb import streaming
+
+    monkeypatch.setattr(streaming, "CHUNK", 1)  # a hop, and a message, per stored file
+    series = make_ct_series(40, rows=64, columns=64)
+    await store(*series)
+    auth = await token_for(attending)
+    path = f"{study_path(series[0])}/series/{series[0].SeriesInstanceUID}"
+    scope = http_scope(path, {"Host": "testserver", **auth, "Accept": DICOM_PARTS})
+    communicator = ApplicationCommunicator(fast, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    assert (await communicator.receive_output(10))["status"] == 200
+    await communicator.receive_output(10)  # the first part's header and file
+    await communicator.send_input({"type": "http.disconnect"})
+    await communicator.wait(10)  # the application ends ...
+    sent = 1
+    while not await communicator.receive_nothing(0.05):
+        message = await communicator.receive_output(1)
+        sent += 1
+        assert message.get("more_body"), "the body was finished for nobody"
+    assert sent < 40  # ... without reading the rest

@@ -1,5 +1,6 @@
-"""QIDO-RS searches, rendered images, thumbnails and metadata ahead of Django's middleware
-chain (a rendered instance or frame meets the frames fast path first, ``fastrender.py``).
+"""QIDO-RS searches, WADO-RS retrieval, rendered images, thumbnails and metadata ahead of
+Django's middleware chain (a rendered instance or frame meets the frames fast path first,
+``fastrender.py``).
 
 Through Django an authenticated DICOMweb read pays, before its view runs, a
 new thread and a new database connection (Daphne runs each request's sync code
@@ -20,12 +21,15 @@ What stays exactly Django's:
   through the same access functions (``studies_for_user``, ``instance_for_user``...).
 - **Audit.** The view writes its record through ``record_access`` as it does
   under Django (path, client address and user agent from the same request object).
-- **Errors.** Only successes (200, not streaming, no cookie to set) are sent
-  from here. Anything else (no or bad credentials, a session that would be
+- **Errors.** Only successes (200, no cookie to set) are sent from here. Anything else (no or bad credentials, a session that would be
   saved or logged out, a bad parameter, no such study, no role, a cross-origin
   request when CORS is configured, an HTTPS redirect, an exception) goes to
   Django, which answers it as before. A view that ran and failed has written
   nothing.
+- **Streams.** WADO-RS retrieval of stored instances (a study, a series, an
+  instance) is a streamed answer: its chunks are read on worker threads
+  (``streaming.py``) and sent from here, under Daphne's backpressure
+  (``reading/edgeflow.py``), until the client goes away.
 - **Headers.** ``Cache-Control`` is patched by the same function as
   ``reading.audit.middleware.NoStore``; the other middleware headers come from
   ``edgeauth.middleware_headers`` (``tests/studies/test_dicomweb_fastread.py``
@@ -68,6 +72,10 @@ ROUTES = frozenset(
         "study-metadata",
         "series-metadata",
         "instance-metadata",
+        # WADO-RS retrieval of stored instances, streamed (``_stream``).
+        "study",
+        "series-retrieve",
+        "instance",
     }
 )
 PREFIX = "/dicomweb/"
@@ -100,7 +108,10 @@ class ReadFastPath:
             if answer is not None:
                 status, headers, body = answer
                 await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+                if isinstance(body, bytes):
+                    await send({"type": "http.response.body", "body": body})
+                else:
+                    await _stream(body, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -120,6 +131,28 @@ class ReadFastPath:
         self._executor = None
 
 
+async def _stream(response, receive, send) -> None:
+    """A streamed view's body (its chunks read on worker threads, ``streaming.py``), until
+    the end or until the client goes away (``http.disconnect``), as Django's handler does."""
+    gone = asyncio.ensure_future(_disconnected(receive))
+    chunks = aiter(response)
+    try:
+        async for chunk in chunks:
+            if gone.done():
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        else:
+            await send({"type": "http.response.body", "body": b""})
+    finally:
+        gone.cancel()
+        await chunks.aclose()  # the client went away: the file reads stop
+
+
+async def _disconnected(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 def _credentials(request) -> tuple[str | None, str | None]:
     cookies = parse_cookie(request.META.get("HTTP_COOKIE", ""))
     session_key = cookies.get(settings.SESSION_COOKIE_NAME) or None
@@ -133,8 +166,9 @@ def _session_is_live(session_key: str) -> bool:
     return not store.is_empty()
 
 
-def answer_read(scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
-    """(status, headers, body) of a successful read, or None for Django to answer.
+def answer_read(scope) -> tuple[int, list[tuple[bytes, bytes]], object] | None:
+    """(status, headers, body) of a successful read, or None for Django to answer; the body
+    is bytes, or the streamed response whose chunks ``_stream`` sends.
 
     Runs on one of the fast path's threads, whose database connection stays open.
     """
@@ -175,11 +209,16 @@ def _answer(scope):
     request.user = user
     request.resolver_match = match
     response = match.func(request, *match.args, **match.kwargs)
-    if response.status_code != 200 or response.streaming or response.cookies:
+    if response.status_code != 200 or response.cookies:
         return None
+    if response.streaming and not response.is_async:
+        return None  # a sync iterator (not under ASGI): Django's to answer
     patch_cache_control(response, no_store=True, private=True)  # NoStore's rule
-    body = response.content
-    response["Content-Length"] = str(len(body))
+    if response.streaming:
+        body = response
+    else:
+        body = response.content
+        response["Content-Length"] = str(len(body))
     for name, value in middleware_headers(request.is_secure()):
         name, value = name.decode("latin-1"), value.decode("latin-1")
         if name == "Vary":
