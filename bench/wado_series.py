@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,6 +41,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_ms(pid: int) -> float:
+    """User + system CPU of process ``pid`` (all its threads) so far, in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def one_run(server: orthanc_compare.Server, conn, path: str) -> tuple[float, float, float, int]:
@@ -98,6 +105,7 @@ def main() -> None:
     daphne, port = start_daphne(env, app=args.app, log_path=args.log)
     app = orthanc_compare.Server("app", port, "/dicomweb", {"Authorization": f"Bearer {token}"})
     servers = [app]
+    pids = {"app": daphne.pid}
     orthanc = None
     with tempfile.TemporaryDirectory(prefix="bench-wado-series-") as tmp:
         try:
@@ -109,6 +117,7 @@ def main() -> None:
                 orthanc = orthanc_compare.start_orthanc(Path(tmp), http_port, free_port())
                 dicomweb.wait_for(http_port, "/system")
                 servers.append(orthanc_compare.Server("Orthanc", http_port, "/dicom-web", {}))
+                pids["Orthanc"] = orthanc.pid
                 orthanc_compare.stow(servers[1], files)
             paths = {s.name: series_path(s) for s in servers}
             conns = {s.name: s.connect() for s in servers}
@@ -120,14 +129,16 @@ def main() -> None:
                 for server in servers:
                     if args.new_connection:
                         conns[server.name] = server.connect()
+                    served = cpu_ms(pids[server.name])
                     seconds, first, cpu, size = one_run(
                         server, conns[server.name], paths[server.name]
                     )
+                    served = cpu_ms(pids[server.name]) - served
                     rate = size / 1e6 / seconds
                     results[server.name].append(rate)
                     line.append(
                         f"{server.name} {rate:6.1f} MB/s (first byte {first * 1000:4.1f} ms, "
-                        f"client CPU {cpu * 1000:3.0f} ms)"
+                        f"client CPU {cpu * 1000:3.0f} ms, server CPU {served:3.0f} ms)"
                     )
                 line.append(f"app RSS {rss_mb(daphne.pid):6.0f} MB")
                 print("  ".join(line), flush=True)

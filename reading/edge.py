@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from reading.edgeflow import install_daphne_flow_control
+from reading.edgesend import install_zero_copy
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def install_daphne_limits() -> None:
     except ImportError:  # another ASGI server: BodyLimit alone
         return
     install_daphne_flow_control()
+    install_zero_copy()
     if getattr(http_protocol.WebRequest, "reading_limited", False):
         return
     http_protocol.WebRequest = _limited_request_class(http_protocol.WebRequest)

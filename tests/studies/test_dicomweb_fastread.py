@@ -8,7 +8,9 @@ cached there: a revoked token or a deactivated user is refused on the next reque
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
 from urllib.parse import urlencode
 
 import pydicom
@@ -254,3 +256,35 @@ async def test_a_client_that_goes_away_stops_the_stream(attending, fast, monkeyp
         sent += 1
         assert message.get("more_body"), "the body was finished for nobody"
     assert sent < 40  # ... without reading the rest
+
+
+async def test_stored_files_go_by_zero_copy_where_the_server_offers_it(attending, fast):
+    series = make_ct_series(3, rows=32, columns=32)
+    await store(*series)
+    auth = await token_for(attending)
+    path = f"{study_path(series[0])}/series/{series[0].SeriesInstanceUID}"
+    headers = {"Host": "testserver", "User-Agent": USER_AGENT, **auth, "Accept": DICOM_PARTS}
+    scope = http_scope(path, headers)
+    scope["extensions"] = {"http.response.zerocopysend": {}}
+    kinds, body, start = [], b"", {}
+
+    async def receive():
+        await asyncio.sleep(3600)  # the client stays
+
+    async def send(message):
+        nonlocal body
+        kinds.append(message["type"])
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.zerocopysend":
+            fh = message["file"]  # open only until send returns
+            body += os.pread(fh.fileno(), message["count"], message.get("offset", 0))
+        else:
+            body += message.get("body", b"")
+
+    await fast(scope, receive, send)
+    assert kinds.count("http.response.zerocopysend") == 3  # one per stored file
+    assert fast.app.paths == []
+    found = {k.decode().lower(): [v.decode()] for k, v in start["headers"]}
+    django = await asgi_get(django_asgi_app, path, {**auth, "Accept": DICOM_PARTS})
+    assert without_boundary(found, body) == without_boundary(django[1], django[2])

@@ -105,7 +105,7 @@ async def test_a_stream_closed_early_waits_for_its_read_ahead():
             closed.append(True)
 
     source = chunks()
-    stream = streaming._in_threads(source)
+    stream = streaming.in_threads(source)
     first = await anext(stream)
     assert first[:1] == b"\x00"
     await stream.aclose()

@@ -53,7 +53,10 @@ from django.http import parse_cookie
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
+from reading.edgesend import EXTENSION as ZERO_COPY
+from reading.studies import storage
 from reading.studies.dicomweb.edgeauth import credential_user, middleware_headers
+from reading.studies.dicomweb.streaming import StoredFile
 
 # url names (under the ``dicomweb`` namespace) whose GET answers are served here.
 ROUTES = frozenset(
@@ -111,7 +114,7 @@ class ReadFastPath:
                 if isinstance(body, bytes):
                     await send({"type": "http.response.body", "body": body})
                 else:
-                    await _stream(body, receive, send)
+                    await _stream(body, scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -131,21 +134,53 @@ class ReadFastPath:
         self._executor = None
 
 
-async def _stream(response, receive, send) -> None:
-    """A streamed view's body (its chunks read on worker threads, ``streaming.py``), until
-    the end or until the client goes away (``http.disconnect``), as Django's handler does."""
+async def _stream(response, scope, receive, send) -> None:
+    """A streamed view's body (its chunks taken on worker threads, ``streaming.py``), until
+    the end or until the client goes away (``http.disconnect``), as Django's handler does.
+
+    Where the server offers ASGI's zero-copy send (``reading.edgesend``), stored files
+    among the chunks are sent from the page cache instead of being read in here.
+    """
     gone = asyncio.ensure_future(_disconnected(receive))
-    chunks = aiter(response)
+    stored = getattr(response, "stored_chunks", None)
+    if ZERO_COPY in scope.get("extensions", {}) and stored is not None:
+        chunks = _ready(stored)  # headers and files: nothing to read here, no thread hops
+    else:
+        chunks = aiter(response)
     try:
         async for chunk in chunks:
             if gone.done():
                 break
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if isinstance(chunk, StoredFile):
+                if not await _send_file(chunk, send):
+                    break  # cut short: the client sees the body is incomplete
+            else:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
         else:
             await send({"type": "http.response.body", "body": b""})
     finally:
         gone.cancel()
         await chunks.aclose()  # the client went away: the file reads stop
+
+
+async def _ready(chunks):
+    for chunk in chunks:
+        yield chunk
+
+
+async def _send_file(stored: StoredFile, send) -> bool:
+    """A stored file by zero-copy send; False when it is not the size recorded or is gone
+    (``streaming.file_chunks``' rule)."""
+    try:
+        with open(storage.absolute(stored.relpath), "rb", buffering=0) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if stored.size is not None and size != stored.size:
+                return False
+            message = {"type": ZERO_COPY, "file": fh, "count": size, "more_body": True}
+            await send(message)
+    except OSError:
+        return False
+    return True
 
 
 async def _disconnected(receive) -> None:

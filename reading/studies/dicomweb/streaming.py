@@ -8,7 +8,9 @@ Under ASGI the chunks are taken on a worker thread about a megabyte at a time
 (a part's header, its payload and the next part's header in one hop, not one
 hop each), and stored instances go out whole, one message each, with the
 body's Content-Length known from their recorded sizes: the client reads the
-body in one piece instead of decoding HTTP chunks.
+body in one piece instead of decoding HTTP chunks. Where the server offers
+ASGI's zero-copy send (``reading.edgesend``), the reads fast path sends stored
+files (``StoredFile``) from the page cache instead of reading them in.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
@@ -41,15 +44,37 @@ def file_chunks(relpath: str, size: int | None = None, chunk: int = CHUNK) -> It
             yield data
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """A stored file as one whole payload (``file_chunks``' arguments): sent by the server
+    from the page cache where it offers that (``fastread``), else read in chunks."""
+
+    relpath: str
+    size: int | None = None
+
+
 def multipart_chunks(
-    boundary: str, parts: list[tuple[str, Callable[[], Iterator[bytes]]]]
-) -> Iterator[bytes]:
-    """Part header, payload chunks and CRLF for each (content type, payload) part."""
+    boundary: str, parts: list[tuple[str, StoredFile | Callable[[], Iterator[bytes]]]]
+) -> Iterator[bytes | StoredFile]:
+    """Part header, payload and CRLF for each (content type, payload) part; a payload is a
+    ``StoredFile`` or a function giving its chunks. ``as_bytes`` reads the files."""
     for content_type, payload in parts:
         yield part_header(boundary, content_type)
-        yield from payload()
+        if isinstance(payload, StoredFile):
+            yield payload
+        else:
+            yield from payload()
         yield b"\r\n"
     yield closing_delimiter(boundary)
+
+
+def as_bytes(chunks: Iterator[bytes | StoredFile]) -> Iterator[bytes]:
+    """The chunks, each ``StoredFile`` among them read (``file_chunks``)."""
+    for chunk in chunks:
+        if isinstance(chunk, StoredFile):
+            yield from file_chunks(chunk.relpath, chunk.size)
+        else:
+            yield chunk
 
 
 def multipart_length(boundary: str, parts: list[tuple[str, int]]) -> int:
@@ -58,22 +83,28 @@ def multipart_length(boundary: str, parts: list[tuple[str, int]]) -> int:
     return framing + sum(size for _, size in parts) + len(closing_delimiter(boundary))
 
 
-def _take(iterator: Iterator[bytes], budget: int) -> list[bytes]:
-    """Chunks up to about ``budget`` bytes; small neighbours (a part's closing CRLF and the
-    next part's header) joined into one."""
+def _take(iterator: Iterator[bytes | StoredFile], budget: int) -> list[bytes | StoredFile]:
+    """Chunks up to about ``budget`` bytes (a stored file counts as its size, unread); small
+    neighbours (a part's closing CRLF and the next part's header) joined into one."""
     taken, size = [], 0
     for chunk in iterator:
-        if taken and len(chunk) < SMALL and len(taken[-1]) < SMALL:
+        if isinstance(chunk, StoredFile):
+            taken.append(chunk)
+            size += chunk.size or budget
+        elif (
+            taken and len(chunk) < SMALL and isinstance(taken[-1], bytes) and len(taken[-1]) < SMALL
+        ):
             taken[-1] += chunk
+            size += len(chunk)
         else:
             taken.append(chunk)
-        size += len(chunk)
+            size += len(chunk)
         if size >= budget:
             break
     return taken
 
 
-async def _in_threads(iterator: Iterator[bytes]):
+async def in_threads(iterator: Iterator[bytes | StoredFile]):
     # Chunks are read in a worker thread, about CHUNK bytes a hop: file reads never
     # block the event loop, and small chunks (part headers) cost no hop of their own.
     # The next hop's read runs while this one's chunks are sent.
@@ -92,12 +123,25 @@ async def _in_threads(iterator: Iterator[bytes]):
 
 
 def streaming_response(
-    request, chunks: Iterator[bytes], content_type: str, length: int | None = None
+    request,
+    chunks: Iterator[bytes | StoredFile],
+    content_type: str,
+    length: int | None = None,
+    stored: bool = False,
 ):
     """A streamed answer; ``length`` (when the chunks are known to make exactly that many
-    bytes) becomes its Content-Length."""
-    body = _in_threads(chunks) if isinstance(request, ASGIRequest) else chunks
+    bytes) becomes its Content-Length.
+
+    ``stored``: the chunks are stored files and bytes already in memory (no reading or
+    work to make them). They are then also the response's ``stored_chunks``, for an
+    application that sends the files itself (``fastread``); whoever iterates the response
+    instead gets them as bytes. Only one of the two is consumed.
+    """
+    body = as_bytes(chunks)
+    if isinstance(request, ASGIRequest):
+        body = in_threads(body)
     response = StreamingHttpResponse(body, content_type=content_type)
+    response.stored_chunks = chunks if stored else None
     if length is not None:
         response["Content-Length"] = str(length)
     return response

@@ -47,6 +47,7 @@ from reading.studies.dicomweb.media import (
     parse_accept,
 )
 from reading.studies.dicomweb.streaming import (
+    StoredFile,
     file_chunks,
     multipart_chunks,
     multipart_length,
@@ -122,18 +123,16 @@ def _retrieve(request, instances: list[tuple[str, str, int]], study, single: boo
     audit(request, AuditAction.RETRIEVE, study=study, detail="instances")
     if bare:
         path, _, size = instances[0]
-        return streaming_response(request, file_chunks(path, size), DICOM, size)
+        return streaming_response(request, iter([StoredFile(path, size)]), DICOM, size, stored=True)
     boundary = new_boundary()
     content_type = multipart_content_type(DICOM, boundary)
     if target is None or all(ts == target for _, ts, _ in instances):
         # As stored: the length is known, and given, before anything is read.
         part_type = DICOM if target is None else f"{DICOM}; transfer-syntax={target}"
-        parts = [
-            (part_type, lambda path=path, size=size: file_chunks(path, size))
-            for path, _, size in instances
-        ]
+        parts = [(part_type, StoredFile(path, size)) for path, _, size in instances]
         length = multipart_length(boundary, [(part_type, size) for _, _, size in instances])
-        return streaming_response(request, multipart_chunks(boundary, parts), content_type, length)
+        chunks = multipart_chunks(boundary, parts)
+        return streaming_response(request, chunks, content_type, length, stored=True)
     part_type = f"{DICOM}; transfer-syntax={target}"
     parts = [
         (part_type, lambda path=path, ts=ts: _as(path, ts, target)) for path, ts, _ in instances
