@@ -303,7 +303,7 @@ def check_frames(port: int, token: str, paths: list[tuple[str, str]], expected: 
     return first
 
 
-def run_orthanc_comparison(args, env, token, web_port, files, tmp_path):
+def run_orthanc_comparison(args, env, token, web_port, daphne_pid, files, tmp_path):
     """The CT into a private Orthanc too; every operation timed on both (bench/orthanc_compare.py).
 
     Returns the Orthanc and DICOM listener processes (stopped by the caller).
@@ -355,6 +355,7 @@ def run_orthanc_comparison(args, env, token, web_port, files, tmp_path):
             app_dicom=app_dicom,
             orthanc_dicom=dicom_port,
             rounds=args.rounds,
+            pids=[daphne_pid, orthanc.pid, listener.pid],
         )
     except BaseException:
         for server in (orthanc, listener):  # nobody else stops them once this fails
@@ -484,7 +485,7 @@ def main() -> None:
             print(json.dumps(results))
             if args.orthanc:
                 orthanc, listener = run_orthanc_comparison(
-                    args, env, token, web_port, files, tmp_path
+                    args, env, token, web_port, daphne.pid, files, tmp_path
                 )
         finally:
             for server in (daphne, static, raw, orthanc, listener):

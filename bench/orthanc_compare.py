@@ -17,6 +17,9 @@ Operations, each timed for both servers by the same code:
 - series metadata, p50 of sequential requests;
 - frames one by one (``multipart/related; type="application/octet-stream"``),
   1 and 8 clients (frames/s).
+
+Each read is timed once both servers (and the app's DICOM listener) have been idle
+for 0.2 s (``quiet``).
 """
 
 from __future__ import annotations
@@ -99,6 +102,27 @@ class Server:
 
     def connect(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+
+
+def cpu_ticks(pids: list[int]) -> int:
+    """User + system clock ticks the processes ``pids`` have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def quiet(pids: list[int], window: float = 0.2, timeout: float = 15) -> None:
+    """Wait until the servers ``pids`` have done no work for ``window`` seconds (at most
+    ``timeout``), before a read is timed: work a server goes on with after answering (its
+    own indexing of what it was sent) would otherwise fall on whichever is timed next."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_ticks(pids)
+        time.sleep(window)
+        if cpu_ticks(pids) == before:
+            return
 
 
 def settle() -> None:
@@ -202,6 +226,7 @@ def compare(
     orthanc_dicom: int,
     rounds: int = 3,
     samples: int = 30,
+    pids: list[int] = (),
 ) -> list[dict]:
     """Run every operation on both servers; rows of (operation, app, orthanc, unit, ratio).
 
@@ -228,6 +253,7 @@ def compare(
         )
     study, series, sops = uids["study"], uids["series"], uids["sops"]
     qido = f"/studies?PatientID={uids['patient_id']}"
+    quiet(pids)
     row(
         "QIDO-RS study search p50",
         p50(app, qido, samples) * 1000,
@@ -239,6 +265,7 @@ def compare(
     dicom = 'multipart/related; type="application/dicom"'
     best = {}
     for server in (app, orthanc):
+        quiet(pids)
         runs = [fetch(server, [series_path], 1, dicom) for _ in range(rounds)]
         seconds, size = min(runs)
         best[server.name] = size / 1e6 / seconds
@@ -246,6 +273,7 @@ def compare(
     rendered = [f"{series_path}/instances/{sop}/rendered" for sop in sops]
     first, again = {}, {}
     for server in (app, orthanc):
+        quiet(pids)
         runs = [fetch(server, rendered, 1, "image/jpeg") for _ in range(max(rounds, 2))]
         # Round 1 is a first view: nothing rendered yet. The app keeps rendered images
         # (rendercache.py), so its later rounds are answered from memory.
@@ -256,6 +284,7 @@ def compare(
     row("/rendered JPEG first view, 1 client", first["app"], first["orthanc"], "images/s")
     row("/rendered JPEG again, 1 client", again["app"], again["orthanc"], "images/s")
     metadata = f"{series_path}/metadata"
+    quiet(pids)
     row(
         "series metadata p50",
         p50(app, metadata, samples, "application/dicom+json") * 1000,
@@ -268,6 +297,7 @@ def compare(
     for clients in (1, 8):
         best = {}
         for server in (app, orthanc):
+            quiet(pids)
             fetch(server, frames[:20], clients, octet)  # warm up
             seconds, _ = min(fetch(server, frames, clients, octet) for _ in range(rounds))
             best[server.name] = len(frames) / seconds
