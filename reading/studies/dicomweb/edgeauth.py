@@ -11,6 +11,7 @@ credential's user and the series' frame locations that user may read.
 
 from __future__ import annotations
 
+import functools
 from importlib import import_module
 from types import SimpleNamespace
 
@@ -72,6 +73,16 @@ def frames_access(session_key, authorization, study_uid, series_uid, user, load_
         connection.close()
 
 
+@functools.lru_cache(maxsize=16)
+def _no_store(cache_control: str | None) -> str:
+    """The Cache-Control NoStore leaves on an answer whose view set ``cache_control``."""
+    response = HttpResponse()
+    if cache_control:
+        response["Cache-Control"] = cache_control
+    patch_cache_control(response, no_store=True, private=True)  # NoStore's rule
+    return response["Cache-Control"]
+
+
 def middleware_headers(secure: bool, cache_control: str | None = None) -> list[tuple[bytes, bytes]]:
     """The headers Django's middleware puts on a successful answer whose view set the
     Cache-Control ``cache_control`` (or none) (the tests compare both)."""
@@ -100,11 +111,7 @@ def middleware_headers(secure: bool, cache_control: str | None = None) -> list[t
                 ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
             )
     if "reading.audit.middleware.NoStore" in middleware:
-        response = HttpResponse()
-        if cache_control:
-            response["Cache-Control"] = cache_control
-        patch_cache_control(response, no_store=True, private=True)  # NoStore's rule
-        headers.append(("Cache-Control", response["Cache-Control"]))
+        headers.append(("Cache-Control", _no_store(cache_control)))
     if "django.middleware.clickjacking.XFrameOptionsMiddleware" in middleware:
         headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
