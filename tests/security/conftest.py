@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import psutil
 import pytest
@@ -67,3 +69,13 @@ def peak_rss(pid: int):
     finally:
         done.set()
         thread.join()
+
+
+def wait_for_text(path: Path, text: str, seconds: float = 10) -> bool:
+    """Whether ``text`` appears in the file ``path`` (written by a server) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text():
+            return True
+        time.sleep(0.05)
+    return False

@@ -12,12 +12,11 @@ import os
 import socket
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from reading.devserver import ROOT, start_daphne, stop
-from tests.security.conftest import peak_rss
+from tests.security.conftest import peak_rss, wait_for_text
 
 MIB = 1 << 20
 MESSAGES = 256
@@ -72,15 +71,6 @@ def streaming_server(tmp_path):
     stop(proc)
 
 
-def _wait_for(path: Path, text: str, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="resident memory via /proc")
 def test_a_client_that_stops_reading_holds_the_application_back(streaming_server):
@@ -94,7 +84,7 @@ def test_a_client_that_stops_reading_holds_the_application_back(streaming_server
     assert not done.exists()
     assert grown["peak"] < 64 * MIB, f"the server buffered {grown['peak'] / MIB:.0f} MiB"
     assert len(response.read()) == MESSAGES * MIB
-    assert _wait_for(done, "/slow")
+    assert wait_for_text(done, "/slow")
 
 
 @pytest.mark.slow
@@ -108,7 +98,7 @@ def test_a_reading_client_gets_up_to_a_megabyte_a_send(streaming_server):
     while count := response.readinto(buffer):
         size += count
     assert size == MESSAGES * MIB
-    assert _wait_for(done, "/fast")
+    assert wait_for_text(done, "/fast")
     sends = int(done.read_text().split()[-1])
     assert sends < MESSAGES * 4, f"{sends} sends for {MESSAGES} MiB"
 
@@ -119,4 +109,4 @@ def test_a_client_that_goes_away_releases_the_application(streaming_server):
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(b"GET /gone HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
-    assert _wait_for(done, "/gone"), "the application is still waiting on a closed socket"
+    assert wait_for_text(done, "/gone"), "the application is still waiting on a closed socket"

@@ -11,11 +11,11 @@ import http.client
 import os
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
 from reading.devserver import ROOT, start_daphne, stop
+from tests.security.conftest import wait_for_text
 
 MIB = 1 << 20
 
@@ -76,15 +76,6 @@ def _expected(data: bytes, repeat: int) -> bytes:
     return (b"head:" + data[10:1010] + data + b":tail\n") * repeat
 
 
-def _wait_for(path: Path, text: str, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.parametrize("path", ["/length", "/chunked"])
 def test_file_regions_arrive_in_order(zero_copy_server, path):
     port, data, done = zero_copy_server
@@ -96,7 +87,7 @@ def test_file_regions_arrive_in_order(zero_copy_server, path):
         if path == "/chunked":
             assert response.getheader("transfer-encoding") == "chunked"
         assert response.read() == _expected(data, repeat)
-    assert _wait_for(done, path)
+    assert wait_for_text(done, path)
 
 
 def test_a_client_that_goes_away_releases_the_application(zero_copy_server):
@@ -106,4 +97,4 @@ def test_a_client_that_goes_away_releases_the_application(zero_copy_server):
         sock.sendall(b"GET /gone?64 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
         time.sleep(0.5)  # the server is waiting for the socket to take more
-    assert _wait_for(done, "/gone"), "the application is still waiting on a closed socket"
+    assert wait_for_text(done, "/gone"), "the application is still waiting on a closed socket"
