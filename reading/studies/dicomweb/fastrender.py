@@ -95,4 +95,4 @@ class RenderedImages:
             )
         except (Http404, NotAcceptable, OSError):
             return None
-        return params[3], body
+        return params.media_type, body

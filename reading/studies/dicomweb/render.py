@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+from typing import NamedTuple
 
 import numpy as np
 import simplejpeg
@@ -57,14 +58,24 @@ def choose_image_type(get, accept: str | None, multipart: bool = False) -> str:
     raise NotAcceptable("rendered images are available as image/jpeg or image/png")
 
 
+class RenderParams(NamedTuple):
+    """What a rendered request asks for (PS3.18 8.3.5.1); part of the cache key."""
+
+    window: tuple[float, float, str] | None
+    viewport: tuple[int, int] | None
+    quality: int
+    media_type: str
+
+
 def render_params(
     get, accept: str | None, viewport: int | None = None, multipart: bool = False
-) -> tuple:
-    """(window, viewport, quality, media type) of a request's query parameters ``get`` and
-    Accept header (PS3.18 8.3.5.1); ``viewport`` is the size when none is asked for.
-    Raises BadRequest or NotAcceptable."""
+) -> RenderParams:
+    """The parameters of a request's query ``get`` and Accept header ``accept``;
+    ``viewport`` is the size when none is asked for. Raises BadRequest or NotAcceptable."""
     media_type = choose_image_type(get, accept, multipart)
-    return _window_param(get), _viewport_param(get, viewport), _quality_param(get), media_type
+    return RenderParams(
+        _window_param(get), _viewport_param(get, viewport), _quality_param(get), media_type
+    )
 
 
 def _window_param(get) -> tuple[float, float, str] | None:
@@ -157,7 +168,7 @@ def _render_body(
     return encode(_fit(image, viewport), media_type, quality)
 
 
-def rendered_image(source: FrameSource, frame: int, params: tuple, metadata: dict) -> bytes:
+def rendered_image(source: FrameSource, frame: int, params: RenderParams, metadata: dict) -> bytes:
     """Frame ``frame`` (1-based) of the instance at ``source`` rendered with ``params``
     (``render_params``), from ``rendercache`` when it was rendered before; ``metadata`` is the
     instance's indexed DICOM JSON (or the part ``renderpixels.render_attributes`` keeps).
@@ -185,7 +196,7 @@ def _render_response(request, instance: Instance, frame: int, study, thumbnail: 
     source = FrameSource.of(instance, pixels_only=True)
     body = rendered_image(source, frame, params, instance.metadata)
     audit(request, AuditAction.RENDER, study=study, detail="thumbnail" if thumbnail else "rendered")
-    response = HttpResponse(body, content_type=params[3])
+    response = HttpResponse(body, content_type=params.media_type)
     response["Cache-Control"] = RENDERED_CACHE_CONTROL
     return response
 
@@ -269,9 +280,11 @@ def _rendered_many(request, instances, study):
 
     audit(request, AuditAction.RENDER, study=study, detail=f"rendered {len(rows)} images")
     boundary = new_boundary()
-    parts = [(params[3], lambda inst=inst: part(inst)) for inst in rows]
+    parts = [(params.media_type, lambda inst=inst: part(inst)) for inst in rows]
     return streaming_response(
-        request, multipart_chunks(boundary, parts), multipart_content_type(params[3], boundary)
+        request,
+        multipart_chunks(boundary, parts),
+        multipart_content_type(params.media_type, boundary),
     )
 
 
