@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, time
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
@@ -9,6 +10,7 @@ from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 BULK_PREFIX = "bulk:"
 
 
+@functools.lru_cache(maxsize=4096)  # a few dozen attributes, in every search answer
 def tag_hex(keyword_or_tag: str) -> str | None:
     """``"PatientID"`` or ``"00100020"`` -> ``"00100020"``; None when unknown."""
     text = keyword_or_tag.strip()
@@ -22,6 +24,7 @@ def keyword(tag: str) -> str:
     return keyword_for_tag(int(tag, 16)) or tag
 
 
+@functools.lru_cache(maxsize=4096)
 def vr_of(tag: str) -> str:
     try:
         return dictionary_VR(int(tag, 16)).split(" or ")[0]
