@@ -33,11 +33,12 @@ import threading
 import time
 from pathlib import Path
 
+from benchct import BENCH_AET
+
 from reading.devserver import dcmtk  # DCMTK past the venv's pynetdicom scripts
 
 ORTHANC = "/usr/sbin/Orthanc"
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
-BENCH_AET = "BENCHSCU"
 # Requests before a p50 is timed: the app answers these on a pool of four threads, each
 # with its own database connection and caches to fill (one warmed a quarter of them).
 WARM_UP = 10

@@ -45,7 +45,7 @@ def main() -> None:
 
     settings.DICOMWEB_FAST_READS = True
     if not ready.exists():
-        import dicomweb
+        import benchct
         from django.core.management import call_command
 
         from reading.accounts.models import User
@@ -56,7 +56,7 @@ def main() -> None:
         call_command("migrate", "--noinput", verbosity=0)
         user = User.objects.create_user("bench", password="bench-password", role="attending")
         key = create_api_token(user).key
-        for raw in dicomweb.build_ct(args.slices):
+        for raw in benchct.build_ct(args.slices):
             assert ingest_instance(raw).ok
         ready.write_text(key)
     key = ready.read_text()

@@ -26,7 +26,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-import dicomweb  # noqa: E402
+import benchct  # noqa: E402
 import orthanc_compare  # noqa: E402
 
 from reading.devserver import free_port, start_daphne, stop  # noqa: E402
@@ -47,12 +47,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 def app_server(name: str, root: Path, data: Path, procs: list) -> orthanc_compare.Server:
-    env = dicomweb.django_env(data)
+    env = benchct.django_env(data)
     env["PYTHONPATH"] = str(root)
-    token = dicomweb.prepare(env)
+    token = benchct.prepare(env)
     proc, port = start_daphne(env, cwd=root)
     procs.append(proc)
-    dicomweb.wait_for(port, "/healthz")
+    benchct.wait_for(port, "/healthz")
     return orthanc_compare.Server(name, port, "/dicomweb", {"Authorization": f"Bearer {token}"})
 
 
@@ -74,9 +74,9 @@ def main() -> None:
             }
             http_port, dicom_port = free_port(), free_port()
             procs.append(orthanc_compare.start_orthanc(tmp_path, http_port, dicom_port))
-            dicomweb.wait_for(http_port, "/system")
+            benchct.wait_for(http_port, "/system")
             servers["orthanc"] = orthanc_compare.Server("orthanc", http_port, "/dicom-web", {})
-            warm = dicomweb.build_ct(args.batch, patient_id="STOW-WARM")
+            warm = benchct.build_ct(args.batch, patient_id="STOW-WARM")
             for server in servers.values():
                 orthanc_compare.stow(server, warm, args.batch)
             names = list(servers)
@@ -84,7 +84,7 @@ def main() -> None:
             rates: dict[str, list[float]] = {name: [] for name in names}
             cpu: dict[str, list[float]] = {name: [] for name in names}
             for r in range(args.rounds):
-                files = dicomweb.build_ct(args.slices, patient_id=f"STOW-{r}")
+                files = benchct.build_ct(args.slices, patient_id=f"STOW-{r}")
                 for name in names[r % 3 :] + names[: r % 3]:
                     used = cpu_seconds(pids[name])
                     seconds = orthanc_compare.stow(servers[name], files, args.batch)

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-import dicomweb  # noqa: E402
+import benchct  # noqa: E402
 import orthanc_compare  # noqa: E402
 
 from reading.devserver import free_port, start_daphne, stop  # noqa: E402
@@ -94,14 +94,14 @@ def main() -> None:
     args = parser.parse_args()
 
     data = Path(args.data)
-    env = dicomweb.django_env(data / "data")
+    env = benchct.django_env(data / "data")
     ready = data / ".ready"
     fresh = not ready.exists()
     if fresh:
         data.mkdir(parents=True, exist_ok=True)
-        ready.write_text(dicomweb.prepare(env))
+        ready.write_text(benchct.prepare(env))
     token = ready.read_text()
-    files = dicomweb.build_ct(args.slices) if fresh or args.orthanc else []
+    files = benchct.build_ct(args.slices) if fresh or args.orthanc else []
     daphne, port = start_daphne(env, app=args.app, log_path=args.log)
     app = orthanc_compare.Server("app", port, "/dicomweb", {"Authorization": f"Bearer {token}"})
     servers = [app]
@@ -109,13 +109,13 @@ def main() -> None:
     orthanc = None
     with tempfile.TemporaryDirectory(prefix="bench-wado-series-") as tmp:
         try:
-            dicomweb.wait_for(port, "/healthz")
+            benchct.wait_for(port, "/healthz")
             if fresh:
                 orthanc_compare.stow(app, files)
             if args.orthanc:
                 http_port = free_port()
                 orthanc = orthanc_compare.start_orthanc(Path(tmp), http_port, free_port())
-                dicomweb.wait_for(http_port, "/system")
+                benchct.wait_for(http_port, "/system")
                 servers.append(orthanc_compare.Server("Orthanc", http_port, "/dicom-web", {}))
                 pids["Orthanc"] = orthanc.pid
                 orthanc_compare.stow(servers[1], files)
