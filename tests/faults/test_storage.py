@@ -23,7 +23,7 @@ from reading.studies import storage
 from reading.studies.models import Instance, Series, Study
 from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, to_bytes
-from tests.studies.test_dicomweb import stow
+from tests.studies.dicomweb_helpers import stow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,7 +20,7 @@ from reading.accounts.services import create_api_token
 from reading.audit.models import AuditEvent
 from reading.studies.models import Instance
 from tests.dicom_factory import make_ct_series
-from tests.studies.test_dicomweb import (
+from tests.studies.dicomweb_helpers import (
     COMPRESSED_FILES,
     sample_with_new_uids,
     source_frames,

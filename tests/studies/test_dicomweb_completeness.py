@@ -10,7 +10,7 @@ from PIL import Image
 
 from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, make_dataset, to_bytes
-from tests.studies.test_dicomweb import sample_with_new_uids, split_multipart
+from tests.studies.dicomweb_helpers import sample_with_new_uids, split_multipart
 
 pytestmark = pytest.mark.django_db
 EXPLICIT = "1.2.840.10008.1.2.1"
@@ -118,7 +118,7 @@ def test_cached_series_metadata_follows_new_instances(
 
 
 def test_partial_stow_carries_a_warning(attending_client):
-    from tests.studies.test_dicomweb import stow
+    from tests.studies.dicomweb_helpers import stow
 
     response = stow(attending_client, [to_bytes(make_dataset()), b"not dicom" * 40])
     assert response.status_code == 202

@@ -30,7 +30,7 @@ from tests.studies.asgi_client import (
     USER_AGENT,
     asgi_get,
 )
-from tests.studies.test_dicomweb import sample_with_new_uids, source_frames
+from tests.studies.dicomweb_helpers import sample_with_new_uids, source_frames
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,7 @@ import pytest
 from reading.asgi import application
 from tests.dicom_factory import make_dataset
 from tests.studies.asgi_client import asgi_get
-from tests.studies.test_dicomweb import split_multipart
+from tests.studies.dicomweb_helpers import split_multipart
 from tests.studies.test_dicomweb_fastpath import (
     ANY_SYNTAX,
     frames_url,

@@ -7,7 +7,7 @@ from reading.studies.dimse import StoreSCP
 from reading.studies.models import Instance, Patient, Series, Study
 from reading.studies.services import PATIENT_MISMATCH, IngestStatus, ingest_instance
 from tests.dicom_factory import make_dataset, to_bytes
-from tests.studies.test_dicomweb import seq_items, stow, value
+from tests.studies.dicomweb_helpers import seq_items, stow, value
 from tests.studies.test_upload import upload
 
 pytestmark = pytest.mark.django_db

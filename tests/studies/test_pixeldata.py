@@ -13,7 +13,7 @@ from reading.studies.dicomweb.media import iter_multipart, parse_media_type
 from reading.studies.services import ingest_instance
 from tests.dicom_factory import make_ct_series, make_dataset, to_bytes
 from tests.studies.asgi_client import asgi_get
-from tests.studies.test_dicomweb import sample_with_new_uids, source_frames
+from tests.studies.dicomweb_helpers import sample_with_new_uids, source_frames
 from tests.studies.test_dicomweb_fastpath import (
     ANY_SYNTAX,
     session_cookie_for,
