@@ -174,3 +174,11 @@ def shot():
         return path
 
     return take
+
+
+@pytest.fixture(scope="session", autouse=True)
+def viewer_bundle():
+    """The built bundle (``make frontend``: npm ci + vite build), built once if missing."""
+    if not (ROOT / "static" / "viewer" / "viewer.js").exists():
+        subprocess.run(["make", "--no-print-directory", "frontend"], cwd=ROOT, check=True)
+    return ROOT / "static" / "viewer"

@@ -25,7 +25,6 @@ from tests.browser.conftest import (
     stop_server,
 )
 from tests.browser.offloop import in_thread
-from tests.browser.test_viewer import viewer_bundle  # noqa: F401 - builds the bundle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -24,7 +24,6 @@ from tests.ai.conftest import _seed, series_uid, tiny_medgemma  # noqa: F401 - t
 from tests.browser.conftest import _server_env, start_server, stop_server
 from tests.browser.offloop import in_thread
 from tests.browser.test_ai import _until, open_viewer
-from tests.browser.test_viewer import viewer_bundle  # noqa: F401 - builds the bundle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

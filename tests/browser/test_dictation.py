@@ -24,9 +24,8 @@ from reading.studies.models import Study
 from tests.browser.conftest import _server_env, session_cookie_for, start_server, stop_server
 from tests.browser.offloop import in_thread
 from tests.browser.speech import RATE, read_wav, rms, spoken_wav
-from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
+from tests.browser.viewer_helpers import (
     make_study,
-    viewer_bundle,
 )
 
 pytestmark = pytest.mark.browser

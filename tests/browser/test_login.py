@@ -4,9 +4,8 @@ import pytest
 
 from tests.browser.conftest import _server_env, session_cookie_for, start_server, stop_server
 from tests.browser.test_reports import _until
-from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
+from tests.browser.viewer_helpers import (
     make_study,
-    viewer_bundle,
 )
 
 pytestmark = pytest.mark.browser

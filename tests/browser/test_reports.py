@@ -12,9 +12,8 @@ from reading.reading_sessions import services as session_services
 from reading.reports.models import Report, ReportStatus
 from reading.studies.models import Study
 from tests.browser.offloop import in_thread
-from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
+from tests.browser.viewer_helpers import (
     make_study,
-    viewer_bundle,
 )
 
 pytestmark = pytest.mark.browser

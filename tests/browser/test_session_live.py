@@ -10,9 +10,8 @@ from reading.studies.models import Study
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.offloop import in_thread
 from tests.browser.test_session_ui import LIVE, _wait_viewer
-from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
+from tests.browser.viewer_helpers import (
     make_study,
-    viewer_bundle,
 )
 
 pytestmark = pytest.mark.browser

@@ -10,9 +10,8 @@ from reading.reading_sessions import services
 from reading.reading_sessions.models import ReadingSession, SessionInvite, SessionStatus
 from reading.studies.models import Study
 from tests.browser.offloop import in_thread
-from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
+from tests.browser.viewer_helpers import (
     make_study,
-    viewer_bundle,
     wait_for_image,
 )
 

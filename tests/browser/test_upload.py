@@ -7,7 +7,6 @@ import pytest
 
 from reading.audit.models import AuditAction, AuditEvent
 from reading.studies.models import Instance
-from tests.browser.test_viewer import viewer_bundle  # noqa: F401, E402 - the page scripts are built by Vite
 from tests.dicom_factory import make_ct_series, make_dataset, to_bytes
 
 pytestmark = pytest.mark.browser

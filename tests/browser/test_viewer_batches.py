@@ -12,15 +12,15 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
 from tests.browser.offloop import in_thread
-from tests.browser.test_viewer import (  # noqa: F401 (viewer_bundle: the built bundle)
+from tests.browser.viewer_helpers import (
     assert_not_blank,
+    ingest,
+    open_page,
     phantom_slice,
     pixels,
     state,
-    viewer_bundle,
     wait_loaded,
 )
-from tests.browser.test_viewer_clinical import ingest, open_page
 from tests.dicom_factory import make_dataset
 
 pytestmark = pytest.mark.browser

@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.offloop import in_thread
-from tests.browser.test_viewer import (  # noqa: F401 - viewer_bundle builds the bundle
+from tests.browser.viewer_helpers import (
     make_study,
     open_viewer,
     state,
-    viewer_bundle,
     wait_loaded,
 )
 from tests.dicom_factory import make_ct_series, to_bytes

@@ -10,7 +10,6 @@ import pytest
 from reading.accounts.models import User
 from reading.accounts.services import create_api_token
 from reading.worklist.models import Priority, ReadingItem
-from tests.browser.test_viewer import viewer_bundle  # noqa: F401, E402 - the page scripts are built by Vite
 from tests.dicom_factory import make_dataset, to_bytes
 from tests.worklist.conftest import build_study
 
