@@ -8,20 +8,29 @@ once and whole, transcripts reaching the other browser and the report), never on
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
 import time
-import wave
 
-import numpy as np
 import pytest
 
 from reading.devserver import CHROMIUM, CHROMIUM_ARGS, ROOT
 from reading.reading_sessions import services
 from reading.studies.models import Study
 from tests.browser.conftest import _server_env, session_cookie_for, start_server, stop_server
+from tests.browser.dictation_helpers import (
+    FRAME,
+    dictation,
+    looped_match,
+    open_viewer_page,
+    origin,
+    record_until,
+    stored_audio,
+    stored_utterances,
+    until,
+    wait_dictation,
+)
 from tests.browser.offloop import in_thread
 from tests.browser.speech import RATE, read_wav, rms, spoken_wav
 from tests.browser.viewer_helpers import (
@@ -31,7 +40,6 @@ from tests.browser.viewer_helpers import (
 pytestmark = pytest.mark.browser
 
 SPOKEN = "No acute cardiopulmonary process. The heart size is normal."
-FRAME = RATE // 10  # the capture worklet's frame: 100 ms
 
 
 @pytest.fixture(scope="module")
@@ -84,113 +92,6 @@ def no_model_url(django_db_setup, django_db_blocker):
     stop_server(proc)
 
 
-def _until(page, predicate: str, arg=None, timeout: float = 20000):
-    """Poll a JS function until it returns something truthy (``page.wait_for_function``
-    polls with eval(), which the page's Content-Security-Policy refuses)."""
-    deadline = time.monotonic() + timeout / 1000
-    while True:
-        value = page.evaluate(predicate, arg)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} ms: {predicate}")
-        page.wait_for_timeout(100)
-
-
-def _dictation(page, expr="s"):
-    return page.evaluate(
-        f"() => {{ const s = window.readingViewer.dictation.state(); return {expr}; }}"
-    )
-
-
-def _wait_dictation(page, condition, timeout=20000):
-    return _until(
-        page,
-        f"() => {{ const d = window.readingViewer && window.readingViewer.dictation;"
-        f" if (!d) return false; const s = d.state(); return {condition}; }}",
-        timeout=timeout,
-    )
-
-
-def _open_viewer(page, *, session=False):
-    try:
-        _until(page, "() => window.readingViewer && window.readingViewer.state().ready", 60000)
-    except AssertionError as exc:
-        error = page.evaluate("() => document.getElementById('rr-viewer')?.dataset.error || ''")
-        raise AssertionError(
-            f"the viewer did not start: {error!r}, page errors {page.errors}"
-        ) from exc
-    _until(page, "() => window.readingViewer.state().viewports.some(v => v.imageId)")
-    if session:
-        _until(
-            page,
-            "() => window.readingSession && window.readingSession.state().connection === 'live'",
-        )
-    return page
-
-
-def _record_until(page, samples, *, drop_at=None, shot=None):
-    """Record (key D) until ``samples`` are captured; optionally drop the socket on the way."""
-    page.keyboard.press("d")
-    _wait_dictation(page, "s.state === 'listening'")
-    if drop_at:
-        _wait_dictation(page, f"s.samples >= {drop_at}")
-        page.context.set_offline(True)
-        page.evaluate("window.readingViewer.dictation.drop()")
-        _wait_dictation(page, "s.connection !== 'live'")
-        page.wait_for_timeout(1200)  # frames pile up unacknowledged meanwhile
-        assert _dictation(page, "s.unacked") > 3
-        page.context.set_offline(False)
-        if shot:
-            shot(page, "dictation-listening-reconnecting")
-    _wait_dictation(page, f"s.samples >= {samples}", timeout=30000)
-    page.keyboard.press("d")
-    _wait_dictation(page, "s.state === 'idle'")
-    _wait_dictation(page, "s.connection === 'live' && s.unacked === 0", timeout=30000)
-
-
-def _origin(page) -> str:
-    return page.url.split("/viewer/")[0]
-
-
-def _stored_utterances(page, study_uid):
-    response = page.request.get(f"{_origin(page)}/api/dictation/utterances/?study={study_uid}")
-    assert response.ok, response.status
-    body = response.json()
-    return body.get("results", body)
-
-
-def _stored_audio(page, utterance) -> np.ndarray:
-    url = utterance["audio_url"]
-    response = page.request.get(url if "://" in url else _origin(page) + url)
-    assert response.ok, response.status
-    with wave.open(io.BytesIO(response.body()), "rb") as w:
-        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2)
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-
-
-def _envelope(samples: np.ndarray, step: int = FRAME) -> np.ndarray:
-    n = len(samples) // step
-    x = samples[: n * step].astype(np.float64).reshape(n, step) / 32768.0
-    return np.sqrt((x * x).mean(axis=1))
-
-
-def _looped_match(stored: np.ndarray, spoken: np.ndarray) -> float:
-    """Best normalised correlation of the stored loudness envelope with the file's, over
-    every offset into the looped file (the recording starts wherever the loop is)."""
-    a = _envelope(stored)
-    b = _envelope(spoken)
-    reps = int(np.ceil(len(a) / len(b))) + 1
-    looped = np.tile(b, reps)
-    best = -1.0
-    for shift in range(len(b)):
-        w = looped[shift : shift + len(a)]
-        if w.std() == 0 or a.std() == 0:
-            continue
-        best = max(best, float(np.corrcoef(a, w)[0, 1]))
-    return best
-
-
 def test_dictation_in_session_stores_audio_and_reaches_guest(
     login_page, attending, resident, speech, shot
 ):
@@ -200,11 +101,11 @@ def test_dictation_in_session_stores_audio_and_reaches_guest(
     session = in_thread(services.create_session, study=study, host=attending, title="Dictation")
 
     path = f"/viewer/{study_uid}/?session={session.pk}"
-    host = _open_viewer(login_page(attending, path), session=True)
-    guest = _open_viewer(login_page(resident, path), session=True)
+    host = open_viewer_page(login_page(attending, path), session=True)
+    guest = open_viewer_page(login_page(resident, path), session=True)
     for page in (host, guest):
-        _wait_dictation(page, "s.connection === 'live' && s.model")
-    assert _dictation(host, "s.model.installed && s.model.random_weights") is True
+        wait_dictation(page, "s.connection === 'live' && s.model")
+    assert dictation(host, "s.model.installed && s.model.random_weights") is True
     host.locator('.vw-dock-tab[data-panel="dictation"]').click()
     assert host.locator(".rr-dict-random").is_visible()
     assert "random weights" in host.locator(".rr-dict-random").text_content()
@@ -218,36 +119,36 @@ def test_dictation_in_session_stores_audio_and_reaches_guest(
 
     # Dictate two loops of the file; the socket drops mid-sentence and comes back.
     target = 2 * len(spoken)
-    _record_until(host, target, drop_at=len(spoken) // 2, shot=shot)
+    record_until(host, target, drop_at=len(spoken) // 2, shot=shot)
     shot(host, "dictation-host-after-stop")
-    state = _dictation(host)
+    state = dictation(host)
     assert state["framesResent"] > 0  # the frames of the gap went again after the reconnect
     assert state["acked"] == state["seq"]
 
     # Stored once and whole: exactly the samples captured, the file's loudness and shape.
-    utterances = _stored_utterances(host, study_uid)
+    utterances = stored_utterances(host, study_uid)
     assert len(utterances) == 1, utterances
-    stored = _stored_audio(host, utterances[0])
+    stored = stored_audio(host, utterances[0])
     assert len(stored) == state["samples"]
     assert target <= len(stored) <= target + 10 * FRAME  # the stop key, under load
     assert abs(len(stored) / RATE - utterances[0]["duration_s"]) < 0.05
     file_rms, stored_rms = rms(spoken), rms(stored)
     assert 0.75 * file_rms < stored_rms < 1.33 * file_rms, (file_rms, stored_rms)
-    assert _looped_match(stored, spoken) > 0.8
+    assert looped_match(stored, spoken) > 0.8
 
     # Transcripts: the speaker's finals (noise, from random weights) reach the guest's panel,
     # the same text on both sides, with the speaker's name.
-    _wait_dictation(host, "s.finals >= 1", timeout=60000)
-    _wait_dictation(guest, "s.remote.some(r => r.finals >= 1)", timeout=30000)
-    host_text = _dictation(host, "s.transcript.map(l => l.final).join(' ')")
-    remote = _dictation(guest, "s.remote")
+    wait_dictation(host, "s.finals >= 1", timeout=60000)
+    wait_dictation(guest, "s.remote.some(r => r.finals >= 1)", timeout=30000)
+    host_text = dictation(host, "s.transcript.map(l => l.final).join(' ')")
+    remote = dictation(guest, "s.remote")
     assert [r["username"] for r in remote] == [attending.username]
     guest_text = " ".join(x["text"] for x in remote[0]["lines"] if x["final"] and x["text"])
     assert guest_text == host_text.strip()
     assert guest.locator(".rr-dict-speaker .rr-dict-name").text_content() == attending.display_name
     guest.locator('.vw-dock-tab[data-panel="dictation"]').click()
     shot(guest, "dictation-guest-sees-host")
-    assert _dictation(guest, "s.finals") == 0  # the guest dictated nothing
+    assert dictation(guest, "s.finals") == 0  # the guest dictated nothing
 
     # The speaker's browser hands each final to the report, op by op, tagged as dictation.
     shot(host, "dictation-host-finals")
@@ -262,7 +163,7 @@ def test_dictation_in_session_stores_audio_and_reaches_guest(
     # With the report editor in the viewer, the dictated text lands in the study's draft.
     if inserts and host.evaluate("() => Boolean(window.readingViewer.report)"):
         longest = max(inserts, key=len)
-        url = f"{_origin(host)}/api/studies/{study_uid}/report/"
+        url = f"{origin(host)}/api/studies/{study_uid}/report/"
         deadline = time.monotonic() + 20
         text = None
         while time.monotonic() < deadline:
@@ -289,8 +190,8 @@ def test_no_model_says_how_to_install_and_still_records(
         page.errors = []
         page.on("pageerror", lambda exc: page.errors.append(str(exc)))
         page.goto(f"{no_model_url}/viewer/{study_uid}/")
-        _open_viewer(page)
-        _wait_dictation(page, "s.connection === 'live' && s.model")
+        open_viewer_page(page)
+        wait_dictation(page, "s.connection === 'live' && s.model")
         # The panel's tab is shown or asks for attention; the panel says what to do.
         tab = page.locator('.vw-dock-tab[data-panel="dictation"]')
         assert {"on", "attention"} & set(tab.get_attribute("class").split())
@@ -298,7 +199,7 @@ def test_no_model_says_how_to_install_and_still_records(
         instruction = page.locator(".rr-dict-instruction")
         assert instruction.is_visible()
         assert "MEDASR_MODEL=" in instruction.text_content()
-        assert _dictation(page, "s.model.installed") is False
+        assert dictation(page, "s.model.installed") is False
         shot(page, "dictation-no-model")
         page.keyboard.press("?")
         help_text = page.locator(".vw-help-card").text_content()
@@ -309,26 +210,26 @@ def test_no_model_says_how_to_install_and_still_records(
         # The rest of the page works (scrolling), and audio is still recorded and kept.
         before = page.evaluate("() => window.readingViewer.state().viewports[0].slice")
         page.keyboard.press("ArrowDown")
-        _until(page, "(b) => window.readingViewer.state().viewports[0].slice !== b", before)
-        _record_until(page, len(spoken) // 2)
-        utterances = _stored_utterances(page, study_uid)
+        until(page, "(b) => window.readingViewer.state().viewports[0].slice !== b", before)
+        record_until(page, len(spoken) // 2)
+        utterances = stored_utterances(page, study_uid)
         assert len(utterances) == 1
-        assert len(_stored_audio(page, utterances[0])) == _dictation(page, "s.samples")
+        assert len(stored_audio(page, utterances[0])) == dictation(page, "s.samples")
 
         # Push-to-talk: hold ` to dictate, release to stop; another utterance is kept.
-        before = _dictation(page, "s.samples")
+        before = dictation(page, "s.samples")
         page.keyboard.down("Backquote")
-        _wait_dictation(page, "s.state === 'listening'")
-        _wait_dictation(page, f"s.samples >= {before + RATE}")
+        wait_dictation(page, "s.state === 'listening'")
+        wait_dictation(page, f"s.samples >= {before + RATE}")
         page.keyboard.up("Backquote")
-        _wait_dictation(page, "s.state === 'idle' && s.unacked === 0")
-        assert len(_stored_utterances(page, study_uid)) == 2
+        wait_dictation(page, "s.state === 'idle' && s.unacked === 0")
+        assert len(stored_utterances(page, study_uid)) == 2
 
         # Signed out elsewhere: the socket is refused at the handshake (1006 in a browser);
         # the panel finds out over HTTP and says so instead of retrying for ever.
         page.context.clear_cookies()
         page.evaluate("() => window.readingViewer.dictation.drop()")
-        _wait_dictation(page, "s.connection === 'closed'", timeout=30000)
+        wait_dictation(page, "s.connection === 'closed'", timeout=30000)
         assert "reload the page" in page.locator(".rr-dict-connection").text_content()
         assert page.locator('[data-action="dictation-toggle"]').is_disabled()
         shot(page, "dictation-signed-out")
