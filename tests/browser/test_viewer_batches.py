@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import pytest
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEG2000Lossless, generate_uid
+from pydicom.uid import JPEG2000Lossless
 
 from tests.browser.offloop import in_thread
 from tests.browser.viewer_helpers import (
     assert_not_blank,
     ingest,
     open_page,
-    phantom_slice,
+    phantom_series,
     pixels,
     state,
     wait_loaded,
 )
-from tests.dicom_factory import make_dataset
 
 pytestmark = pytest.mark.browser
 
@@ -30,24 +29,14 @@ BROKEN = 27  # far from the slice shown first (the middle): it comes in a batch
 
 
 def seed(broken: bool = True):
-    study_uid, series_uid = generate_uid(), generate_uid()
-    for k in range(SLICES):
-        ds = make_dataset(
-            study_uid=study_uid,
-            series_uid=series_uid,
-            rows=64,
-            columns=64,
-            instance_number=k + 1,
-            z=float(-k),
-            patient_id="MRN-B1",
-            pixels=phantom_slice(k, SLICES, 64),
-        )
+    datasets = phantom_series(SLICES, patient_id="MRN-B1")
+    for k, ds in enumerate(datasets):
         if k % 3 == 0 or k == BROKEN:  # mixed transfer syntaxes: each part says its own
             ds.compress(JPEG2000Lossless)
         if broken and k == BROKEN:  # a codestream cut off after its header
             ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + bytes(range(61)) + b"\x00"])
         ingest(ds, f"{k}.dcm")
-    return study_uid, series_uid
+    return datasets[0].StudyInstanceUID, datasets[0].SeriesInstanceUID
 
 
 def requests(page) -> dict:

@@ -16,7 +16,7 @@ from tests.browser.viewer_helpers import (
     ingest,
     markers,
     open_viewer,
-    phantom_slice,
+    phantom_series,
     state,
     vp_state,
     wait_for_image,
@@ -88,25 +88,20 @@ def test_radiograph_markers_come_from_patient_orientation(login_page, attending,
 
 
 def ct_series(*, patient_id, study_date, z0, step, n, frame_of_reference, desc):
-    study_uid, series_uid = generate_uid(), generate_uid()
-    for k in range(n):
-        ds = make_dataset(
-            study_uid=study_uid,
-            series_uid=series_uid,
-            rows=64,
-            columns=64,
-            instance_number=k + 1,
-            z=z0 - k * step,
-            pixels=phantom_slice(k, n, 64),
-            patient_id=patient_id,
-            study_date=study_date,
-            study_description=f"{desc} CHEST",
-            series_description="Axial",
-        )
+    datasets = phantom_series(
+        n,
+        z0=z0,
+        step=step,
+        patient_id=patient_id,
+        study_date=study_date,
+        study_description=f"{desc} CHEST",
+        series_description="Axial",
+    )
+    for k, ds in enumerate(datasets):
         ds.FrameOfReferenceUID = frame_of_reference
         ds.SliceThickness = step
         ingest(ds, f"{k}.dcm")
-    return study_uid, series_uid
+    return datasets[0].StudyInstanceUID, datasets[0].SeriesInstanceUID
 
 
 def test_x_opens_the_relevant_prior_and_scrolls_by_position(login_page, attending, shot):
@@ -217,17 +212,9 @@ def test_presets_follow_the_modality(login_page, attending, shot):
             del ds.RescaleIntercept, ds.RescaleSlope
             ds.WindowCenter, ds.WindowWidth = 500, 1000
             ingest(ds, f"mr{k}.dcm")
-        for k in range(3):
-            ds = make_dataset(
-                study_uid=study_uid,
-                series_uid=ct,
-                rows=64,
-                columns=64,
-                instance_number=k + 1,
-                z=float(k),
-                patient_id="MRN-M1",
-                pixels=phantom_slice(k, 3, 64),
-            )
+        for k, ds in enumerate(
+            phantom_series(3, study_uid=study_uid, series_uid=ct, step=-1, patient_id="MRN-M1")
+        ):
             ds.SeriesNumber = 2
             ingest(ds, f"ct{k}.dcm")
         return study_uid, mr, ct

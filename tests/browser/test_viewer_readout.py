@@ -15,7 +15,7 @@ from tests.browser.viewer_helpers import (
     markers,
     open_page,
     open_viewer,
-    phantom_slice,
+    phantom_series,
     pixels,
     state,
     viewport_box,
@@ -30,23 +30,13 @@ pytestmark = pytest.mark.browser
 
 def test_undecodable_image_says_so_and_the_rest_works(login_page, attending, shot):
     def seed():
-        study_uid, series_uid = generate_uid(), generate_uid()
-        for k in range(5):
-            ds = make_dataset(
-                study_uid=study_uid,
-                series_uid=series_uid,
-                rows=64,
-                columns=64,
-                instance_number=k + 1,
-                z=float(-k),
-                patient_id="MRN-J1",
-                pixels=phantom_slice(k, 5, 64),
-            )
+        datasets = phantom_series(5, patient_id="MRN-J1")
+        for k, ds in enumerate(datasets):
             ds.compress(JPEG2000Lossless)
             if k == 2:  # the one shown first: a codestream cut off after its header
                 ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + bytes(range(61)) + b"\x00"])
             ingest(ds, f"{k}.dcm")
-        return study_uid, series_uid
+        return datasets[0].StudyInstanceUID, datasets[0].SeriesInstanceUID
 
     study_uid, series_uid = in_thread(seed)
     page = open_page(login_page, attending, f"/viewer/{study_uid}/")
@@ -78,21 +68,11 @@ def test_measurement_list_tells_them_apart_and_asks_before_deleting(login_page, 
     from reading.annotations.models import Annotation
 
     def seed():
-        study_uid, series_uid = generate_uid(), generate_uid()
-        for k in range(4):
-            ds = make_dataset(
-                study_uid=study_uid,
-                series_uid=series_uid,
-                rows=64,
-                columns=64,
-                instance_number=k + 11,
-                z=float(-k),
-                patient_id="MRN-A1",
-                pixels=phantom_slice(k, 4, 64),
-            )
+        datasets = phantom_series(4, first_number=11, patient_id="MRN-A1")
+        for k, ds in enumerate(datasets):
             ds.SeriesNumber = 3
             ingest(ds, f"{k}.dcm")
-        return study_uid
+        return datasets[0].StudyInstanceUID
 
     study_uid = in_thread(seed)
     page = open_viewer(login_page, attending, study_uid)
@@ -161,21 +141,15 @@ def test_2x2_overlays_do_not_collide_and_empty_cells_are_blank(login_page, atten
     def seed():
         study_uid = generate_uid()
         for number in (1, 2):
-            series_uid = generate_uid()
-            for k in range(3):
-                ds = make_dataset(
-                    study_uid=study_uid,
-                    series_uid=series_uid,
-                    rows=64,
-                    columns=64,
-                    instance_number=k + 1,
-                    z=float(-k),
-                    patient_id="MRN-LAYOUT-0000001",
-                    patient_name="Longname-Doublebarrel^Anastasia Maximiliana",
-                    study_description="CT CHEST ABDOMEN PELVIS WITH CONTRAST PORTAL VENOUS",
-                    series_description=f"Axial soft tissue 1.25 mm reconstruction kernel B{number}",
-                    pixels=phantom_slice(k, 3, 64),
-                )
+            datasets = phantom_series(
+                3,
+                study_uid=study_uid,
+                patient_id="MRN-LAYOUT-0000001",
+                patient_name="Longname-Doublebarrel^Anastasia Maximiliana",
+                study_description="CT CHEST ABDOMEN PELVIS WITH CONTRAST PORTAL VENOUS",
+                series_description=f"Axial soft tissue 1.25 mm reconstruction kernel B{number}",
+            )
+            for k, ds in enumerate(datasets):
                 ds.SeriesNumber = number
                 ingest(ds, f"{number}-{k}.dcm")
         return study_uid

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from pydicom.uid import generate_uid
 
-from reading.studies.services import ingest_instance
 from tests.browser.offloop import in_thread
 from tests.browser.viewer_helpers import (
     SIZE,
     assert_not_blank,
     build_study,
+    ingest,
     make_study,
     open_viewer,
-    phantom_slice,
+    phantom_series,
     pixels,
     state,
     viewport_box,
@@ -25,7 +25,6 @@ from tests.browser.viewer_helpers import (
     wait_for_image,
     wait_loaded,
 )
-from tests.dicom_factory import make_dataset, to_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -247,20 +246,18 @@ def test_layouts_and_drag_a_series_into_a_viewport(login_page, attending, shot):
     def two_series():
         study_uid, first_series, _ = build_study(n=3, size=64, patient_id="MRN-L1")
         second = generate_uid()
-        for k in range(5):
-            ds = make_dataset(
+        for k, ds in enumerate(
+            phantom_series(
+                5,
                 study_uid=study_uid,
                 series_uid=second,
-                rows=64,
-                columns=64,
-                instance_number=k + 1,
-                z=float(k),
+                step=-1,
                 patient_id="MRN-L1",
                 series_description="Coronal",
-                pixels=phantom_slice(k, 5, 64),
             )
+        ):
             ds.SeriesNumber = 2
-            assert ingest_instance(to_bytes(ds), name=f"c{k}.dcm").ok
+            ingest(ds, f"c{k}.dcm")
         return study_uid, first_series, second
 
     study_uid, first_series, second_series = in_thread(two_series)

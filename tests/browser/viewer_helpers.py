@@ -40,6 +40,36 @@ def make_study(*args, **kwargs):
     return in_thread(build_study, *args, **kwargs)
 
 
+def phantom_series(
+    n: int,
+    *,
+    size: int = 64,
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    z0: float = 0.0,
+    step: float = 1.0,
+    first_number: int = 1,
+    **fields,
+) -> list:
+    """``n`` slices of the phantom chest as datasets of one series, not stored: instance
+    numbers from ``first_number``, Image Position z ``z0``, ``z0 - step``...; ``fields``
+    go to ``make_dataset``."""
+    study_uid, series_uid = study_uid or generate_uid(), series_uid or generate_uid()
+    return [
+        make_dataset(
+            study_uid=study_uid,
+            series_uid=series_uid,
+            rows=size,
+            columns=size,
+            instance_number=first_number + k,
+            z=z0 - k * step + 0.0,  # no -0.0
+            pixels=phantom_slice(k, n, size),
+            **fields,
+        )
+        for k in range(n)
+    ]
+
+
 def build_study(
     n=SLICES,
     size=SIZE,
@@ -50,31 +80,24 @@ def build_study(
     desc="CT",
     step=2.5,
 ):
-    study_uid, series_uid = generate_uid(), generate_uid()
     extra = {"study_date": study_date} if study_date else {}
-    datasets = []
-    for k in range(n):
-        ds = make_dataset(
-            study_uid=study_uid,
-            series_uid=series_uid,
-            rows=size,
-            columns=size,
-            instance_number=k + 1,
-            z=float(-k * step),
-            pixels=phantom_slice(k, n, size),
-            patient_id=patient_id,
-            patient_name="Viewer^Test",
-            study_description=f"{desc} CHEST",
-            series_description=f"Axial {step}mm",
-            **extra,
-        )
+    datasets = phantom_series(
+        n,
+        size=size,
+        step=step,
+        patient_id=patient_id,
+        patient_name="Viewer^Test",
+        study_description=f"{desc} CHEST",
+        series_description=f"Axial {step}mm",
+        **extra,
+    )
+    for k, ds in enumerate(datasets):
         ds.PixelSpacing = [1.4, 1.4]
         ds.SliceThickness = step
         if transfer_syntax is not None:
             ds.compress(transfer_syntax)
         ingest(ds, f"{k}.dcm")
-        datasets.append(ds)
-    return study_uid, series_uid, datasets
+    return datasets[0].StudyInstanceUID, datasets[0].SeriesInstanceUID, datasets
 
 
 def open_page(login_page, user, path):
