@@ -169,10 +169,16 @@ async def _start_direct(protocol) -> _Direct | None:
     if protocol.chunked:
         return None
     transport = protocol.channel.transport
-    turns = 0
+    turns, wait = 0, 0.0005
     while _buffered(transport) and protocol.channel is not None:
+        # Twisted sends the headers within a turn or two; a client that reads nothing is
+        # looked at less and less often (at most every 50 ms) until it goes away.
         turns += 1
-        await asyncio.sleep(0 if turns < 10 else 0.001)  # Twisted sends on the next turn
+        if turns <= 3:
+            await asyncio.sleep(0)
+        else:
+            await asyncio.sleep(wait)
+            wait = min(0.05, wait * 2)
     if protocol.channel is None:
         return None
     direct = protocol._reading_direct = _Direct(protocol)
