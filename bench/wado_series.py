@@ -45,8 +45,7 @@ def rss_mb(pid: int) -> float:
 
 def cpu_ms(pid: int) -> float:
     """User + system CPU of process ``pid`` (all its threads) so far, in ms."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    return orthanc_compare.cpu_ticks([pid]) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def one_run(server: orthanc_compare.Server, conn, path: str) -> tuple[float, float, float, int]:
