@@ -13,8 +13,8 @@ cache miss and kept per SOP Instance UID (stored instances never change; the
 location's expiry is what stops a deleted instance being served).
 
 Rendering is CPU work (reading the frame, the grey table, JPEG encoding; about
-0.8 ms for a 512x512 CT slice here), so it runs on a small pool of threads,
-not on the event loop; the JPEG encoder releases the GIL. Anything the Django
+0.8 ms for a 512x512 CT slice here), so it runs on the event loop's default
+thread pool, not on the event loop; the JPEG encoder releases the GIL. Anything the Django
 view would refuse or that fails here (a bad parameter, an image that cannot be
 rendered, a missing file) goes to Django, which answers it as before.
 """
@@ -22,9 +22,7 @@ rendered, a missing file) goes to Django, which answers it as before.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 
 from django.core.exceptions import BadRequest
 from django.db import connection
@@ -37,7 +35,6 @@ from reading.studies.dicomweb.render import render_params, rendered_image
 from reading.studies.dicomweb.renderpixels import render_attributes
 
 MAX_ATTRIBUTES = 20_000  # instances whose rendering attributes are kept, as many as locations
-THREADS = min(4, (os.cpu_count() or 1) + 2)
 
 
 def render_attributes_for_user(user, study_uid: str, series_uid: str) -> dict[str, dict]:
@@ -57,7 +54,6 @@ class RenderedImages:
 
     def __init__(self):
         self._attributes: OrderedDict[str, dict] = OrderedDict()
-        self._executor: ThreadPoolExecutor | None = None
 
     def clear(self) -> None:
         self._attributes.clear()
@@ -86,12 +82,10 @@ class RenderedImages:
             attributes = loaded.get(source.sop_instance_uid)
             if attributes is None:
                 return None
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(THREADS, thread_name_prefix="dicomweb-render")
         loop = asyncio.get_running_loop()
         try:
             body = await loop.run_in_executor(
-                self._executor, rendered_image, source, frame, params, attributes
+                None, rendered_image, source, frame, params, attributes
             )
         except (Http404, NotAcceptable, OSError):
             return None
