@@ -54,9 +54,8 @@ from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from reading.edgesend import EXTENSION as ZERO_COPY
-from reading.studies import storage
 from reading.studies.dicomweb.edgeauth import credential_user, middleware_headers
-from reading.studies.dicomweb.streaming import StoredFile
+from reading.studies.dicomweb.streaming import StoredFile, open_stored
 
 # url names (under the ``dicomweb`` namespace) whose GET answers are served here.
 ROUTES = frozenset(
@@ -169,17 +168,15 @@ async def _ready(chunks):
 
 
 async def _send_file(stored: StoredFile, send) -> bool:
-    """A stored file by zero-copy send; False when it is not the size recorded or is gone
-    (``streaming.file_chunks``' rule)."""
+    """A stored file by zero-copy send; False when it is gone or not the size recorded
+    (``streaming.open_stored``)."""
     try:
-        with open(storage.absolute(stored.relpath), "rb", buffering=0) as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if stored.size is not None and size != stored.size:
-                return False
-            message = {"type": ZERO_COPY, "file": fh, "count": size, "more_body": True}
-            await send(message)
+        fh = open_stored(stored.relpath, stored.size)
     except OSError:
         return False
+    with fh:
+        size = stored.size if stored.size is not None else os.fstat(fh.fileno()).st_size
+        await send({"type": ZERO_COPY, "file": fh, "count": size, "more_body": True})
     return True
 
 

@@ -30,16 +30,23 @@ CHUNK = 1 << 20
 SMALL = 4096
 
 
-def file_chunks(relpath: str, size: int | None = None, chunk: int = CHUNK) -> Iterator[bytes]:
-    """The stored file in chunks; with ``size`` (the length the response declared), checked
-    to be that long first.
+def open_stored(relpath: str, size: int | None = None):
+    """The stored file, opened unbuffered; with ``size`` (the length a response declared),
+    checked to be that long. Raises OSError.
 
     Stored files never change (their name holds their content hash); one that did
     would make a declared Content-Length a lie, so the body is cut short instead.
     """
-    with open(storage.absolute(relpath), "rb") as fh:
-        if size is not None and os.fstat(fh.fileno()).st_size != size:
-            raise OSError(f"{relpath} is not the {size} bytes recorded")
+    fh = open(storage.absolute(relpath), "rb", buffering=0)  # noqa: SIM115 - the caller's
+    if size is not None and os.fstat(fh.fileno()).st_size != size:
+        fh.close()
+        raise OSError(f"{relpath} is not the {size} bytes recorded")
+    return fh
+
+
+def file_chunks(relpath: str, size: int | None = None, chunk: int = CHUNK) -> Iterator[bytes]:
+    """The stored file in chunks (``open_stored``)."""
+    with open_stored(relpath, size) as fh:
         while data := fh.read(chunk):
             yield data
 
