@@ -12,9 +12,10 @@ mostly those two copies. ``install_zero_copy`` adds it to Daphne:
   bytes must pass through the process);
 - at the first zero-copy message, Twisted writes the response headers and its
   buffer is left to empty; from then on the event loop writes the body to the
-  socket itself: file regions by ``loop.sock_sendfile``, other body messages by
-  ``loop.sock_sendall``. Twisted's buffer stays empty meanwhile, so nothing is
-  reordered, and each write waits for the socket, which is the backpressure;
+  socket itself: file regions by ``os.sendfile``, other body messages by
+  ``send``, each as much as the socket takes at once, the rest by the loop's
+  ``sock_sendfile`` / ``sock_sendall`` once it can take more (the backpressure).
+  Twisted's buffer stays empty meanwhile, so nothing is reordered;
 - the last body message is Daphne's as before (it finishes the request);
 - a response Twisted frames itself (chunked, without a Content-Length) gets the
   region read and written as an ordinary body message;
